@@ -1,0 +1,3 @@
+import { benchHttpOverhead } from './http-overhead';
+
+await benchHttpOverhead();

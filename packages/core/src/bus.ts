@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+
+export interface BusMessage<T = unknown> {
+  subject: string;
+  data: T;
+  traceId?: string;
+}
+
+export type BusHandler = (message: BusMessage) => void | Promise<void>;
+
+export interface PublishOptions {
+  traceId?: string;
+}
+
+/**
+ * The event bus: subjects are dot-separated tokens, subscriptions may use NATS wildcards
+ * (`*` one token, `>` the rest). In-process by default; NATS when BEACON_NATS_URL is set.
+ */
+export interface EventBus {
+  readonly kind: 'memory' | 'nats';
+  publish(subject: string, data: unknown, options?: PublishOptions): Promise<void>;
+  subscribe(pattern: string, handler: BusHandler): () => void;
+  /** Throws when the bus cannot deliver right now (used by /health). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+/** Delivers on a later microtask, so a publisher never runs its subscribers' code inline. */
+export function createMemoryBus(log?: Logger): EventBus {
+  const subscriptions = new Set<{ pattern: string; handler: BusHandler }>();
+  return {
+    kind: 'memory',
+    async publish(subject, data, options = {}) {
+      const message: BusMessage = { subject, data, ...(options.traceId ? { traceId: options.traceId } : {}) };
+      for (const sub of subscriptions) {
+        if (!subjectMatches(sub.pattern, subject)) continue;
+        queueMicrotask(async () => {
+          try {
+            await sub.handler(message);
+          } catch (err) {
+            log?.warn({ event: 'bus.handler_failed', subject, err }, 'bus subscriber failed');
+          }
+        });
+      }
+    },
+    subscribe(pattern, handler) {
+      const sub = { pattern, handler };
+      subscriptions.add(sub);
+      return () => subscriptions.delete(sub);
+    },
+    async check() {},
+    async close() {
+      subscriptions.clear();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/** Raised at start when the environment is wrong; lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export type EnvSource = Record<string, string | undefined>;
+
+/**
+ * Validate `source` (usually Bun.env) against a schema whose keys are env variable names.
+ * Empty strings count as unset so `FOO=` falls back to the default.
+ */
+export function parseEnv<S extends z.ZodType>(schema: S, source: EnvSource): z.infer<S> {
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(source))
+    if (value !== undefined && value !== '') cleaned[key] = value;
+  const result = schema.safeParse(cleaned);
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => {
+        const key = issue.path.map(String).join('.');
+        const got = key in cleaned && !/TOKEN|KEY|SECRET/.test(key) ? ` (got "${cleaned[key]}")` : '';
+        return `${key || 'config'}: ${issue.message}${got}`;
+      });
+  const bindProblem = checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);
+  if (bindProblem) problems.push(`BEACON_HOST: ${bindProblem}`);
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
+}
+
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  seconds: (fallback: number) => z.coerce.number().min(0).default(fallback),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  url: () => z.url().optional(),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  logLevel: () => z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+};
+
+/** The variables every service shares (SPEC §10). */
+export const commonEnv = {
+  BEACON_HOST: z.string().default('127.0.0.1'),
+  BEACON_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  BEACON_METRICS_TOKEN: z.string().optional(),
+  BEACON_LOG_LEVEL: env.logLevel(),
+};
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** Safe by default: binding beyond loopback requires an admin token. Returns the problem, if any. */
+export function checkBind(host: string, adminToken: string | undefined): string | undefined {
+  if (LOOPBACK.has(host) || adminToken) return undefined;
+  return `BEACON_HOST=${host} exposes the service beyond this machine, so BEACON_ADMIN_TOKEN must be set to protect its admin routes`;
+}
+
+/** For main.ts: print every configuration problem and exit instead of a stack trace. */
+export function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,109 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+import { ZodError } from 'zod';
+
+/** The error codes Beacon answers with, and their HTTP status. */
+export const errorStatus = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  bad_gateway: 502,
+  unavailable: 503,
+  timeout: 504,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export class AppError extends Error {
+  readonly status: ContentfulStatusCode;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.status = errorStatus[code];
+  }
+}
+
+/** "body.limits.memoryMb: expected number" for each zod issue, joined. */
+export function describeZodError(error: ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+export function errorBody(code: string, message: string, requestId: string) {
+  return { error: { code, message, requestId } };
+}
+
+function requestIdOf(c: Context): string {
+  return (c.get('requestId' as never) as string | undefined) ?? '';
+}
+
+/** One error shape for every service; a 5xx never shows its cause to the caller. */
+export function createOnError(log: Logger) {
+  return (err: Error, c: Context) => {
+    const requestId = requestIdOf(c);
+    if (err instanceof AppError) {
+      if (err.status >= 500) log.warn({ event: 'http.error', requestId, code: err.code, err }, err.message);
+      return c.json(errorBody(err.code, err.message, requestId), err.status, err.headers);
+    }
+    if (err instanceof ZodError) {
+      return c.json(errorBody('bad_request', describeZodError(err), requestId), 400);
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      return c.json(errorBody('bad_request', err.message || 'bad request', requestId), err.status);
+    }
+    log.error({ event: 'http.unhandled_error', requestId, err }, 'unhandled error');
+    return c.json(errorBody('internal', 'internal error', requestId), 500);
+  };
+}
+
+/** Responses produced by notFound, so the HTTP metrics can label them `unmatched`. */
+export const unmatchedResponses = new WeakSet<Response>();
+
+export function notFound(c: Context) {
+  const res = c.json(
+    errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, requestIdOf(c)),
+    404,
+  );
+  unmatchedResponses.add(res);
+  return res;
+}
+
+/** Parse a JSON body with a zod schema; bad JSON or a bad field is a 400 naming it. */
+export async function parseJsonBody<T>(
+  c: Context,
+  schema: { safeParse(v: unknown): ZodSafe<T> },
+): Promise<T> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new AppError('bad_request', 'body: invalid JSON');
+  }
+  return parseWith(schema, raw, 'body');
+}
+
+type ZodSafe<T> = { success: true; data: T } | { success: false; error: ZodError };
+
+export function parseWith<T>(
+  schema: { safeParse(v: unknown): ZodSafe<T> },
+  value: unknown,
+  prefix: string,
+): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new AppError('bad_request', describeZodError(result.error, prefix));
+  return result.data;
+}

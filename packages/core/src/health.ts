@@ -1,0 +1,80 @@
+import { Hono } from 'hono';
+
+export type CheckStatus = 'ok' | 'warning' | 'error';
+
+export interface CheckResult {
+  status: CheckStatus;
+  latency_ms: number;
+  message?: string;
+}
+
+export interface Probe {
+  name: string;
+  /** A required probe failing makes /ready 503 and /health down; an optional one only degrades. */
+  required?: boolean;
+  timeoutMs?: number;
+  /** Resolve (optionally with a warning) when healthy; throw when not. */
+  check: () => Promise<undefined | { status?: CheckStatus; message?: string }>;
+}
+
+export interface ServiceIdentity {
+  name: string;
+  version: string;
+  commit?: string;
+}
+
+async function runProbe(probe: Probe): Promise<CheckResult> {
+  const start = performance.now();
+  const timeoutMs = probe.timeoutMs ?? 2000;
+  let timer: Timer | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const result = await Promise.race([probe.check(), timeout]);
+    const latency_ms = Math.round(performance.now() - start);
+    return {
+      status: result?.status ?? 'ok',
+      latency_ms,
+      ...(result?.message ? { message: result.message } : {}),
+    };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { status: 'error', latency_ms: Math.round(performance.now() - start), message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runProbes(probes: Probe[]) {
+  const results = await Promise.all(probes.map(runProbe));
+  const checks: Record<string, CheckResult> = {};
+  probes.forEach((p, i) => {
+    checks[p.name] = results[i] as CheckResult;
+  });
+  const requiredDown = probes.some((p, i) => p.required && results[i]?.status === 'error');
+  const anyBad = results.some((r) => r.status !== 'ok');
+  const status = requiredDown ? 'down' : anyBad ? 'degraded' : 'healthy';
+  return { status, ready: !requiredDown, checks } as const;
+}
+
+/** GET /health, /ready and /version (SPEC §3). */
+export function healthRoutes(identity: ServiceIdentity, probes: Probe[]) {
+  return new Hono()
+    .get('/health', async (c) => {
+      const { status, checks } = await runProbes(probes);
+      const body = { status, timestamp: new Date().toISOString(), version: identity.version, checks };
+      return c.json(body, status === 'down' ? 503 : 200);
+    })
+    .get('/ready', async (c) => {
+      const { ready, checks } = await runProbes(probes);
+      return c.json({ ready, checks }, ready ? 200 : 503);
+    })
+    .get('/version', (c) =>
+      c.json({
+        name: identity.name,
+        version: identity.version,
+        ...(identity.commit ? { commit: identity.commit } : {}),
+      }),
+    );
+}

@@ -1,0 +1,27 @@
+import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { onShutdown, type ShutdownStep } from './shutdown';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  /** Run after the listener stops accepting, in order. */
+  stopSteps?: ShutdownStep[];
+}
+
+/** Bun.serve the app and wire graceful shutdown; used only by each service's main.ts. */
+export function serveApp(app: Hono, { host, port, log, stopSteps = [] }: ServeOptions) {
+  const server = Bun.serve({
+    hostname: host,
+    port,
+    fetch: (req, srv) => app.fetch(req, { server: srv }),
+    idleTimeout: 120,
+  });
+  log.info(
+    { event: 'service.started', host, port: server.port },
+    `listening on http://${host}:${server.port}`,
+  );
+  const stop = onShutdown(log, [() => server.stop(), ...stopSteps]);
+  return { server, stop };
+}

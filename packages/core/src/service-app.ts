@@ -1,0 +1,49 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { requestId } from 'hono/request-id';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { AppError, createOnError, notFound } from './errors';
+import { healthRoutes, type Probe, type ServiceIdentity } from './health';
+import { instrumentHttp } from './http-metrics';
+import { metricsHandler, presentedToken, secretMatches } from './metrics';
+
+export interface ServiceAppOptions {
+  identity: ServiceIdentity;
+  registry: Registry;
+  log: Logger;
+  probes?: Probe[];
+  metricsToken?: string;
+}
+
+/** The routes and behaviour every Beacon service shares (SPEC §3); services add their own routes. */
+export function createServiceApp({
+  identity,
+  registry,
+  log,
+  probes = [],
+  metricsToken,
+}: ServiceAppOptions): Hono {
+  const app = new Hono();
+  instrumentHttp(app, registry);
+  app.use(requestId());
+  app.onError(createOnError(log));
+  app.notFound(notFound);
+  app.get('/metrics', metricsHandler(registry, metricsToken));
+  app.route('/', healthRoutes(identity, probes));
+  return app;
+}
+
+/**
+ * Admin routes: `Authorization: Bearer <BEACON_ADMIN_TOKEN>` (401 without, 403 wrong).
+ * With no token the service listens on loopback only (config enforces it), so local callers pass.
+ */
+export function adminAuth(token: string | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    if (token) {
+      const presented = presentedToken(c.req.header('authorization'));
+      if (presented === undefined) throw new AppError('unauthorized', 'this route needs the admin token');
+      if (!secretMatches(presented, token)) throw new AppError('forbidden', 'wrong admin token');
+    }
+    await next();
+  };
+}

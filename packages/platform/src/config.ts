@@ -1,0 +1,17 @@
+import { commonEnv, type EnvSource, env, parseEnv } from '@beacon/core';
+import { z } from 'zod';
+
+const schema = z.object({
+  ...commonEnv,
+  BEACON_PORT: env.port(9000),
+  BEACON_DATA_DIR: z.string().default('.data/platform'),
+  BEACON_NATS_URL: env.url(),
+  BEACON_STATS_INTERVAL: env.seconds(15),
+  BEACON_COMMIT: z.string().optional(),
+});
+
+export type PlatformConfig = z.infer<typeof schema>;
+
+export function loadConfig(source: EnvSource): PlatformConfig {
+  return parseEnv(schema, source);
+}

@@ -1,0 +1,88 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The platform's metric handles (SPEC §4), on the platform's own registry. */
+export function createMetrics(registry: Registry) {
+  const registers = [registry];
+  const perHandle = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: ['handle'], registers });
+  const perHandleCounter = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: ['handle'], registers });
+  return {
+    containers: new Gauge({
+      name: 'platform_containers',
+      help: 'Managed containers by state.',
+      labelNames: ['state'],
+      registers,
+    }),
+    up: perHandle('platform_container_up', 'Whether the managed container is running (1) or not (0).'),
+    cpuPercent: perHandle(
+      'platform_container_cpu_percent',
+      'CPU use in percent of one core (docker formula).',
+    ),
+    cpuSeconds: perHandleCounter(
+      'platform_container_cpu_seconds_total',
+      'CPU time used by the container, seconds.',
+    ),
+    memoryBytes: perHandle(
+      'platform_container_memory_bytes',
+      'Memory in use minus inactive file cache, bytes.',
+    ),
+    memoryLimitBytes: perHandle(
+      'platform_container_memory_limit_bytes',
+      'Memory limit of the container, bytes.',
+    ),
+    networkRx: perHandleCounter(
+      'platform_container_network_receive_bytes_total',
+      'Bytes received, all interfaces.',
+    ),
+    networkTx: perHandleCounter(
+      'platform_container_network_transmit_bytes_total',
+      'Bytes sent, all interfaces.',
+    ),
+    pids: perHandle('platform_container_pids', 'Processes and threads in the container.'),
+    healthy: perHandle('platform_container_healthy', 'Whether the last health check passed (1) or not (0).'),
+    healthCheckFailures: new Counter({
+      name: 'platform_container_health_check_failures_total',
+      help: 'Failed container health checks.',
+      registers,
+    }),
+    recycles: new Counter({
+      name: 'platform_container_recycles_total',
+      help: 'Containers destroyed and provisioned again, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    oomKills: new Counter({
+      name: 'platform_container_oom_kills_total',
+      help: 'OOM kills reported by the Docker engine for managed containers.',
+      registers,
+    }),
+    provisionDuration: new Histogram({
+      name: 'platform_provision_duration_seconds',
+      help: 'Time to create and start a container, by outcome.',
+      labelNames: ['status'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    }),
+    operations: new Counter({
+      name: 'platform_container_operations_total',
+      help: 'Container operations, by operation and outcome.',
+      labelNames: ['operation', 'status'],
+      registers,
+    }),
+    statsCollectDuration: new Histogram({
+      name: 'platform_stats_collect_duration_seconds',
+      help: 'Duration of one whole stats poll cycle.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 30],
+      registers,
+    }),
+    dockerEvents: new Counter({
+      name: 'platform_docker_events_total',
+      help: 'Docker engine events seen for managed containers, by action.',
+      labelNames: ['action'],
+      registers,
+    }),
+  };
+}
+
+export type PlatformMetrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,59 @@
+import { freePort } from './ports';
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+/** Start a service's real main.ts on a free loopback port and wait for /health. */
+export async function startService(
+  service: string,
+  env: Record<string, string> = {},
+): Promise<RunningService> {
+  const port = await freePort();
+  const proc = Bun.spawn(['bun', `packages/${service}/src/main.ts`], {
+    env: { ...Bun.env, BEACON_PORT: String(port), BEACON_LOG_LEVEL: 'warn', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  let output = '';
+  for (const stream of [proc.stdout, proc.stderr]) {
+    void (async () => {
+      const reader = stream.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read())
+        output += new TextDecoder().decode(r.value);
+    })();
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${service} exited with ${proc.exitCode}: ${output}`);
+    try {
+      if ((await fetch(`${url}/version`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`${service} did not start: ${output}`);
+    await Bun.sleep(50);
+  }
+  return {
+    url,
+    output: () => output,
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+}
+
+/** `promtool check metrics` on exposition text: returns its complaints ('' when clean). */
+export async function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string }> {
+  const proc = Bun.spawn(['promtool', 'check', 'metrics'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+  proc.stdin.write(text);
+  await proc.stdin.end();
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, output: (out + err).trim() };
+}
