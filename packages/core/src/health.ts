@@ -13,8 +13,13 @@ export interface Probe {
   /** A required probe failing makes /ready 503 and /health down; an optional one only degrades. */
   required?: boolean;
   timeoutMs?: number;
-  /** Resolve (optionally with a warning) when healthy; throw when not. */
-  check: () => Promise<undefined | { status?: CheckStatus; message?: string }>;
+  /** Resolve when healthy (optionally with a ProbeOutcome, e.g. a warning); throw when not. */
+  check: () => Promise<unknown>;
+}
+
+export interface ProbeOutcome {
+  status?: CheckStatus;
+  message?: string;
 }
 
 export interface ServiceIdentity {
@@ -31,7 +36,7 @@ async function runProbe(probe: Probe): Promise<CheckResult> {
     timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    const result = await Promise.race([probe.check(), timeout]);
+    const result = (await Promise.race([probe.check(), timeout])) as ProbeOutcome | undefined;
     const latency_ms = Math.round(performance.now() - start);
     return {
       status: result?.status ?? 'ok',
