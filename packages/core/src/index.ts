@@ -1,4 +1,5 @@
 export * from './bus';
+export * from './concurrency';
 export * from './config';
 export * from './errors';
 export * from './health';

@@ -1,7 +1,11 @@
 import { createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
+import type { DockerClient } from './clients/docker';
+import type { ContainerService } from './containers';
 import type { PlatformMetrics } from './metrics';
+import { containerRoutes } from './routes/containers';
+import type { StatsCollector } from './stats-collector';
 
 export interface PlatformDeps {
   identity: ServiceIdentity;
@@ -9,9 +13,29 @@ export interface PlatformDeps {
   metrics: PlatformMetrics;
   log: Logger;
   metricsToken?: string;
+  adminToken?: string;
   probes?: Probe[];
+  docker?: DockerClient;
+  containers?: ContainerService;
+  stats?: Pick<StatsCollector, 'latest'>;
 }
 
 export function createApp(deps: PlatformDeps): Hono {
-  return createServiceApp(deps);
+  const { docker, containers } = deps;
+  const probes: Probe[] = [...(deps.probes ?? [])];
+  if (docker) probes.push({ name: 'docker', required: true, timeoutMs: 2000, check: () => docker.ping() });
+  const app = createServiceApp({ ...deps, probes });
+  if (docker && containers) {
+    const stats = deps.stats ?? { latest: () => undefined };
+    app.route(
+      '/',
+      containerRoutes({
+        containers,
+        docker,
+        stats,
+        ...(deps.adminToken ? { adminToken: deps.adminToken } : {}),
+      }),
+    );
+  }
+  return app;
 }

@@ -1,0 +1,206 @@
+import { AppError } from '@beacon/core';
+import Docker from 'dockerode';
+import type { DockerStatsJson } from '../domain/stats';
+
+export const MANAGED_LABEL = 'beacon.managed';
+export const KERNEL_PORT = 7681;
+
+export interface ProvisionRequest {
+  name: string;
+  image: string;
+  command?: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  memoryBytes: number;
+  nanoCpus: number;
+  /** Files to place on a tmpfs under /run/secrets (mode 0400). */
+  secretFiles?: Record<string, string>;
+}
+
+export interface ManagedContainer {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  image: string;
+  /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
+  state: string;
+}
+
+export interface ContainerDetail extends ManagedContainer {
+  ip?: string;
+  startedAt?: string;
+  memoryBytes: number;
+  nanoCpus: number;
+  health?: string;
+  pid: number;
+}
+
+export interface LogOptions {
+  since?: number;
+  tail?: number;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  timestamp: string;
+  message: string;
+}
+
+/** What the platform needs from a Docker engine. Only managed containers are ever returned or touched. */
+export interface DockerClient {
+  ping(): Promise<void>;
+  create(request: ProvisionRequest): Promise<string>;
+  start(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  restart(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  list(): Promise<ManagedContainer[]>;
+  /** undefined when there is no such managed container. */
+  inspect(idOrName: string): Promise<ContainerDetail | undefined>;
+  logs(id: string, options: LogOptions): Promise<LogLine[]>;
+  stats(id: string, signal: AbortSignal): Promise<DockerStatsJson>;
+}
+
+type DockerodeError = Error & { statusCode?: number; code?: string };
+
+/** Maps engine failures to the one error shape: unreachable → 503, never a crash. */
+export function dockerError(err: unknown, what: string): AppError {
+  const e = err as DockerodeError;
+  if (e.statusCode === 404) return new AppError('not_found', `${what}: no such container`);
+  if (e.statusCode === 409) return new AppError('conflict', `${what}: ${e.message}`);
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' || e.code === 'ECONNRESET') {
+    return new AppError('unavailable', `Docker engine unreachable (${e.code}); is dockerd running?`);
+  }
+  if (e.statusCode && e.statusCode < 500) return new AppError('bad_request', `${what}: ${e.message}`);
+  return new AppError('unavailable', `Docker engine error during ${what}`);
+}
+
+/** Splits Docker's multiplexed log stream (8-byte frame headers, no TTY). */
+export function demuxLogs(buffer: Buffer): LogLine[] {
+  const lines: LogLine[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const stream = buffer[offset] === 2 ? 'stderr' : 'stdout';
+    const size = buffer.readUInt32BE(offset + 4);
+    const frame = buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    offset += 8 + size;
+    for (const raw of frame.split('\n')) {
+      if (raw === '') continue;
+      const space = raw.indexOf(' ');
+      lines.push({ stream, timestamp: raw.slice(0, space), message: raw.slice(space + 1) });
+    }
+  }
+  return lines;
+}
+
+export function createDockerClient(docker = new Docker()): DockerClient {
+  const isManaged = (labels: Record<string, string> | undefined) => labels?.[MANAGED_LABEL] === 'true';
+  const managed = async (idOrName: string) => {
+    const detail = await inspect(idOrName);
+    if (!detail) throw new AppError('not_found', `no managed container ${idOrName}`);
+    return docker.getContainer(detail.id);
+  };
+
+  async function inspect(idOrName: string): Promise<ContainerDetail | undefined> {
+    try {
+      const info = await docker.getContainer(idOrName).inspect();
+      if (!isManaged(info.Config.Labels)) return undefined;
+      const networks = Object.values(info.NetworkSettings.Networks ?? {});
+      const ip = networks.find((n) => n.IPAddress)?.IPAddress || undefined;
+      return {
+        id: info.Id,
+        name: info.Name.replace(/^\//, ''),
+        labels: info.Config.Labels,
+        image: info.Config.Image,
+        state: info.State.Status,
+        ...(ip ? { ip } : {}),
+        ...(info.State.StartedAt ? { startedAt: info.State.StartedAt } : {}),
+        ...(info.State.Health?.Status ? { health: info.State.Health.Status } : {}),
+        memoryBytes: info.HostConfig.Memory ?? 0,
+        nanoCpus: info.HostConfig.NanoCpus ?? 0,
+        pid: info.State.Pid,
+      };
+    } catch (err) {
+      if ((err as DockerodeError).statusCode === 404) return undefined;
+      throw dockerError(err, 'inspect');
+    }
+  }
+
+  const wrap =
+    <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        throw err instanceof AppError ? err : dockerError(err, what);
+      }
+    };
+
+  return {
+    ping: wrap('ping', async () => {
+      await docker.ping();
+    }),
+    create: wrap('create', async (req: ProvisionRequest) => {
+      const secretMount = req.secretFiles
+        ? { '/run/secrets': 'rw,noexec,nosuid,size=1m,mode=0700' }
+        : undefined;
+      const container = await docker.createContainer({
+        name: req.name,
+        Image: req.image,
+        ...(req.command ? { Cmd: req.command } : {}),
+        Env: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
+        Labels: { ...req.labels, [MANAGED_LABEL]: 'true' },
+        ExposedPorts: { [`${KERNEL_PORT}/tcp`]: {} },
+        HostConfig: {
+          Memory: req.memoryBytes,
+          NanoCpus: req.nanoCpus,
+          RestartPolicy: { Name: 'no' },
+          ...(secretMount ? { Tmpfs: secretMount } : {}),
+        },
+      });
+      return container.id;
+    }),
+    start: wrap('start', async (id: string) => {
+      await (await managed(id)).start();
+    }),
+    stop: wrap('stop', async (id: string) => {
+      await (await managed(id)).stop({ t: 5 });
+    }),
+    restart: wrap('restart', async (id: string) => {
+      await (await managed(id)).restart({ t: 5 });
+    }),
+    remove: wrap('remove', async (id: string) => {
+      await (await managed(id)).remove({ force: true, v: true });
+    }),
+    list: wrap('list', async () => {
+      const all = await docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });
+      return all
+        .filter((c) => isManaged(c.Labels))
+        .map((c) => ({
+          id: c.Id,
+          name: (c.Names[0] ?? '').replace(/^\//, ''),
+          labels: c.Labels,
+          image: c.Image,
+          state: c.State,
+        }));
+    }),
+    inspect,
+    logs: wrap('logs', async (id: string, { since, tail }: LogOptions) => {
+      const container = await managed(id);
+      const buffer = (await container.logs({
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        follow: false,
+        ...(since ? { since } : {}),
+        ...(tail ? { tail } : {}),
+      })) as unknown as Buffer;
+      return demuxLogs(Buffer.from(buffer));
+    }),
+    // One-shot: the engine answers from one sample instead of waiting a second for a second one.
+    stats: wrap('stats', async (id: string, signal: AbortSignal) => {
+      const options = { stream: false, 'one-shot': true, abortSignal: signal } as { stream: false };
+      return (await docker.getContainer(id).stats(options)) as unknown as DockerStatsJson;
+    }),
+  };
+}

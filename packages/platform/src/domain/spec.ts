@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+export const HANDLE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Reserved: `platform` is a token of the bus subject beacon.platform.events. */
+const RESERVED_HANDLES = new Set(['platform']);
+
+export const handleSchema = z
+  .string()
+  .regex(HANDLE_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
+  .refine((h) => !RESERVED_HANDLES.has(h), 'is reserved');
+
+export const healthSettingSchema = z.union([
+  z.enum(['http', 'docker', 'none']),
+  z.object({ port: z.number().int().min(1).max(65535), path: z.string().startsWith('/') }),
+]);
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const createContainerSchema = z.object({
+  handle: handleSchema,
+  image: z.string().min(1).max(255).optional(),
+  command: z.array(z.string()).min(1).optional(),
+  owner: z.string().min(1).max(128).optional(),
+  env: z.record(z.string().regex(envName, 'env names must be shell identifiers'), z.string()).optional(),
+  memoryMb: z.number().int().min(16).max(1_048_576).optional(),
+  cpus: z.number().positive().max(256).optional(),
+  ttlSeconds: z.number().int().min(0).optional(),
+  health: healthSettingSchema.optional(),
+});
+
+export type CreateContainerInput = z.infer<typeof createContainerSchema>;
+
+/** What is stored and re-used to provision the same container again (recycling). */
+export interface ContainerSpec {
+  image: string;
+  command?: string[];
+  env: Record<string, string>;
+  memoryMb: number;
+  cpus: number;
+  ttlSeconds: number;
+  health: z.infer<typeof healthSettingSchema>;
+}
+
+export interface SpecDefaults {
+  image: string;
+  memoryMb: number;
+  cpus: number;
+  ttlSeconds: number;
+}
+
+export function specFrom(input: CreateContainerInput, defaults: SpecDefaults): ContainerSpec {
+  return {
+    image: input.image ?? defaults.image,
+    ...(input.command ? { command: input.command } : {}),
+    env: input.env ?? {},
+    memoryMb: input.memoryMb ?? defaults.memoryMb,
+    cpus: input.cpus ?? defaults.cpus,
+    ttlSeconds: input.ttlSeconds ?? defaults.ttlSeconds,
+    health: input.health ?? 'http',
+  };
+}
+
+export const containerName = (handle: string) => `beacon-${handle}`;

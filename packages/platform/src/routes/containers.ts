@@ -1,0 +1,90 @@
+import { AppError, adminAuth, parseJsonBody, parseWith } from '@beacon/core';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { DockerClient } from '../clients/docker';
+import { type ContainerService, toView } from '../containers';
+import { containerName, createContainerSchema, handleSchema } from '../domain/spec';
+import type { StatsCollector } from '../stats-collector';
+
+export interface ContainerRoutesDeps {
+  containers: ContainerService;
+  docker: DockerClient;
+  stats: Pick<StatsCollector, 'latest'>;
+  adminToken?: string;
+}
+
+const logQuery = z.object({
+  since: z.coerce.number().int().min(0).optional(),
+  tail: z.coerce.number().int().min(1).max(10_000).default(200),
+});
+
+const searchQuery = logQuery.extend({
+  q: z.string().max(500).optional(),
+  handle: handleSchema.optional(),
+});
+
+const handleParam = (handle: string) => parseWith(handleSchema, handle, 'handle');
+
+export function containerRoutes({ containers, docker, stats, adminToken }: ContainerRoutesDeps) {
+  const app = new Hono();
+  app.use('*', adminAuth(adminToken));
+  app.post('/api/containers', async (c) => {
+    const input = await parseJsonBody(c, createContainerSchema);
+    return c.json(await containers.create(input), 201);
+  });
+  app.get('/api/containers', (c) => c.json({ containers: containers.list().map(toView) }));
+  app.get('/api/containers/:handle', async (c) => {
+    const handle = handleParam(c.req.param('handle'));
+    const row = containers.get(handle);
+    const detail = await containers.inspect(handle);
+    const latest = stats.latest(handle);
+    const { sample: _sample, ...current } = latest ?? { sample: undefined };
+    return c.json({
+      ...toView(row),
+      docker: detail
+        ? { state: detail.state, ip: detail.ip ?? null, startedAt: detail.startedAt ?? null }
+        : null,
+      stats: latest ? current : null,
+    });
+  });
+  app.delete('/api/containers/:handle', async (c) => {
+    await containers.destroy(handleParam(c.req.param('handle')));
+    return c.body(null, 204);
+  });
+  for (const action of ['start', 'stop', 'restart'] as const) {
+    app.post(`/api/containers/:handle/${action}`, async (c) =>
+      c.json(await containers[action](handleParam(c.req.param('handle')))),
+    );
+  }
+  app.get('/api/containers/:handle/logs', async (c) => {
+    const handle = handleParam(c.req.param('handle'));
+    const { since, tail } = parseWith(logQuery, c.req.query(), 'query');
+    return c.json({ handle, lines: await containers.logs(handle, { ...(since ? { since } : {}), tail }) });
+  });
+  // Logs across containers from the engine itself, for when Loki is not deployed (US52).
+  app.get('/api/logs', async (c) => {
+    const { q, handle, since, tail } = parseWith(searchQuery, c.req.query(), 'query');
+    const handles = handle
+      ? [handle]
+      : containers
+          .list()
+          .filter((r) => r.state !== 'gone')
+          .map((r) => r.handle);
+    const needle = q?.toLowerCase();
+    const results = [];
+    for (const h of handles) {
+      const lines = await docker
+        .logs(containerName(h), { ...(since ? { since } : {}), tail })
+        .catch((err: unknown) => {
+          if (err instanceof AppError && err.code === 'not_found') return [];
+          throw err;
+        });
+      for (const line of lines) {
+        if (!needle || line.message.toLowerCase().includes(needle)) results.push({ handle: h, ...line });
+      }
+    }
+    results.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    return c.json({ lines: results });
+  });
+  return app;
+}
