@@ -10,7 +10,7 @@ export interface CheckResult {
 
 export interface Probe {
   name: string;
-  /** A required probe failing makes /ready 503 and /health down; an optional one only degrades. */
+  /** Any failing probe degrades /health; a required one also makes /ready 503. */
   required?: boolean;
   timeoutMs?: number;
   /** Resolve when healthy (optionally with a ProbeOutcome, e.g. a warning); throw when not. */
@@ -59,8 +59,9 @@ export async function runProbes(probes: Probe[]) {
   });
   const requiredDown = probes.some((p, i) => p.required && results[i]?.status === 'error');
   const anyBad = results.some((r) => r.status !== 'ok');
-  const status = requiredDown ? 'down' : anyBad ? 'degraded' : 'healthy';
-  return { status, ready: !requiredDown, checks } as const;
+  // The process still answers, so /health is degraded rather than down; /ready tells routers to stay away.
+  const status = anyBad ? 'degraded' : 'healthy';
+  return { status, ready: !requiredDown, checks };
 }
 
 /** GET /health, /ready and /version (SPEC §3). */
@@ -69,7 +70,7 @@ export function healthRoutes(identity: ServiceIdentity, probes: Probe[]) {
     .get('/health', async (c) => {
       const { status, checks } = await runProbes(probes);
       const body = { status, timestamp: new Date().toISOString(), version: identity.version, checks };
-      return c.json(body, status === 'down' ? 503 : 200);
+      return c.json(body, 200);
     })
     .get('/ready', async (c) => {
       const { ready, checks } = await runProbes(probes);

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { DockerClient } from '../../packages/platform/src/clients/docker';
+import { StatsCollector } from '../../packages/platform/src/stats-collector';
+import { hasDocker } from '../support/deps';
+import {
+  createPlatformParts,
+  docker,
+  ensureTestImage,
+  handlePrefix,
+  removeContainers,
+} from '../support/docker';
+
+const available = await hasDocker();
+const prefix = handlePrefix('stats');
+const busy = `${prefix}-busy`;
+const idle = `${prefix}-idle`;
+const mem = `${prefix}-mem`;
+
+const parts = createPlatformParts();
+const collector = (client: DockerClient = parts.docker, intervalMs = 60_000) =>
+  new StatsCollector({ docker: client, metrics: parts.metrics, log: parts.log, intervalMs });
+
+/** `docker stats --no-stream` for one container: CPU % and memory usage/limit in bytes. */
+async function dockerStats(name: string) {
+  const proc = Bun.spawn(['docker', 'stats', '--no-stream', '--format', '{{json .}}', name], {
+    stdout: 'pipe',
+  });
+  const row = JSON.parse(await new Response(proc.stdout).text());
+  const bytes = (s: string) => {
+    const m = s.trim().match(/^([\d.]+)\s*([KMGT]?i?B)$/);
+    if (!m) throw new Error(`cannot parse ${s}`);
+    const unit = {
+      B: 1,
+      KiB: 1024,
+      MiB: 1024 ** 2,
+      GiB: 1024 ** 3,
+      TiB: 1024 ** 4,
+      kB: 1e3,
+      MB: 1e6,
+      GB: 1e9,
+    }[m[2] as string];
+    return Number(m[1]) * (unit ?? 1);
+  };
+  const [usage = '', limit = ''] = String(row.MemUsage).split('/');
+  return { cpu: Number.parseFloat(row.CPUPerc), memory: bytes(usage), limit: bytes(limit) };
+}
+
+const metricValue = async (name: string, handle: string) => {
+  const line = (await parts.registry.metrics())
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{handle="${handle}"}`));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+};
+
+describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
+  beforeAll(async () => {
+    await ensureTestImage();
+    await parts.containers.create({ handle: busy, command: ['sh', '-c', 'while :; do :; done'], cpus: 1 });
+    await parts.containers.create({ handle: idle, command: ['sleep', '3600'], memoryMb: 64 });
+    await parts.containers.create({
+      handle: mem,
+      command: ['sh', '-c', 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; sleep 3600'],
+      memoryMb: 96,
+    });
+    await docker
+      .createContainer({ name: `${prefix}-unmanaged`, Image: 'beacon-test:latest', Cmd: ['sleep', '3600'] })
+      .then((c) => c.start());
+  });
+  afterAll(() => removeContainers(prefix));
+
+  test('collectOnce returns stats for every running managed container and none for unmanaged ones', async () => {
+    const stats = await collector().collectOnce();
+    for (const h of [busy, idle, mem]) expect(stats.has(h)).toBe(true);
+    expect([...stats.keys()].some((h) => h.includes('unmanaged'))).toBe(false);
+  });
+
+  test('CPU %: a busy loop is within 20 points of docker stats, an idle container near 0', async () => {
+    const c = collector();
+    await c.collectOnce();
+    await Bun.sleep(1500);
+    const stats = await c.collectOnce();
+    const reference = await dockerStats(`beacon-${busy}`);
+    const busyPct = stats.get(busy)?.cpuPercent ?? -1;
+    expect(Math.abs(busyPct - reference.cpu)).toBeLessThan(20);
+    expect(busyPct).toBeGreaterThan(60);
+    expect(stats.get(idle)?.cpuPercent ?? -1).toBeLessThan(3);
+    expect(await metricValue('platform_container_cpu_percent', busy)).toBeCloseTo(busyPct, 6);
+  });
+
+  test('memory usage and limit agree with docker stats within 10%', async () => {
+    const stats = await collector().collectOnce();
+    const reference = await dockerStats(`beacon-${mem}`);
+    const ours = stats.get(mem);
+    expect(ours?.memoryLimitBytes).toBe(96 * 1024 * 1024);
+    expect(Math.abs((ours?.memoryLimitBytes ?? 0) - reference.limit) / reference.limit).toBeLessThan(0.1);
+    expect(ours?.memoryBytes ?? 0).toBeGreaterThan(20 * 1024 * 1024);
+    expect(Math.abs((ours?.memoryBytes ?? 0) - reference.memory) / reference.memory).toBeLessThan(0.1);
+  });
+
+  test('a container removed between list and stats is skipped without error', async () => {
+    const victim = `${prefix}-victim`;
+    await parts.containers.create({ handle: victim, command: ['sleep', '3600'] });
+    const racing: DockerClient = {
+      ...parts.docker,
+      list: async () => {
+        const list = await parts.docker.list();
+        await docker.getContainer(`beacon-${victim}`).remove({ force: true });
+        return list;
+      },
+    };
+    const stats = await collector(racing).collectOnce();
+    expect(stats.has(victim)).toBe(false);
+    expect(stats.has(idle)).toBe(true);
+  });
+
+  test('gauges move on each poll and a destroyed container loses every series', async () => {
+    const c = collector();
+    await c.collectOnce();
+    const cpu1 = await metricValue('platform_container_cpu_seconds_total', busy);
+    await Bun.sleep(500);
+    await c.collectOnce();
+    const cpu2 = await metricValue('platform_container_cpu_seconds_total', busy);
+    expect(cpu2 ?? 0).toBeGreaterThan(cpu1 ?? Number.POSITIVE_INFINITY);
+    expect(await metricValue('platform_container_up', idle)).toBe(1);
+    expect(await metricValue('platform_container_memory_limit_bytes', idle)).toBe(64 * 1024 * 1024);
+    expect(await metricValue('platform_container_pids', idle)).toBeGreaterThanOrEqual(1);
+    expect(await parts.registry.metrics()).toMatch(/platform_containers\{state="running"\} [1-9]/);
+
+    await parts.containers.destroy(idle);
+    await c.collectOnce();
+    expect((await parts.registry.metrics()).includes(`handle="${idle}"`)).toBe(false);
+  });
+
+  test('a stopped container reports up 0 and keeps no resource series', async () => {
+    const c = collector();
+    await c.collectOnce();
+    await parts.containers.stop(mem);
+    await c.collectOnce();
+    expect(await metricValue('platform_container_up', mem)).toBe(0);
+    expect(await metricValue('platform_container_memory_bytes', mem)).toBeUndefined();
+    expect(await parts.registry.metrics()).toMatch(/platform_containers\{state="stopped"\} [1-9]/);
+  });
+
+  test('start and stop manage the interval; each cycle is timed', async () => {
+    const c = collector(parts.docker, 150);
+    const cycles = async () => {
+      const m = (await parts.registry.metrics()).match(/platform_stats_collect_duration_seconds_count (\d+)/);
+      return Number(m?.[1] ?? 0);
+    };
+    const before = await cycles();
+    c.start();
+    expect(c.running).toBe(true);
+    await Bun.sleep(1200);
+    await c.stop();
+    expect(c.running).toBe(false);
+    const during = await cycles();
+    expect(during - before).toBeGreaterThanOrEqual(2);
+    await Bun.sleep(400);
+    expect(await cycles()).toBe(during);
+  });
+
+  test('the loop survives a Docker failure', async () => {
+    const failing: DockerClient = { ...parts.docker, list: () => Promise.reject(new Error('engine gone')) };
+    const c = collector(failing, 50);
+    c.start();
+    await Bun.sleep(200);
+    expect(c.running).toBe(true);
+    await c.stop();
+  });
+});

@@ -1,0 +1,60 @@
+import { createLogger } from '@beacon/core';
+import Docker from 'dockerode';
+import { Registry } from 'prom-client';
+import { createDockerClient } from '../../packages/platform/src/clients/docker';
+import { createContainerService } from '../../packages/platform/src/containers';
+import { openDatabase } from '../../packages/platform/src/db';
+import { createMetrics } from '../../packages/platform/src/metrics';
+
+export const TEST_IMAGE = 'beacon-test:latest';
+export const docker = new Docker();
+
+/** Build the busybox test image once per machine (distro/images/test/build.sh). */
+export async function ensureTestImage(): Promise<void> {
+  try {
+    await docker.getImage(TEST_IMAGE).inspect();
+    return;
+  } catch {}
+  const proc = Bun.spawn(['bash', 'distro/images/test/build.sh', TEST_IMAGE], {
+    stderr: 'pipe',
+    stdout: 'pipe',
+  });
+  if ((await proc.exited) !== 0)
+    throw new Error(`test image build failed: ${await new Response(proc.stderr).text()}`);
+}
+
+/** A unique handle prefix per test file, so parallel runs and leftovers never collide. */
+export function handlePrefix(name: string): string {
+  return `t${Math.random().toString(36).slice(2, 7)}-${name}`;
+}
+
+/** Remove every container whose handle starts with `prefix` (managed or not). */
+export async function removeContainers(prefix: string): Promise<void> {
+  const all = await docker.listContainers({ all: true });
+  await Promise.all(
+    all
+      .filter((c) => c.Names.some((n) => n.startsWith(`/beacon-${prefix}`) || n.startsWith(`/${prefix}`)))
+      .map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+  );
+}
+
+/** A platform's container layer on the real engine and an in-memory database. */
+export function createPlatformParts(client = createDockerClient(docker)) {
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  const log = createLogger({ service: 'platform', level: 'silent' });
+  const db = openDatabase(':memory:');
+  const containers = createContainerService({
+    docker: client,
+    db,
+    metrics,
+    log,
+    defaults: { image: TEST_IMAGE, memoryMb: 64, cpus: 1, ttlSeconds: 3600 },
+  });
+  return { registry, metrics, log, db, containers, docker: client };
+}
