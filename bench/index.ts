@@ -1,3 +1,5 @@
 import { benchHttpOverhead } from './http-overhead';
+import { benchStatsCollector } from './stats-collector';
 
 await benchHttpOverhead();
+await benchStatsCollector();

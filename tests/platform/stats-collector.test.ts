@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createCgroupReader } from '../../packages/platform/src/clients/cgroup';
 import type { DockerClient } from '../../packages/platform/src/clients/docker';
 import { StatsCollector } from '../../packages/platform/src/stats-collector';
 import { hasDocker } from '../support/deps';
@@ -17,8 +18,19 @@ const idle = `${prefix}-idle`;
 const mem = `${prefix}-mem`;
 
 const parts = createPlatformParts();
-const collector = (client: DockerClient = parts.docker, intervalMs = 60_000) =>
-  new StatsCollector({ docker: client, metrics: parts.metrics, log: parts.log, intervalMs });
+const collector = (client: DockerClient = parts.docker, intervalMs = 60_000, fastPath = true) =>
+  new StatsCollector({
+    docker: client,
+    metrics: parts.metrics,
+    log: parts.log,
+    intervalMs,
+    ...(fastPath ? { cgroup: createCgroupReader() } : {}),
+  });
+// Both ways of reading stats must agree with `docker stats`.
+const paths = [
+  { path: 'cgroup files', fastPath: true },
+  { path: 'engine API', fastPath: false },
+];
 
 /** `docker stats --no-stream` for one container: CPU % and memory usage/limit in bytes. */
 async function dockerStats(name: string) {
@@ -74,27 +86,42 @@ describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
     expect([...stats.keys()].some((h) => h.includes('unmanaged'))).toBe(false);
   });
 
-  test('CPU %: a busy loop is within 20 points of docker stats, an idle container near 0', async () => {
-    const c = collector();
-    await c.collectOnce();
-    await Bun.sleep(1500);
-    const stats = await c.collectOnce();
-    const reference = await dockerStats(`beacon-${busy}`);
-    const busyPct = stats.get(busy)?.cpuPercent ?? -1;
-    expect(Math.abs(busyPct - reference.cpu)).toBeLessThan(20);
-    expect(busyPct).toBeGreaterThan(60);
-    expect(stats.get(idle)?.cpuPercent ?? -1).toBeLessThan(3);
-    expect(await metricValue('platform_container_cpu_percent', busy)).toBeCloseTo(busyPct, 6);
-  });
+  test.each(paths)(
+    'CPU % ($path): a busy loop is within 20 points of docker stats, idle near 0',
+    async ({ fastPath }) => {
+      const c = collector(parts.docker, 60_000, fastPath);
+      await c.collectOnce();
+      await Bun.sleep(1500);
+      const stats = await c.collectOnce();
+      const reference = await dockerStats(`beacon-${busy}`);
+      const busyPct = stats.get(busy)?.cpuPercent ?? -1;
+      expect(Math.abs(busyPct - reference.cpu)).toBeLessThan(20);
+      expect(busyPct).toBeGreaterThan(60);
+      expect(stats.get(idle)?.cpuPercent ?? -1).toBeLessThan(3);
+      expect(await metricValue('platform_container_cpu_percent', busy)).toBeCloseTo(busyPct, 6);
+    },
+  );
 
-  test('memory usage and limit agree with docker stats within 10%', async () => {
-    const stats = await collector().collectOnce();
-    const reference = await dockerStats(`beacon-${mem}`);
-    const ours = stats.get(mem);
-    expect(ours?.memoryLimitBytes).toBe(96 * 1024 * 1024);
-    expect(Math.abs((ours?.memoryLimitBytes ?? 0) - reference.limit) / reference.limit).toBeLessThan(0.1);
-    expect(ours?.memoryBytes ?? 0).toBeGreaterThan(20 * 1024 * 1024);
-    expect(Math.abs((ours?.memoryBytes ?? 0) - reference.memory) / reference.memory).toBeLessThan(0.1);
+  test.each(paths)(
+    'memory usage and limit ($path) agree with docker stats within 10%',
+    async ({ fastPath }) => {
+      const stats = await collector(parts.docker, 60_000, fastPath).collectOnce();
+      const reference = await dockerStats(`beacon-${mem}`);
+      const ours = stats.get(mem);
+      expect(ours?.memoryLimitBytes).toBe(96 * 1024 * 1024);
+      expect(Math.abs((ours?.memoryLimitBytes ?? 0) - reference.limit) / reference.limit).toBeLessThan(0.1);
+      expect(ours?.memoryBytes ?? 0).toBeGreaterThan(20 * 1024 * 1024);
+      expect(Math.abs((ours?.memoryBytes ?? 0) - reference.memory) / reference.memory).toBeLessThan(0.1);
+    },
+  );
+
+  test('the cgroup reader reads a running container on this host, and refuses a pid of another one', async () => {
+    const info = await docker.getContainer(`beacon-${busy}`).inspect();
+    const stats = await createCgroupReader().read(info.Id, info.State.Pid);
+    expect(stats?.cpu_stats?.cpu_usage?.total_usage ?? 0).toBeGreaterThan(0);
+    expect(stats?.memory_stats?.limit).toBe(info.HostConfig.Memory);
+    expect(Object.keys(stats?.networks ?? {})).toContain('eth0');
+    expect(await createCgroupReader().read('0'.repeat(64), info.State.Pid)).toBeUndefined();
   });
 
   test('a container removed between list and stats is skipped without error', async () => {

@@ -9,6 +9,7 @@ import {
 import { Registry } from 'prom-client';
 import pkg from '../package.json';
 import { createApp } from './app';
+import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient } from './clients/docker';
 import { loadConfig } from './config';
 import { createContainerService } from './containers';
@@ -37,7 +38,13 @@ const containers = createContainerService({
     ttlSeconds: config.BEACON_CONTAINER_TTL,
   },
 });
-const stats = new StatsCollector({ docker, metrics, log, intervalMs: config.BEACON_STATS_INTERVAL * 1000 });
+const stats = new StatsCollector({
+  docker,
+  metrics,
+  log,
+  intervalMs: config.BEACON_STATS_INTERVAL * 1000,
+  cgroup: createCgroupReader(),
+});
 
 const app = createApp({
   identity: { name: 'platform', version: pkg.version, commit: config.BEACON_COMMIT },

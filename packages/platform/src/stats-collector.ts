@@ -1,7 +1,8 @@
 import { type Logger, mapWithConcurrency } from '@beacon/core';
 import type { Counter } from 'prom-client';
+import type { CgroupReader } from './clients/cgroup';
 import type { DockerClient, ManagedContainer } from './clients/docker';
-import { type ContainerStats, type CpuSample, toContainerStats } from './domain/stats';
+import { type ContainerStats, type CpuSample, type DockerStatsJson, toContainerStats } from './domain/stats';
 import type { PlatformMetrics } from './metrics';
 
 export interface StatsCollectorOptions {
@@ -13,6 +14,8 @@ export interface StatsCollectorOptions {
   concurrency?: number;
   /** Deadline of one stats call. */
   callTimeoutMs?: number;
+  /** Fast path: read cgroup files when the platform runs on the Docker host. */
+  cgroup?: CgroupReader;
 }
 
 type PerHandleCounter = Counter<'handle'>;
@@ -23,7 +26,7 @@ type PerHandleCounter = Counter<'handle'>;
  * behind for a container that is gone.
  */
 export class StatsCollector {
-  readonly #opts: Required<StatsCollectorOptions>;
+  readonly #opts: Required<Omit<StatsCollectorOptions, 'cgroup'>> & Pick<StatsCollectorOptions, 'cgroup'>;
   #timer: Timer | undefined;
   #running: Promise<unknown> | undefined;
   /** Per container id: the last CPU sample. */
@@ -31,6 +34,8 @@ export class StatsCollector {
   /** Per handle: last absolute value of each counter, to add only the increase. */
   #counterValues = new Map<string, Map<PerHandleCounter, number>>();
   #latest = new Map<string, ContainerStats>();
+  /** Per container id: its pid for the cgroup fast path, or 0 when only the engine's API works. */
+  #pids = new Map<string, number>();
   #knownHandles = new Set<string>();
 
   constructor(options: StatsCollectorOptions) {
@@ -80,7 +85,8 @@ export class StatsCollector {
 
       const results = await mapWithConcurrency(running, concurrency, async (c) => {
         try {
-          const json = await docker.stats(c.id, AbortSignal.timeout(callTimeoutMs));
+          const json =
+            (await this.#readCgroup(c.id)) ?? (await docker.stats(c.id, AbortSignal.timeout(callTimeoutMs)));
           if (!json.cpu_stats?.cpu_usage) throw new Error('container is not running');
           return { c, stats: toContainerStats(json, this.#samples.get(c.id)) };
         } catch (err) {
@@ -108,12 +114,26 @@ export class StatsCollector {
       }
       const liveIds = new Set(running.map((c) => c.id));
       for (const id of this.#samples.keys()) if (!liveIds.has(id)) this.#samples.delete(id);
+      for (const id of this.#pids.keys()) if (!liveIds.has(id)) this.#pids.delete(id);
       this.#knownHandles = present;
       this.#latest = collected;
       return collected;
     } finally {
       end();
     }
+  }
+
+  /** One inspect per container for its pid, then files only; undefined means use the API. */
+  async #readCgroup(id: string): Promise<DockerStatsJson | undefined> {
+    const { cgroup, docker } = this.#opts;
+    if (!cgroup || this.#pids.get(id) === 0) return undefined;
+    const cached = this.#pids.get(id);
+    const fromCache = cached ? await cgroup.read(id, cached) : undefined;
+    if (fromCache) return fromCache;
+    const pid = (await docker.inspect(id))?.pid ?? 0;
+    const fresh = pid ? await cgroup.read(id, pid) : undefined;
+    this.#pids.set(id, fresh ? pid : 0);
+    return fresh;
   }
 
   #setStateGauges(containers: ManagedContainer[], handleOf: (c: ManagedContainer) => string) {
