@@ -9,3 +9,4 @@ export * from './metrics';
 export * from './serve';
 export * from './service-app';
 export * from './shutdown';
+export * from './sqlite';

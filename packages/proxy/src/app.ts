@@ -1,7 +1,15 @@
 import { createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
+import type { ProxyDb } from './db';
+import type { PriceTable } from './domain/prices';
+import { createForwarder, type Upstream } from './forward';
+import { createKeyStore } from './keys';
 import type { ProxyMetrics } from './metrics';
+import { createQuotaGuard } from './quotas';
+import { createRecorder } from './recorder';
+import { adminRoutes } from './routes/admin';
+import { aiRoutes } from './routes/ai';
 
 export interface ProxyDeps {
   identity: ServiceIdentity;
@@ -9,9 +17,33 @@ export interface ProxyDeps {
   metrics: ProxyMetrics;
   log: Logger;
   metricsToken?: string;
+  adminToken?: string;
   probes?: Probe[];
+  /** Without a database the service answers only the shared routes (used by the metrics tests). */
+  db?: ProxyDb;
+  prices?: PriceTable;
+  upstreams?: { openai: Upstream; anthropic: Upstream };
+  maxMetricUsers?: number;
+  upstreamTimeoutMs?: number;
 }
 
 export function createApp(deps: ProxyDeps): Hono {
-  return createServiceApp(deps);
+  const app = createServiceApp(deps);
+  const { db, prices, upstreams, metrics, log } = deps;
+  if (!db || !prices || !upstreams) return app;
+  const keys = createKeyStore(db);
+  const quotas = createQuotaGuard(db, metrics);
+  const recorder = createRecorder(db, metrics, prices, log, deps.maxMetricUsers ?? 500);
+  const forwarder = createForwarder({
+    upstreams,
+    keys,
+    quotas,
+    recorder,
+    metrics,
+    log,
+    timeoutMs: deps.upstreamTimeoutMs ?? 300_000,
+  });
+  app.route('/', aiRoutes(forwarder, prices));
+  app.route('/', adminRoutes(db, keys, quotas, deps.adminToken));
+  return app;
 }

@@ -6,6 +6,12 @@ const schema = z.object({
   BEACON_PORT: env.port(8080),
   BEACON_DATA_DIR: z.string().default('.data/proxy'),
   BEACON_METRICS_MAX_USERS: env.positiveInt(500),
+  BEACON_UPSTREAM_OPENAI_URL: z.url().default('https://api.openai.com'),
+  BEACON_UPSTREAM_OPENAI_KEY: z.string().optional(),
+  BEACON_UPSTREAM_ANTHROPIC_URL: z.url().default('https://api.anthropic.com'),
+  BEACON_UPSTREAM_ANTHROPIC_KEY: z.string().optional(),
+  BEACON_UPSTREAM_TIMEOUT: env.seconds(300),
+  BEACON_PRICES_FILE: z.string().optional(),
   BEACON_COMMIT: z.string().optional(),
 });
 

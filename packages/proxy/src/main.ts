@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   collectProcessMetrics,
   configOrExit,
@@ -9,21 +10,31 @@ import { Registry } from 'prom-client';
 import pkg from '../package.json';
 import { createApp } from './app';
 import { loadConfig } from './config';
+import { openDatabase } from './db';
 import { createMetrics } from './metrics';
+import { loadPrices } from './prices';
 
 const config = configOrExit(() => loadConfig(Bun.env));
 const log = createLogger({ service: 'proxy', level: config.BEACON_LOG_LEVEL });
 const registry = new Registry();
 collectProcessMetrics(registry);
 registerServiceInfo(registry, 'proxy', pkg.version);
-const identity = { name: 'proxy', version: pkg.version, commit: config.BEACON_COMMIT };
 
 const app = createApp({
-  identity,
+  identity: { name: 'proxy', version: pkg.version, commit: config.BEACON_COMMIT },
   registry,
   metrics: createMetrics(registry),
   log,
   metricsToken: config.BEACON_METRICS_TOKEN,
+  adminToken: config.BEACON_ADMIN_TOKEN,
+  db: openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite')),
+  prices: loadPrices(config.BEACON_PRICES_FILE),
+  upstreams: {
+    openai: { url: config.BEACON_UPSTREAM_OPENAI_URL, key: config.BEACON_UPSTREAM_OPENAI_KEY },
+    anthropic: { url: config.BEACON_UPSTREAM_ANTHROPIC_URL, key: config.BEACON_UPSTREAM_ANTHROPIC_KEY },
+  },
+  maxMetricUsers: config.BEACON_METRICS_MAX_USERS,
+  upstreamTimeoutMs: config.BEACON_UPSTREAM_TIMEOUT * 1000,
 });
 
 serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log });

@@ -1,0 +1,15 @@
+import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** Beacon user keys; only a SHA-256 of the key is kept. */
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  user: text('user').notNull(),
+  handle: text('handle'),
+  keyHash: text('key_hash').notNull().unique(),
+  /** The first characters, so an operator can tell keys apart. */
+  prefix: text('prefix').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+});
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -1,0 +1,88 @@
+import type { TokenUsage } from './prices';
+
+type OpenAiUsage = {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+};
+
+type AnthropicUsage = {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+};
+
+/** OpenAI's prompt_tokens already include cached_tokens: split them so the cached part gets the cache rate. */
+export function fromOpenAi(u: OpenAiUsage | undefined | null): TokenUsage | undefined {
+  if (!u) return undefined;
+  const cached = u.prompt_tokens_details?.cached_tokens ?? 0;
+  return {
+    input: Math.max(0, (u.prompt_tokens ?? 0) - cached),
+    output: u.completion_tokens ?? 0,
+    cacheRead: cached,
+    cacheWrite: 0,
+  };
+}
+
+/** Anthropic's input, cache-creation and cache-read tokens do not overlap. */
+export function fromAnthropic(
+  u: AnthropicUsage | undefined | null,
+  into?: TokenUsage,
+): TokenUsage | undefined {
+  if (!u) return into;
+  const base = into ?? { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+  // message_delta usage is cumulative: a field present replaces the earlier value, never adds to it.
+  return {
+    input: u.input_tokens ?? base.input,
+    output: u.output_tokens ?? base.output,
+    cacheRead: u.cache_read_input_tokens ?? base.cacheRead,
+    cacheWrite: u.cache_creation_input_tokens ?? base.cacheWrite,
+  };
+}
+
+/**
+ * Follows a provider's SSE stream as it passes through and keeps the latest usage it reported.
+ * Input arrives in arbitrary chunks: lines are reassembled before parsing.
+ */
+export class StreamUsageTracker {
+  usage: TokenUsage | undefined;
+  model: string | undefined;
+  #partial = '';
+  #decoder = new TextDecoder();
+
+  constructor(readonly provider: 'openai' | 'anthropic') {}
+
+  push(chunk: Uint8Array): void {
+    const text = this.#partial + this.#decoder.decode(chunk, { stream: true });
+    const lines = text.split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) this.#line(line);
+  }
+
+  #line(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (!line.startsWith('data:')) return;
+    const data = line.slice(5).trim();
+    if (!data || data === '[DONE]') return;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (this.provider === 'openai') {
+      if (typeof event.model === 'string') this.model ??= event.model;
+      const u = fromOpenAi(event.usage as OpenAiUsage | undefined);
+      if (u) this.usage = u;
+      return;
+    }
+    if (event.type === 'message_start') {
+      const message = event.message as { model?: string; usage?: AnthropicUsage } | undefined;
+      if (message?.model) this.model ??= message.model;
+      this.usage = fromAnthropic(message?.usage, this.usage);
+    } else if (event.type === 'message_delta') {
+      this.usage = fromAnthropic(event.usage as AnthropicUsage | undefined, this.usage);
+    }
+  }
+}

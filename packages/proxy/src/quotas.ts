@@ -1,0 +1,173 @@
+import { and, eq, gte, sum } from 'drizzle-orm';
+import type { ProxyDb } from './db';
+import { quotas } from './db/schema/quotas';
+import { usage } from './db/schema/usage';
+import type { ProxyMetrics } from './metrics';
+
+export interface QuotaLimits {
+  dailyUsd?: number | null;
+  monthlyUsd?: number | null;
+  requestsPerMinute?: number | null;
+}
+
+export type Reservation =
+  | { ok: true; settle(actualUsd: number): void }
+  | {
+      ok: false;
+      reason: 'daily' | 'monthly' | 'requests_per_minute';
+      retryAfterSeconds: number;
+      message: string;
+    };
+
+const startOfDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+const startOfMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
+const nextDay = (d: Date) => new Date(startOfDay(d).getTime() + 86_400_000);
+const nextMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+
+interface Spend {
+  dayStart: number;
+  day: number;
+  monthStart: number;
+  month: number;
+  reserved: number;
+  inFlight: number;
+  recent: number[];
+}
+
+/**
+ * Budgets by reserve-and-reconcile: a call reserves its worst-case cost in the same synchronous step
+ * that checks the budget (bun:sqlite is synchronous, so no other call can interleave), and settles
+ * the real cost when it ends. Concurrent calls therefore cannot overspend by more than the amount by
+ * which real costs exceed their reservations.
+ */
+export function createQuotaGuard(db: ProxyDb, metrics: ProxyMetrics, now: () => Date = () => new Date()) {
+  const spends = new Map<string, Spend>();
+
+  const spentSince = (user: string, from: Date) =>
+    Number(
+      db
+        .select({ total: sum(usage.costUsd) })
+        .from(usage)
+        .where(and(eq(usage.user, user), gte(usage.at, from)))
+        .get()?.total ?? 0,
+    );
+
+  /** Spend of the current day and month, from the database once, then kept in memory. */
+  function spendOf(user: string): Spend {
+    const t = now();
+    const dayStart = startOfDay(t).getTime();
+    const monthStart = startOfMonth(t).getTime();
+    let s = spends.get(user);
+    if (!s || s.monthStart !== monthStart) {
+      s = {
+        dayStart,
+        day: spentSince(user, startOfDay(t)),
+        monthStart,
+        month: spentSince(user, startOfMonth(t)),
+        reserved: 0,
+        inFlight: 0,
+        recent: s?.recent ?? [],
+      };
+      spends.set(user, s);
+    } else if (s.dayStart !== dayStart) {
+      s.dayStart = dayStart;
+      s.day = spentSince(user, startOfDay(t));
+    }
+    return s;
+  }
+
+  const limitsOf = (user: string) => db.select().from(quotas).where(eq(quotas.user, user)).get();
+
+  function publishUtilization(user: string, metricUser: string, s: Spend, limits = limitsOf(user)) {
+    if (limits?.dailyUsd)
+      metrics.quotaUtilization.set({ user: metricUser, window: 'day' }, s.day / limits.dailyUsd);
+    if (limits?.monthlyUsd)
+      metrics.quotaUtilization.set({ user: metricUser, window: 'month' }, s.month / limits.monthlyUsd);
+  }
+
+  return {
+    set(user: string, limits: QuotaLimits) {
+      const values = {
+        dailyUsd: limits.dailyUsd ?? null,
+        monthlyUsd: limits.monthlyUsd ?? null,
+        requestsPerMinute: limits.requestsPerMinute ?? null,
+        updatedAt: now(),
+      };
+      db.insert(quotas)
+        .values({ user, ...values })
+        .onConflictDoUpdate({ target: quotas.user, set: values })
+        .run();
+      return this.get(user);
+    },
+
+    get(user: string) {
+      const limits = limitsOf(user);
+      const s = spendOf(user);
+      return {
+        user,
+        dailyUsd: limits?.dailyUsd ?? null,
+        monthlyUsd: limits?.monthlyUsd ?? null,
+        requestsPerMinute: limits?.requestsPerMinute ?? null,
+        spentTodayUsd: s.day,
+        spentThisMonthUsd: s.month,
+        reservedUsd: s.reserved,
+      };
+    },
+
+    reserve(user: string, metricUser: string, worstCaseUsd: number): Reservation {
+      const limits = limitsOf(user);
+      const s = spendOf(user);
+      const t = now();
+      if (limits?.requestsPerMinute) {
+        const windowStart = t.getTime() - 60_000;
+        s.recent = s.recent.filter((at) => at > windowStart);
+        if (s.recent.length >= limits.requestsPerMinute) {
+          const retry = Math.ceil(((s.recent[0] ?? t.getTime()) + 60_000 - t.getTime()) / 1000);
+          return {
+            ok: false,
+            reason: 'requests_per_minute',
+            retryAfterSeconds: Math.max(1, retry),
+            message: `${user} is over ${limits.requestsPerMinute} requests per minute`,
+          };
+        }
+      }
+      const committed = s.reserved + worstCaseUsd;
+      if (limits?.dailyUsd != null && s.day + committed > limits.dailyUsd) {
+        return {
+          ok: false,
+          reason: 'daily',
+          retryAfterSeconds: Math.ceil((nextDay(t).getTime() - t.getTime()) / 1000),
+          message: `${user} has spent $${s.day.toFixed(4)} of a $${limits.dailyUsd} daily budget`,
+        };
+      }
+      if (limits?.monthlyUsd != null && s.month + committed > limits.monthlyUsd) {
+        return {
+          ok: false,
+          reason: 'monthly',
+          retryAfterSeconds: Math.ceil((nextMonth(t).getTime() - t.getTime()) / 1000),
+          message: `${user} has spent $${s.month.toFixed(4)} of a $${limits.monthlyUsd} monthly budget`,
+        };
+      }
+      s.reserved += worstCaseUsd;
+      s.inFlight++;
+      if (limits?.requestsPerMinute) s.recent.push(t.getTime());
+      let settled = false;
+      return {
+        ok: true,
+        settle(actualUsd: number) {
+          if (settled) return;
+          settled = true;
+          const current = spendOf(user);
+          current.inFlight = Math.max(0, current.inFlight - 1);
+          // Reset when idle so floating-point residue never accumulates into a phantom reservation.
+          current.reserved = current.inFlight === 0 ? 0 : Math.max(0, current.reserved - worstCaseUsd);
+          current.day += actualUsd;
+          current.month += actualUsd;
+          publishUtilization(user, metricUser, current, limits);
+        },
+      };
+    },
+  };
+}
+
+export type QuotaGuard = ReturnType<typeof createQuotaGuard>;

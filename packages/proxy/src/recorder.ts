@@ -1,0 +1,100 @@
+import type { Logger } from '@beacon/core';
+import type { ProxyDb } from './db';
+import { usage } from './db/schema/usage';
+import { costUsd, lookupPrice, type PriceTable, type Provider, type TokenUsage } from './domain/prices';
+import type { ProxyMetrics } from './metrics';
+
+export type CallStatus = 'ok' | 'upstream_error' | 'timeout' | 'client_closed' | 'rejected';
+
+export interface CallRecord {
+  user: string;
+  handle: string | null;
+  keyId: string | null;
+  provider: Provider;
+  model: string;
+  stream: boolean;
+  usage: TokenUsage;
+  status: CallStatus;
+  httpStatus: number;
+  durationMs: number;
+  traceId: string;
+}
+
+/**
+ * Prices a call, counts it in the metrics (bounded labels) and writes its usage row.
+ * Labels: `model` only from the price table (else `unknown`); `user` capped at maxUsers (else `_other`).
+ */
+export function createRecorder(
+  db: ProxyDb,
+  metrics: ProxyMetrics,
+  prices: PriceTable,
+  log: Logger,
+  maxUsers: number,
+) {
+  const users = new Set<string>();
+  const unknownModels = new Set<string>();
+
+  const userLabel = (user: string) => {
+    if (users.has(user)) return user;
+    if (users.size >= maxUsers) return '_other';
+    users.add(user);
+    return user;
+  };
+
+  const modelLabel = (model: string) => {
+    const known = lookupPrice(prices, model);
+    if (known) return known.name;
+    if (!unknownModels.has(model) && unknownModels.size < 1000) {
+      unknownModels.add(model);
+      log.warn({ event: 'proxy.unknown_model', model }, `no price for model ${model}; its calls cost 0`);
+    }
+    return 'unknown';
+  };
+
+  return {
+    userLabel,
+    modelLabel,
+    costOf: (model: string, u: TokenUsage) => costUsd(lookupPrice(prices, model)?.price, u),
+
+    /** Returns the call's cost in USD. */
+    record(call: CallRecord): number {
+      const cost = costUsd(lookupPrice(prices, call.model)?.price, call.usage);
+      const user = userLabel(call.user);
+      const model = modelLabel(call.model);
+      metrics.apiCalls.inc({ user, model, provider: call.provider, status: call.status });
+      if (cost > 0) metrics.apiCost.inc({ user, model }, cost);
+      const u = call.usage;
+      for (const [direction, n] of [
+        ['input', u.input],
+        ['output', u.output],
+        ['cache_read', u.cacheRead],
+        ['cache_write', u.cacheWrite],
+      ] as const) {
+        if (n > 0) metrics.apiTokens.inc({ user, model, direction }, n);
+      }
+      db.insert(usage)
+        .values({
+          at: new Date(),
+          user: call.user,
+          handle: call.handle,
+          keyId: call.keyId,
+          provider: call.provider,
+          model: call.model,
+          stream: call.stream,
+          inputTokens: u.input,
+          outputTokens: u.output,
+          cacheReadTokens: u.cacheRead,
+          cacheWriteTokens: u.cacheWrite,
+          costUsd: cost,
+          status: call.status,
+          httpStatus: call.httpStatus,
+          durationMs: Math.round(call.durationMs),
+          traceId: call.traceId,
+        })
+        .run();
+      return cost;
+    },
+  };
+}
+
+export type Recorder = ReturnType<typeof createRecorder>;

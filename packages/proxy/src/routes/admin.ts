@@ -1,0 +1,83 @@
+import { AppError, adminAuth, parseJsonBody, parseWith } from '@beacon/core';
+import { and, count, eq, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { ProxyDb } from '../db';
+import { usage } from '../db/schema/usage';
+import type { KeyStore } from '../keys';
+import type { QuotaGuard } from '../quotas';
+
+const name = z.string().min(1).max(128);
+const createKey = z.object({ user: name, handle: name.optional() });
+const money = z.number().min(0).nullable().optional();
+const quotaBody = z.object({
+  dailyUsd: money,
+  monthlyUsd: money,
+  requestsPerMinute: z.number().int().positive().nullable().optional(),
+});
+const usageQuery = z.object({
+  user: name.optional(),
+  from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  groupBy: z.enum(['day', 'model', 'user']).default('day'),
+});
+
+export function adminRoutes(db: ProxyDb, keys: KeyStore, quotas: QuotaGuard, adminToken?: string) {
+  const app = new Hono();
+  app.use('/api/*', adminAuth(adminToken));
+  app.post('/api/keys', async (c) => {
+    const { user, handle } = await parseJsonBody(c, createKey);
+    return c.json(keys.create({ user, handle }), 201);
+  });
+  app.get('/api/keys', (c) => c.json({ keys: keys.list(c.req.query('user')) }));
+  app.delete('/api/keys/:id', (c) => {
+    if (!keys.revoke(c.req.param('id')))
+      throw new AppError('not_found', `no active key ${c.req.param('id')}`);
+    return c.body(null, 204);
+  });
+  app.put('/api/quotas/:user', async (c) => {
+    const user = parseWith(name, c.req.param('user'), 'user');
+    return c.json(quotas.set(user, await parseJsonBody(c, quotaBody)));
+  });
+  app.get('/api/quotas/:user', (c) => c.json(quotas.get(parseWith(name, c.req.param('user'), 'user'))));
+  app.get('/api/usage', (c) => {
+    const q = parseWith(usageQuery, c.req.query(), 'query');
+    const where: SQL[] = [];
+    if (q.user) where.push(eq(usage.user, q.user));
+    if (q.from) where.push(gte(usage.at, new Date(q.from)));
+    if (q.to) where.push(lt(usage.at, new Date(q.to)));
+    const key = {
+      day: sql<string>`strftime('%Y-%m-%d', ${usage.at} / 1000, 'unixepoch')`,
+      model: sql<string>`${usage.model}`,
+      user: sql<string>`${usage.user}`,
+    }[q.groupBy];
+    const rows = db
+      .select({
+        key,
+        calls: count(),
+        costUsd: sum(usage.costUsd),
+        inputTokens: sum(usage.inputTokens),
+        outputTokens: sum(usage.outputTokens),
+        cacheReadTokens: sum(usage.cacheReadTokens),
+        cacheWriteTokens: sum(usage.cacheWriteTokens),
+      })
+      .from(usage)
+      .where(where.length ? and(...where) : undefined)
+      .groupBy(key)
+      .orderBy(key)
+      .all();
+    return c.json({
+      groupBy: q.groupBy,
+      rows: rows.map((r) => ({
+        [q.groupBy]: r.key,
+        calls: r.calls,
+        costUsd: Number(r.costUsd ?? 0),
+        inputTokens: Number(r.inputTokens ?? 0),
+        outputTokens: Number(r.outputTokens ?? 0),
+        cacheReadTokens: Number(r.cacheReadTokens ?? 0),
+        cacheWriteTokens: Number(r.cacheWriteTokens ?? 0),
+      })),
+    });
+  });
+  return app;
+}

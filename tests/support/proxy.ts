@@ -1,0 +1,66 @@
+import { createLogger } from '@beacon/core';
+import { Registry } from 'prom-client';
+import { createApp } from '../../packages/proxy/src/app';
+import { openDatabase } from '../../packages/proxy/src/db';
+import { usage } from '../../packages/proxy/src/db/schema/usage';
+import { createMetrics } from '../../packages/proxy/src/metrics';
+import { loadPrices } from '../../packages/proxy/src/prices';
+import { type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream';
+
+/** A proxy app on an in-memory database, pointed at a fresh fake upstream for both providers. */
+export function buildProxy(
+  fakeOptions: FakeUpstreamOptions = {},
+  extra: { upstreamTimeoutMs?: number; maxMetricUsers?: number } = {},
+) {
+  const fake = startFakeUpstream(fakeOptions);
+  const registry = new Registry();
+  const db = openDatabase(':memory:');
+  const app = createApp({
+    identity: { name: 'proxy', version: 'test' },
+    registry,
+    metrics: createMetrics(registry),
+    log: createLogger({ service: 'proxy', level: 'silent' }),
+    db,
+    prices: loadPrices(),
+    upstreams: {
+      openai: { url: fake.url, key: 'sk-upstream-openai' },
+      anthropic: { url: fake.url, key: 'sk-upstream-anthropic' },
+    },
+    ...extra,
+  });
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  return {
+    app,
+    fake,
+    db,
+    registry,
+    post,
+    rows: () => db.select().from(usage).all(),
+    metrics: () => registry.metrics(),
+    async keyFor(user: string, handle?: string): Promise<string> {
+      const res = await post('/api/keys', { user, ...(handle ? { handle } : {}) });
+      return (await res.json()).key;
+    },
+    stop: () => fake.stop(),
+  };
+}
+
+export type TestProxy = ReturnType<typeof buildProxy>;
+
+export const openaiCall = (model = 'gpt-4o', stream = false) => ({
+  model,
+  stream,
+  messages: [{ role: 'user', content: 'hello' }],
+});
+
+export const anthropicCall = (model = 'claude-sonnet-4-5', stream = false) => ({
+  model,
+  stream,
+  max_tokens: 256,
+  messages: [{ role: 'user', content: 'hello' }],
+});
