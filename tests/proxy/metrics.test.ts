@@ -50,7 +50,9 @@ describe('proxy call metrics', () => {
       body: JSON.stringify({ dailyUsd: 0.01, monthlyUsd: 1 }),
     });
     const small = { ...openaiCall(), max_tokens: 50 };
-    expect((await proxy.post('/v1/chat/completions', small, { authorization: `Bearer ${key}` })).status).toBe(200);
+    expect((await proxy.post('/v1/chat/completions', small, { authorization: `Bearer ${key}` })).status).toBe(
+      200,
+    );
     await proxy.app.request('/api/quotas/carol', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },

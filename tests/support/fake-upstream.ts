@@ -4,7 +4,7 @@
  * with usage), with configurable latency, chunking and failures. It generates no real text.
  * The proxy has no special case for it: point BEACON_UPSTREAM_*_URL at it.
  *
- *   bun tests/support/fake-upstream.ts [port]     # serves on 127.0.0.1:8999 by default
+ *   bun tests/support/fake-upstream.ts [port] [latencyMs] [chunkDelayMs]   # 127.0.0.1:8999, 0 ms, 20 ms
  */
 
 export interface FakeUsage {
@@ -175,6 +175,10 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
 export type FakeUpstream = ReturnType<typeof startFakeUpstream>;
 
 if (import.meta.main) {
-  const fake = startFakeUpstream({ port: Number(process.argv[2] ?? 8999), chunkDelayMs: 20 });
+  const fake = startFakeUpstream({
+    port: Number(process.argv[2] ?? 8999),
+    latencyMs: Number(process.argv[3] ?? 0),
+    chunkDelayMs: Number(process.argv[4] ?? 20),
+  });
   console.log(`fake AI upstream (test double) on ${fake.url}`);
 }

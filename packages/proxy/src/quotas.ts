@@ -1,6 +1,6 @@
 import { and, eq, gte, sum } from 'drizzle-orm';
 import type { ProxyDb } from './db';
-import { quotas } from './db/schema/quotas';
+import { type QuotaRow, quotas } from './db/schema/quotas';
 import { usage } from './db/schema/usage';
 import type { ProxyMetrics } from './metrics';
 
@@ -76,7 +76,13 @@ export function createQuotaGuard(db: ProxyDb, metrics: ProxyMetrics, now: () => 
     return s;
   }
 
-  const limitsOf = (user: string) => db.select().from(quotas).where(eq(quotas.user, user)).get();
+  // The proxy is the only writer of its quotas, so they are read once per user and kept.
+  const limitCache = new Map<string, QuotaRow | undefined>();
+  const limitsOf = (user: string) => {
+    if (!limitCache.has(user))
+      limitCache.set(user, db.select().from(quotas).where(eq(quotas.user, user)).get());
+    return limitCache.get(user);
+  };
 
   function publishUtilization(user: string, metricUser: string, s: Spend, limits = limitsOf(user)) {
     if (limits?.dailyUsd)
@@ -97,6 +103,7 @@ export function createQuotaGuard(db: ProxyDb, metrics: ProxyMetrics, now: () => 
         .values({ user, ...values })
         .onConflictDoUpdate({ target: quotas.user, set: values })
         .run();
+      limitCache.delete(user);
       return this.get(user);
     },
 
