@@ -16,10 +16,21 @@ export interface PublishOptions {
  * The event bus: subjects are dot-separated tokens, subscriptions may use NATS wildcards
  * (`*` one token, `>` the rest). In-process by default; NATS when BEACON_NATS_URL is set.
  */
+export interface DurableSubscription {
+  stream: string;
+  subjects: string[];
+  durable: string;
+}
+
 export interface EventBus {
   readonly kind: 'memory' | 'nats';
   publish(subject: string, data: unknown, options?: PublishOptions): Promise<void>;
   subscribe(pattern: string, handler: BusHandler): () => void;
+  /**
+   * Messages on `subjects` survive the subscriber being down (NATS: a JetStream stream and durable
+   * consumer). In process there is nothing to survive, so it is a plain subscription.
+   */
+  subscribeDurable(sub: DurableSubscription, handler: BusHandler): void;
   /** Throws when the bus cannot deliver right now (used by /health). */
   check(): Promise<void>;
   close(): Promise<void>;
@@ -38,6 +49,11 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 /** Delivers on a later microtask, so a publisher never runs its subscribers' code inline. */
 export function createMemoryBus(log?: Logger): EventBus {
   const subscriptions = new Set<{ pattern: string; handler: BusHandler }>();
+  const subscribe = (pattern: string, handler: BusHandler) => {
+    const sub = { pattern, handler };
+    subscriptions.add(sub);
+    return () => subscriptions.delete(sub);
+  };
   return {
     kind: 'memory',
     async publish(subject, data, options = {}) {
@@ -53,10 +69,9 @@ export function createMemoryBus(log?: Logger): EventBus {
         });
       }
     },
-    subscribe(pattern, handler) {
-      const sub = { pattern, handler };
-      subscriptions.add(sub);
-      return () => subscriptions.delete(sub);
+    subscribe,
+    subscribeDurable(sub, handler) {
+      for (const pattern of sub.subjects) subscribe(pattern, handler);
     },
     async check() {},
     async close() {

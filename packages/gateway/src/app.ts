@@ -1,7 +1,16 @@
-import { createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
+import {
+  createServiceApp,
+  type Logger,
+  type Probe,
+  type ServiceIdentity,
+  type SseBroadcaster,
+} from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { GatewayMetrics } from './metrics';
+import { alertRoutes } from './routes/alerts';
+import { eventRoutes } from './routes/events';
+import type { TaskStore } from './tasks';
 
 export interface GatewayDeps {
   identity: ServiceIdentity;
@@ -10,8 +19,18 @@ export interface GatewayDeps {
   log: Logger;
   metricsToken?: string;
   probes?: Probe[];
+  /** Event side (SSE, tasks, alerts); absent in tests of the shared routes only. */
+  sse?: SseBroadcaster;
+  tasks?: TaskStore;
+  alertToken?: string;
 }
 
 export function createApp(deps: GatewayDeps): Hono {
-  return createServiceApp(deps);
+  const app = createServiceApp(deps);
+  const { sse, tasks, metrics, log } = deps;
+  if (sse && tasks) {
+    app.route('/', eventRoutes(sse, tasks));
+    app.route('/', alertRoutes(sse, metrics, log, deps.alertToken));
+  }
+  return app;
 }

@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import pkg from '../package.json';
 import { createApp } from './app';
 import { loadConfig } from './config';
+import { startEventSide } from './events';
 import { createMetrics } from './metrics';
 
 const config = configOrExit(() => loadConfig(Bun.env));
@@ -16,14 +17,26 @@ const log = createLogger({ service: 'gateway', level: config.BEACON_LOG_LEVEL })
 const registry = new Registry();
 collectProcessMetrics(registry);
 registerServiceInfo(registry, 'gateway', pkg.version);
-const identity = { name: 'gateway', version: pkg.version, commit: config.BEACON_COMMIT };
+const metrics = createMetrics(registry);
 
-const app = createApp({
-  identity,
-  registry,
-  metrics: createMetrics(registry),
+const events = startEventSide({
+  natsUrl: config.BEACON_NATS_URL,
+  platformUrl: config.BEACON_PLATFORM_URL,
+  sseQueueSize: config.BEACON_SSE_QUEUE_SIZE,
+  metrics,
   log,
-  metricsToken: config.BEACON_METRICS_TOKEN,
 });
 
-serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log });
+const app = createApp({
+  identity: { name: 'gateway', version: pkg.version, commit: config.BEACON_COMMIT },
+  registry,
+  metrics,
+  log,
+  metricsToken: config.BEACON_METRICS_TOKEN,
+  probes: events.probes,
+  sse: events.sse,
+  tasks: events.tasks,
+  alertToken: config.BEACON_ALERT_TOKEN ?? config.BEACON_ADMIN_TOKEN,
+});
+
+serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log, stopSteps: [() => events.stop()] });

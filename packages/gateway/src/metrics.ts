@@ -61,6 +61,12 @@ export function createMetrics(registry: Registry) {
       labelNames: ['kind'],
       registers,
     }),
+    busInvalid: new Counter({
+      name: 'gateway_bus_messages_invalid_total',
+      help: 'Bus messages dropped because their payload failed validation, by kind.',
+      labelNames: ['kind'],
+      registers,
+    }),
     alertsReceived: new Counter({
       name: 'gateway_alerts_received_total',
       help: 'Alerts received on the webhook, by alert name and status.',

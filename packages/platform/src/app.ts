@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { DockerClient } from './clients/docker';
 import type { ContainerService } from './containers';
+import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
 import { containerRoutes } from './routes/containers';
 import type { StatsCollector } from './stats-collector';
@@ -18,6 +19,7 @@ export interface PlatformDeps {
   docker?: DockerClient;
   containers?: ContainerService;
   stats?: Pick<StatsCollector, 'latest'>;
+  events?: PlatformEvents;
 }
 
 export function createApp(deps: PlatformDeps): Hono {
@@ -25,6 +27,9 @@ export function createApp(deps: PlatformDeps): Hono {
   const probes: Probe[] = [...(deps.probes ?? [])];
   if (docker) probes.push({ name: 'docker', required: true, timeoutMs: 2000, check: () => docker.ping() });
   const app = createServiceApp({ ...deps, probes });
+  const { events } = deps;
+  if (events)
+    app.get('/api/events', (c) => events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal));
   if (docker && containers) {
     const stats = deps.stats ?? { latest: () => undefined };
     app.route(

@@ -10,6 +10,7 @@ import {
   type SpecDefaults,
   specFrom,
 } from './domain/spec';
+import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
 
 export type RecordState = 'creating' | 'running' | 'stopped' | 'recycling' | 'gone';
@@ -51,6 +52,7 @@ export interface ContainerServiceDeps {
   metrics: PlatformMetrics;
   log: Logger;
   defaults: SpecDefaults;
+  events?: Pick<PlatformEvents, 'emit'>;
   /** Extra env for a container at provision (secrets, proxy key); values never logged. */
   provisionEnv?: (handle: string, owner: string) => Promise<Record<string, string>>;
 }
@@ -64,7 +66,10 @@ export function createContainerService({
   log,
   defaults,
   provisionEnv,
+  events,
 }: ContainerServiceDeps) {
+  const emit = (type: string, handle: string, detail?: Record<string, unknown>) =>
+    events?.emit(type, handle, find(handle)?.containerId ?? '', detail);
   const find = (handle: string) => db.select().from(containers).where(eq(containers.handle, handle)).get();
   const setState = (handle: string, state: RecordState, containerId?: string | null) =>
     db
@@ -146,6 +151,7 @@ export function createContainerService({
       try {
         const id = await counted('create', () => provision(input.handle, owner, spec));
         setState(input.handle, 'running', id);
+        emit('container.created', input.handle, { owner, image: spec.image });
       } catch (err) {
         // Nothing half-written: the record goes with the failed container.
         db.delete(containers).where(eq(containers.handle, input.handle)).run();
@@ -167,6 +173,7 @@ export function createContainerService({
       require(handle);
       await counted('start', () => docker.start(containerName(handle)));
       setState(handle, 'running');
+      emit('container.started', handle);
       return toView(require(handle));
     },
 
@@ -174,6 +181,7 @@ export function createContainerService({
       require(handle);
       await counted('stop', () => docker.stop(containerName(handle)));
       setState(handle, 'stopped');
+      emit('container.stopped', handle);
       return toView(require(handle));
     },
 
@@ -181,6 +189,7 @@ export function createContainerService({
       require(handle);
       await counted('restart', () => docker.restart(containerName(handle)));
       setState(handle, 'running');
+      emit('container.restarted', handle);
       return toView(require(handle));
     },
 
@@ -193,6 +202,7 @@ export function createContainerService({
           if (!(err instanceof AppError && err.code === 'not_found')) throw err;
         }
       });
+      emit('container.destroyed', handle);
       db.delete(containers).where(eq(containers.handle, handle)).run();
       log.info({ event: 'container.destroyed', handle }, 'destroyed');
     },

@@ -3,6 +3,8 @@ import {
   collectProcessMetrics,
   configOrExit,
   createLogger,
+  createMemoryBus,
+  createNatsBus,
   registerServiceInfo,
   serveApp,
 } from '@beacon/core';
@@ -14,6 +16,7 @@ import { createDockerClient } from './clients/docker';
 import { loadConfig } from './config';
 import { createContainerService } from './containers';
 import { openDatabase } from './db';
+import { createPlatformEvents } from './events';
 import { createMetrics } from './metrics';
 import { StatsCollector } from './stats-collector';
 
@@ -24,6 +27,10 @@ collectProcessMetrics(registry);
 registerServiceInfo(registry, 'platform', pkg.version);
 const metrics = createMetrics(registry);
 
+const bus = config.BEACON_NATS_URL
+  ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
+  : createMemoryBus(log);
+const events = createPlatformEvents(bus, log);
 const docker = createDockerClient();
 const db = openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
 const containers = createContainerService({
@@ -31,6 +38,7 @@ const containers = createContainerService({
   db,
   metrics,
   log,
+  events,
   defaults: {
     image: config.BEACON_DEFAULT_IMAGE,
     memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
@@ -56,6 +64,10 @@ const app = createApp({
   docker,
   containers,
   stats,
+  events,
+  ...(config.BEACON_NATS_URL
+    ? { probes: [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] }
+    : {}),
 });
 
 // Docker may be down at start: keep serving (health says so) and reconcile once it answers.
@@ -71,4 +83,9 @@ const reconcile = async (): Promise<void> => {
 void reconcile();
 stats.start();
 
-serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log, stopSteps: [() => stats.stop()] });
+serveApp(app, {
+  host: config.BEACON_HOST,
+  port: config.BEACON_PORT,
+  log,
+  stopSteps: [() => stats.stop(), () => events.close(), () => bus.close()],
+});

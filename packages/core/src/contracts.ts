@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/** Bus payloads (SPEC §6). Unknown fields are ignored; the handle is the subject's second token. */
+export const busKinds = ['questions', 'progress', 'results', 'errors', 'cancelled'] as const;
+export type BusKind = (typeof busKinds)[number];
+
+const taskRef = { taskId: z.string().min(1), traceId: z.string().min(1) };
+
+export const commandSchema = z.object({
+  ...taskRef,
+  text: z.string(),
+  source: z.enum(['web', 'api', 'channel']),
+  sessionId: z.string().optional(),
+});
+
+export const usageSchema = z.object({
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  costUsd: z.number().min(0),
+});
+
+export const busSchemas = {
+  questions: z.object({ ...taskRef, question: z.string() }),
+  progress: z.object({ ...taskRef, delta: z.string().optional(), message: z.string().optional() }),
+  results: z.object({
+    ...taskRef,
+    text: z.string(),
+    model: z.string(),
+    usage: usageSchema,
+    toolsUsed: z.array(z.string()),
+    durationMs: z.number().min(0),
+  }),
+  errors: z.object({ ...taskRef, error: z.object({ code: z.string(), message: z.string() }) }),
+  cancelled: z.object({ ...taskRef, reason: z.string().optional() }),
+} satisfies Record<BusKind, z.ZodType>;
+
+export type Command = z.infer<typeof commandSchema>;
+export type KernelResult = z.infer<typeof busSchemas.results>;
+export type KernelProgress = z.infer<typeof busSchemas.progress>;
+export type KernelError = z.infer<typeof busSchemas.errors>;
+
+export const containerEventSchema = z.object({
+  type: z.string().regex(/^container\.[a-z_]+$/),
+  handle: z.string(),
+  containerId: z.string(),
+  at: z.string(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type ContainerEvent = z.infer<typeof containerEventSchema>;
+
+export const subjects = {
+  commands: (handle: string) => `beacon.${handle}.commands`,
+  kernel: (handle: string, kind: BusKind) => `beacon.${handle}.${kind}`,
+  platformEvents: 'beacon.platform.events',
+};
+
+/** `beacon.<handle>.<kind>` → its parts, or undefined for any other subject. */
+export function parseSubject(subject: string): { handle: string; kind: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 3 || parts[0] !== 'beacon' || !parts[1] || !parts[2]) return undefined;
+  return { handle: parts[1], kind: parts[2] };
+}

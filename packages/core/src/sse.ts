@@ -1,0 +1,128 @@
+/**
+ * Server-sent events to any number of clients. Each event is encoded once; each client has its own
+ * bounded queue, so a client that does not keep up loses its own oldest events and never slows the
+ * others or grows memory without bound. Every event has an `id:`; Last-Event-ID resumes from a ring.
+ */
+export interface SseHooks {
+  onClients?(count: number): void;
+  onEvent?(type: string): void;
+  onDropped?(count: number): void;
+}
+
+export interface SseOptions extends SseHooks {
+  queueSize?: number;
+  ringSize?: number;
+  heartbeatMs?: number;
+}
+
+interface Client {
+  queue: Uint8Array[];
+  wake: (() => void) | undefined;
+  closed: boolean;
+}
+
+const encoder = new TextEncoder();
+
+export class SseBroadcaster {
+  readonly #clients = new Set<Client>();
+  readonly #ring: { id: number; chunk: Uint8Array }[] = [];
+  readonly #queueSize: number;
+  readonly #ringSize: number;
+  readonly #hooks: SseHooks;
+  readonly #heartbeat: Timer;
+  #nextId = 1;
+
+  constructor({ queueSize = 256, ringSize = 1024, heartbeatMs = 15_000, ...hooks }: SseOptions = {}) {
+    this.#queueSize = queueSize;
+    this.#ringSize = ringSize;
+    this.#hooks = hooks;
+    const ping = encoder.encode(': heartbeat\n\n');
+    this.#heartbeat = setInterval(() => {
+      for (const client of this.#clients) this.#push(client, ping);
+    }, heartbeatMs);
+    this.#heartbeat.unref?.();
+  }
+
+  get clientCount(): number {
+    return this.#clients.size;
+  }
+
+  broadcast(type: string, data: unknown): number {
+    const id = this.#nextId++;
+    const chunk = encoder.encode(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.#ring.push({ id, chunk });
+    if (this.#ring.length > this.#ringSize) this.#ring.shift();
+    for (const client of this.#clients) this.#push(client, chunk);
+    this.#hooks.onEvent?.(type);
+    return id;
+  }
+
+  /** A streaming Response for one client; `lastEventId` replays what it missed (if still in the ring). */
+  connect(lastEventId?: string | null, signal?: AbortSignal): Response {
+    const client: Client = { queue: [], wake: undefined, closed: false };
+    const after = Number(lastEventId);
+    if (lastEventId && Number.isFinite(after)) {
+      for (const e of this.#ring) if (e.id > after) this.#push(client, e.chunk);
+    }
+    const remove = () => {
+      if (client.closed) return;
+      client.closed = true;
+      this.#clients.delete(client);
+      client.wake?.();
+      this.#hooks.onClients?.(this.#clients.size);
+    };
+    signal?.addEventListener('abort', remove, { once: true });
+    this.#clients.add(client);
+    this.#hooks.onClients?.(this.#clients.size);
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          controller.enqueue(encoder.encode(': connected\n\n'));
+        },
+        async pull(controller) {
+          while (client.queue.length === 0 && !client.closed) {
+            await new Promise<void>((resolve) => {
+              client.wake = resolve;
+            });
+            client.wake = undefined;
+          }
+          if (client.closed) {
+            controller.close();
+            return;
+          }
+          // Hand over everything queued at once: fewer writes when the client keeps up.
+          const batch = client.queue.splice(0, client.queue.length);
+          for (const chunk of batch) controller.enqueue(chunk);
+        },
+        cancel: remove,
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(body, {
+      headers: {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      },
+    });
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const client of [...this.#clients]) {
+      client.closed = true;
+      client.wake?.();
+    }
+    this.#clients.clear();
+  }
+
+  #push(client: Client, chunk: Uint8Array) {
+    if (client.queue.length >= this.#queueSize) {
+      client.queue.shift();
+      this.#hooks.onDropped?.(1);
+    }
+    client.queue.push(chunk);
+    client.wake?.();
+  }
+}

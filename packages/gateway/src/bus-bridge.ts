@@ -1,0 +1,102 @@
+import {
+  type BusKind,
+  type BusMessage,
+  busSchemas,
+  containerEventSchema,
+  type EventBus,
+  type Logger,
+  parseSubject,
+  type SseBroadcaster,
+  subjects,
+} from '@beacon/core';
+import type { z } from 'zod';
+import type { GatewayMetrics } from './metrics';
+import type { Task, TaskStore } from './tasks';
+
+export interface BridgeDeps {
+  bus: EventBus;
+  tasks: TaskStore;
+  sse: SseBroadcaster;
+  metrics: GatewayMetrics;
+  log: Logger;
+  durable?: string;
+}
+
+/** Results survive a gateway restart: JetStream keeps them for this durable consumer. */
+export const RESULTS_STREAM = {
+  stream: 'BEACON_RESULTS',
+  subjects: ['beacon.*.results'],
+  durable: 'gateway',
+};
+
+/**
+ * Kernel messages (beacon.<handle>.<kind>) and container events (beacon.platform.events) from the bus:
+ * validated, counted, applied to the task store and broadcast on SSE. Invalid ones are counted and dropped.
+ */
+export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gateway' }: BridgeDeps) {
+  const invalid = (kind: string, subject: string, problem: string) => {
+    metrics.busInvalid.inc({ kind });
+    log.warn({ event: 'bus.invalid_message', subject, problem }, 'dropped an invalid bus message');
+  };
+
+  /** What each kind of kernel message does to its task; returns the SSE event type. */
+  const apply: { [K in BusKind]: (task: Task, data: z.infer<(typeof busSchemas)[K]>) => string } = {
+    progress(task, p) {
+      if (p.delta) tasks.appendOutput(task, p.delta);
+      if (p.message) task.lastMessage = p.message;
+      return 'task.progress';
+    },
+    questions(task, q) {
+      task.question = q.question;
+      return 'task.question';
+    },
+    results(task, { taskId: _id, traceId: _trace, ...result }) {
+      task.status = 'completed';
+      task.result = result;
+      return 'task.completed';
+    },
+    errors(task, e) {
+      task.status = 'failed';
+      task.error = e.error;
+      return 'task.failed';
+    },
+    cancelled(task) {
+      task.status = 'cancelled';
+      return 'task.cancelled';
+    },
+  };
+
+  const onKernel = (message: BusMessage) => {
+    const parsed = parseSubject(message.subject);
+    if (!parsed || parsed.handle === 'platform' || !(parsed.kind in busSchemas)) return;
+    const kind = parsed.kind as BusKind;
+    const result = busSchemas[kind].safeParse(message.data);
+    if (!result.success) return invalid(kind, message.subject, result.error.message);
+    metrics.busMessages.inc({ kind });
+    const task = tasks.touch(result.data.taskId, parsed.handle, result.data.traceId);
+    const type = (apply[kind] as (task: Task, data: unknown) => string)(task, result.data);
+    sse.broadcast(type, { ...result.data, handle: parsed.handle });
+  };
+
+  const onContainer = (message: BusMessage) => {
+    const result = containerEventSchema.safeParse(message.data);
+    if (!result.success) return invalid('container', message.subject, result.error.message);
+    metrics.busMessages.inc({ kind: 'container' });
+    sse.broadcast(result.data.type, result.data);
+  };
+
+  const stops = [
+    ...(['questions', 'progress', 'errors', 'cancelled'] as const).map((kind) =>
+      bus.subscribe(`beacon.*.${kind}`, onKernel),
+    ),
+    bus.subscribe(subjects.platformEvents, onContainer),
+  ];
+  bus.subscribeDurable({ ...RESULTS_STREAM, durable }, onKernel);
+  return {
+    /** Apply a container event that arrived by another way (the platform's SSE relay). */
+    onContainer,
+    stop: () => {
+      for (const stop of stops) stop();
+    },
+  };
+}

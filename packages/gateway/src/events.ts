@@ -1,0 +1,86 @@
+import {
+  createMemoryBus,
+  createNatsBus,
+  type EventBus,
+  type Logger,
+  type Probe,
+  SseBroadcaster,
+} from '@beacon/core';
+import { startBusBridge } from './bus-bridge';
+import type { GatewayMetrics } from './metrics';
+import { startPlatformRelay } from './platform-relay';
+import { TaskStore } from './tasks';
+
+export interface EventSideOptions {
+  natsUrl?: string | undefined;
+  platformUrl: string;
+  sseQueueSize: number;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** Durable consumer name; one per gateway instance that must not miss results. */
+  durable?: string;
+}
+
+/**
+ * The gateway's event side: bus (NATS, or in-process), SSE broadcaster, task store, the bridge between
+ * them, and — without NATS — the relay of the platform's SSE. Returns its probes and a stop().
+ */
+export function startEventSide({
+  natsUrl,
+  platformUrl,
+  sseQueueSize,
+  metrics,
+  log,
+  durable,
+}: EventSideOptions) {
+  const sse = new SseBroadcaster({
+    queueSize: sseQueueSize,
+    onClients: (n) => metrics.sseClients.set(n),
+    onEvent: (type) => metrics.sseEvents.inc({ type }),
+    onDropped: (n) => metrics.sseDropped.inc(n),
+  });
+  const tasks = new TaskStore();
+  const bus: EventBus = natsUrl
+    ? createNatsBus({ url: natsUrl, name: 'beacon-gateway', log })
+    : createMemoryBus(log);
+  const bridge = startBusBridge({ bus, tasks, sse, metrics, log, ...(durable ? { durable } : {}) });
+  const relay = natsUrl
+    ? undefined
+    : startPlatformRelay({
+        url: `${platformUrl.replace(/\/$/, '')}/api/events`,
+        log,
+        onEvent: (e) => {
+          if (!e.event.startsWith('container.')) return;
+          try {
+            bridge.onContainer({ subject: 'beacon.platform.events', data: JSON.parse(e.data) });
+          } catch {
+            log.warn(
+              { event: 'relay.invalid_event', type: e.event },
+              'platform sent an event that is not JSON',
+            );
+          }
+        },
+      });
+  const probes: Probe[] = [
+    natsUrl
+      ? { name: 'nats', timeoutMs: 1000, check: () => bus.check() }
+      : {
+          name: 'platform_events',
+          check: async () => {
+            if (!relay?.connected) throw new Error(`not receiving ${platformUrl}/api/events`);
+          },
+        },
+  ];
+  return {
+    bus,
+    sse,
+    tasks,
+    probes,
+    async stop() {
+      relay?.stop();
+      bridge.stop();
+      sse.close();
+      await bus.close();
+    },
+  };
+}

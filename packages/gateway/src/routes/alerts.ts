@@ -1,0 +1,37 @@
+import { AppError, adminAuth, type Logger, parseJsonBody, type SseBroadcaster } from '@beacon/core';
+import { Hono } from 'hono';
+import { alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../domain/alerts';
+import type { GatewayMetrics } from '../metrics';
+
+const KEEP = 200;
+
+/** POST /api/alert (Alertmanager / Grafana webhook) → SSE alert.firing / alert.resolved; GET /api/alerts. */
+export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: Logger, token?: string) {
+  const recent: ReceivedAlert[] = [];
+  const app = new Hono();
+  // Alertmanager sends `authorization: Bearer` from its http_config; without a token the gateway is loopback-only.
+  if (token) app.use('/api/alert', adminAuth(token));
+  app.post('/api/alert', async (c) => {
+    const payload = await parseJsonBody(c, alertPayloadSchema);
+    const alerts = normalizeAlerts(payload);
+    for (const alert of alerts) {
+      metrics.alertsReceived.inc({ alertname: alert.alertname, status: alert.status });
+      sse.broadcast(`alert.${alert.status}`, alert);
+      log.info(
+        { event: `alert.${alert.status}`, alertname: alert.alertname, severity: alert.severity },
+        alert.summary ?? '',
+      );
+      recent.push(alert);
+    }
+    recent.splice(0, Math.max(0, recent.length - KEEP));
+    return c.json({ received: alerts.length });
+  });
+  app.get('/api/alerts', (c) => {
+    const status = c.req.query('status');
+    if (status && status !== 'firing' && status !== 'resolved') {
+      throw new AppError('bad_request', 'query.status: firing or resolved');
+    }
+    return c.json({ alerts: [...recent].reverse().filter((a) => !status || a.status === status) });
+  });
+  return app;
+}

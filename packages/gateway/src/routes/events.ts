@@ -1,0 +1,16 @@
+import { AppError, type SseBroadcaster } from '@beacon/core';
+import { Hono } from 'hono';
+import type { TaskStore } from '../tasks';
+
+export function eventRoutes(sse: SseBroadcaster, tasks: TaskStore) {
+  return new Hono()
+    .get('/api/events', (c) =>
+      sse.connect(c.req.header('last-event-id') ?? c.req.query('lastEventId'), c.req.raw.signal),
+    )
+    .get('/api/tasks/:id', (c) => {
+      const task = tasks.get(c.req.param('id'));
+      if (!task) throw new AppError('not_found', `no task ${c.req.param('id')}`);
+      return c.json(task);
+    })
+    .get('/api/tasks', (c) => c.json({ tasks: tasks.list(c.req.query('handle')) }));
+}
