@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports';
+
+/** A real nats-server with JetStream on a free loopback port; restartable on the same port and store. */
+export async function startNats() {
+  const port = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'beacon-nats-'));
+  let proc: ReturnType<typeof Bun.spawn> | undefined;
+
+  const up = async () => {
+    proc = Bun.spawn(['nats-server', '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+      stdout: 'ignore',
+      stderr: 'ignore',
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } });
+        socket.end();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error('nats-server did not start');
+        await Bun.sleep(50);
+      }
+    }
+  };
+  const down = async () => {
+    proc?.kill();
+    await proc?.exited;
+  };
+  await up();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop: down,
+    restart: up,
+    async dispose() {
+      await down();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
