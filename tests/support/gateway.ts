@@ -10,6 +10,7 @@ export interface GatewayOptions {
   durable?: string;
   sseQueueSize?: number;
   port?: number;
+  alertToken?: string;
 }
 
 /** The gateway's event side and app, served on loopback (SSE needs a real socket). */
@@ -19,6 +20,7 @@ export function startGateway({
   durable,
   sseQueueSize = 256,
   port = 0,
+  alertToken,
 }: GatewayOptions = {}) {
   const registry = new Registry();
   const metrics = createMetrics(registry);
@@ -39,6 +41,7 @@ export function startGateway({
     probes: events.probes,
     sse: events.sse,
     tasks: events.tasks,
+    ...(alertToken ? { alertToken } : {}),
   });
   const server = Bun.serve({ hostname: '127.0.0.1', port, fetch: app.fetch, idleTimeout: 0 });
   return {

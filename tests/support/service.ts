@@ -2,6 +2,7 @@ import { freePort } from './ports';
 
 export interface RunningService {
   url: string;
+  pid: number;
   stop(): Promise<void>;
   output(): string;
 }
@@ -37,6 +38,7 @@ export async function startService(
   }
   return {
     url,
+    pid: proc.pid,
     output: () => output,
     async stop() {
       proc.kill('SIGTERM');
