@@ -5,6 +5,7 @@ import type { DockerClient } from './clients/docker';
 import type { ContainerService } from './containers';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
+import { adminRoutes } from './routes/admin';
 import { containerRoutes } from './routes/containers';
 import type { StatsCollector } from './stats-collector';
 
@@ -20,6 +21,7 @@ export interface PlatformDeps {
   containers?: ContainerService;
   stats?: Pick<StatsCollector, 'latest'>;
   events?: PlatformEvents;
+  grafanaUrl?: string;
 }
 
 export function createApp(deps: PlatformDeps): Hono {
@@ -32,6 +34,15 @@ export function createApp(deps: PlatformDeps): Hono {
     app.get('/api/events', (c) => events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal));
   if (docker && containers) {
     const stats = deps.stats ?? { latest: () => undefined };
+    app.route(
+      '/',
+      adminRoutes({
+        containers,
+        registry: deps.registry,
+        grafanaUrl: deps.grafanaUrl ?? 'http://localhost:3200',
+        ...(deps.adminToken ? { adminToken: deps.adminToken } : {}),
+      }),
+    );
     app.route(
       '/',
       containerRoutes({

@@ -11,6 +11,16 @@ const schema = z.object({
   BEACON_DEFAULT_IMAGE: z.string().default('beacon-kernel:latest'),
   BEACON_DEFAULT_MEMORY_MB: env.positiveInt(512),
   BEACON_DEFAULT_CPUS: z.coerce.number().positive().default(1),
+  BEACON_HEALTH_INTERVAL: env.seconds(30),
+  BEACON_HEALTH_TIMEOUT: env.seconds(5),
+  BEACON_HEALTH_RETRIES: env.positiveInt(3),
+  BEACON_SECRETS_DIR: z.string().optional(),
+  BEACON_SECRETS_MODE: z.enum(['hardened', 'legacy']).default('hardened'),
+  BEACON_SECRETS_RUNTIME_DIR: z.string().default('/dev/shm/beacon-secrets'),
+  BEACON_OP_VAULT: z.string().optional(),
+  BEACON_OP_TOKEN_FILE: z.string().optional(),
+  OP_SERVICE_ACCOUNT_TOKEN: z.string().optional(),
+  BEACON_GRAFANA_URL: z.url().default('http://localhost:3200'),
   BEACON_COMMIT: z.string().optional(),
 });
 

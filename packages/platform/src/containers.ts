@@ -12,8 +12,11 @@ import {
 } from './domain/spec';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
+import { reconcile } from './reconcile';
+import type { Secrets } from './secrets';
 
 export type RecordState = 'creating' | 'running' | 'stopped' | 'recycling' | 'gone';
+export type RecycleReason = 'unhealthy' | 'ttl' | 'oom' | 'manual';
 
 export interface ContainerView {
   handle: string;
@@ -41,11 +44,6 @@ export function toView(row: ContainerRow): ContainerView {
   };
 }
 
-/** Docker state → the platform's record state. */
-export function recordState(dockerState: string): RecordState {
-  return dockerState === 'running' || dockerState === 'restarting' ? 'running' : 'stopped';
-}
-
 export interface ContainerServiceDeps {
   docker: DockerClient;
   db: PlatformDb;
@@ -53,7 +51,8 @@ export interface ContainerServiceDeps {
   log: Logger;
   defaults: SpecDefaults;
   events?: Pick<PlatformEvents, 'emit'>;
-  /** Extra env for a container at provision (secrets, proxy key); values never logged. */
+  secrets?: Pick<Secrets, 'mount' | 'unmount'>;
+  /** Extra env for a container at provision (e.g. its proxy key); values never logged. */
   provisionEnv?: (handle: string, owner: string) => Promise<Record<string, string>>;
 }
 
@@ -67,7 +66,9 @@ export function createContainerService({
   defaults,
   provisionEnv,
   events,
+  secrets,
 }: ContainerServiceDeps) {
+  const recycled: { at: number; handle: string; reason: RecycleReason }[] = [];
   const emit = (type: string, handle: string, detail?: Record<string, unknown>) =>
     events?.emit(type, handle, find(handle)?.containerId ?? '', detail);
   const find = (handle: string) => db.select().from(containers).where(eq(containers.handle, handle)).get();
@@ -101,6 +102,8 @@ export function createContainerService({
     let id: string | undefined;
     try {
       const env = { ...spec.env, ...(provisionEnv ? await provisionEnv(handle, owner) : {}) };
+      // Secrets are resolved first: a missing source fails the provision before any container exists.
+      const secretsBind = secrets ? await secrets.mount(handle) : undefined;
       id = await docker.create({
         name: containerName(handle),
         image: spec.image,
@@ -109,6 +112,7 @@ export function createContainerService({
         labels: { 'beacon.handle': handle, 'beacon.owner': owner },
         memoryBytes: spec.memoryMb * 1024 * 1024,
         nanoCpus: Math.round(spec.cpus * 1e9),
+        ...(secretsBind ? { binds: [secretsBind] } : {}),
       });
       await docker.start(id);
       end({ status: 'ok' });
@@ -151,7 +155,6 @@ export function createContainerService({
       try {
         const id = await counted('create', () => provision(input.handle, owner, spec));
         setState(input.handle, 'running', id);
-        emit('container.created', input.handle, { owner, image: spec.image });
       } catch (err) {
         // Nothing half-written: the record goes with the failed container.
         db.delete(containers).where(eq(containers.handle, input.handle)).run();
@@ -173,7 +176,6 @@ export function createContainerService({
       require(handle);
       await counted('start', () => docker.start(containerName(handle)));
       setState(handle, 'running');
-      emit('container.started', handle);
       return toView(require(handle));
     },
 
@@ -181,7 +183,6 @@ export function createContainerService({
       require(handle);
       await counted('stop', () => docker.stop(containerName(handle)));
       setState(handle, 'stopped');
-      emit('container.stopped', handle);
       return toView(require(handle));
     },
 
@@ -189,7 +190,6 @@ export function createContainerService({
       require(handle);
       await counted('restart', () => docker.restart(containerName(handle)));
       setState(handle, 'running');
-      emit('container.restarted', handle);
       return toView(require(handle));
     },
 
@@ -202,9 +202,53 @@ export function createContainerService({
           if (!(err instanceof AppError && err.code === 'not_found')) throw err;
         }
       });
-      emit('container.destroyed', handle);
+      await secrets?.unmount(handle);
       db.delete(containers).where(eq(containers.handle, handle)).run();
       log.info({ event: 'container.destroyed', handle }, 'destroyed');
+    },
+
+    /** Destroy and provision again from the stored spec under the same handle (new container id). */
+    async recycle(handle: string, reason: RecycleReason): Promise<ContainerView> {
+      const row = require(handle);
+      if (row.state === 'recycling') throw new AppError('conflict', `${handle} is already being recycled`);
+      setState(handle, 'recycling');
+      const spec = row.spec as ContainerSpec;
+      try {
+        const id = await counted('recycle', async () => {
+          await docker.remove(containerName(handle)).catch((err) => {
+            if (!(err instanceof AppError && err.code === 'not_found')) throw err;
+          });
+          return provision(handle, row.owner, spec);
+        });
+        const expiresAt = spec.ttlSeconds > 0 ? new Date(Date.now() + spec.ttlSeconds * 1000) : null;
+        db.update(containers)
+          .set({ state: 'running', containerId: id, expiresAt })
+          .where(eq(containers.handle, handle))
+          .run();
+        metrics.recycles.inc({ reason });
+        recycled.push({ at: Date.now(), handle, reason });
+        if (recycled.length > 10_000) recycled.shift();
+        log.info({ event: 'container.recycled', handle, reason, containerId: id }, `recycled (${reason})`);
+        emit('container.recycled', handle, { reason });
+      } catch (err) {
+        setState(handle, 'stopped');
+        log.error({ event: 'container.recycle_failed', handle, reason, err: String(err) }, 'recycle failed');
+        throw err;
+      }
+      return toView(require(handle));
+    },
+
+    /** Recycles since `sinceMs` (kept in memory; the counter has the full history). */
+    recycledSince: (sinceMs: number) => recycled.filter((r) => r.at >= sinceMs),
+
+    /** The engine reported a lifecycle action on a managed container (docker events). */
+    applyEngineAction(handle: string, action: string) {
+      const row = find(handle);
+      if (!row || row.state === 'creating' || row.state === 'recycling') return;
+      const next = { start: 'running', die: 'stopped', stop: 'stopped', destroy: 'gone' }[action] as
+        | RecordState
+        | undefined;
+      if (next && next !== row.state) setState(handle, next);
     },
 
     async logs(handle: string, options: LogOptions): Promise<LogLine[]> {
@@ -212,60 +256,6 @@ export function createContainerService({
       return docker.logs(containerName(handle), options);
     },
 
-    /**
-     * Make records agree with the engine: a record whose container was removed behind our back is
-     * marked gone; a managed container without a record is adopted.
-     */
-    async reconcile() {
-      const running = await docker.list();
-      const byHandle = new Map(running.map((c) => [c.labels['beacon.handle'] ?? '', c]));
-      let gone = 0;
-      let adopted = 0;
-      for (const row of db.select().from(containers).all()) {
-        const actual = byHandle.get(row.handle);
-        if (!actual) {
-          if (row.state !== 'gone' && row.state !== 'creating') {
-            setState(row.handle, 'gone');
-            gone++;
-          }
-        } else if (row.state !== 'recycling') {
-          setState(row.handle, recordState(actual.state), actual.id);
-        }
-        byHandle.delete(row.handle);
-      }
-      for (const [handle, c] of byHandle) {
-        if (!handle) continue;
-        const detail = await docker.inspect(c.id);
-        const spec: ContainerSpec = {
-          image: c.image,
-          env: {},
-          memoryMb: detail
-            ? Math.round(detail.memoryBytes / 1024 / 1024) || defaults.memoryMb
-            : defaults.memoryMb,
-          cpus: detail?.nanoCpus ? detail.nanoCpus / 1e9 : defaults.cpus,
-          // Adopted containers were not specified here: no TTL, and no assumption that they serve :7681.
-          ttlSeconds: 0,
-          health: 'none',
-        };
-        db.insert(containers)
-          .values({
-            handle,
-            owner: c.labels['beacon.owner'] ?? handle,
-            image: c.image,
-            spec,
-            state: recordState(c.state),
-            containerId: c.id,
-            createdAt: new Date(),
-            expiresAt: null,
-          })
-          .run();
-        adopted++;
-      }
-      log.info(
-        { event: 'platform.reconciled', gone, adopted, containers: running.length },
-        'reconciled with Docker',
-      );
-      return { gone, adopted };
-    },
+    reconcile: () => reconcile({ docker, db, log, defaults, setState }),
   };
 }

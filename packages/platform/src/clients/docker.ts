@@ -13,8 +13,8 @@ export interface ProvisionRequest {
   labels: Record<string, string>;
   memoryBytes: number;
   nanoCpus: number;
-  /** Files to place on a tmpfs under /run/secrets (mode 0400). */
-  secretFiles?: Record<string, string>;
+  /** Host paths bind-mounted into the container (`host:container:ro`), e.g. the secrets directory. */
+  binds?: string[];
 }
 
 export interface ManagedContainer {
@@ -59,6 +59,8 @@ export interface DockerClient {
   inspect(idOrName: string): Promise<ContainerDetail | undefined>;
   logs(id: string, options: LogOptions): Promise<LogLine[]>;
   stats(id: string, signal: AbortSignal): Promise<DockerStatsJson>;
+  /** The engine's event stream (NDJSON) for managed containers; ends when `signal` aborts. */
+  events(signal: AbortSignal): Promise<NodeJS.ReadableStream>;
 }
 
 type DockerodeError = Error & { statusCode?: number; code?: string };
@@ -141,9 +143,6 @@ export function createDockerClient(docker = new Docker()): DockerClient {
       await docker.ping();
     }),
     create: wrap('create', async (req: ProvisionRequest) => {
-      const secretMount = req.secretFiles
-        ? { '/run/secrets': 'rw,noexec,nosuid,size=1m,mode=0700' }
-        : undefined;
       const container = await docker.createContainer({
         name: req.name,
         Image: req.image,
@@ -155,7 +154,7 @@ export function createDockerClient(docker = new Docker()): DockerClient {
           Memory: req.memoryBytes,
           NanoCpus: req.nanoCpus,
           RestartPolicy: { Name: 'no' },
-          ...(secretMount ? { Tmpfs: secretMount } : {}),
+          ...(req.binds?.length ? { Binds: req.binds } : {}),
         },
       });
       return container.id;
@@ -196,6 +195,13 @@ export function createDockerClient(docker = new Docker()): DockerClient {
         ...(tail ? { tail } : {}),
       })) as unknown as Buffer;
       return demuxLogs(Buffer.from(buffer));
+    }),
+    events: wrap('events', async (signal: AbortSignal) => {
+      const options = {
+        filters: { type: ['container' as const], label: [`${MANAGED_LABEL}=true`] },
+        abortSignal: signal,
+      };
+      return (await docker.getEvents(options)) as NodeJS.ReadableStream;
     }),
     // One-shot: the engine answers from one sample instead of waiting a second for a second one.
     stats: wrap('stats', async (id: string, signal: AbortSignal) => {

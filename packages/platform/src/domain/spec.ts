@@ -61,3 +61,8 @@ export function specFrom(input: CreateContainerInput, defaults: SpecDefaults): C
 }
 
 export const containerName = (handle: string) => `beacon-${handle}`;
+
+/** Docker state → the platform's record state. */
+export function recordState(dockerState: string): 'running' | 'stopped' {
+  return dockerState === 'running' || dockerState === 'restarting' ? 'running' : 'stopped';
+}

@@ -56,6 +56,9 @@ export function containerRoutes({ containers, docker, stats, adminToken }: Conta
       c.json(await containers[action](handleParam(c.req.param('handle')))),
     );
   }
+  app.post('/api/containers/:handle/recycle', async (c) =>
+    c.json(await containers.recycle(handleParam(c.req.param('handle')), 'manual')),
+  );
   app.get('/api/containers/:handle/logs', async (c) => {
     const handle = handleParam(c.req.param('handle'));
     const { since, tail } = parseWith(logQuery, c.req.query(), 'query');

@@ -1,0 +1,121 @@
+import type { Logger } from '@beacon/core';
+import type { DockerClient } from './clients/docker';
+import type { PlatformEvents } from './events';
+import type { PlatformMetrics } from './metrics';
+
+/** Engine actions the platform follows, and the bus event type each becomes. */
+const ACTIONS: Record<string, string> = {
+  create: 'container.created',
+  start: 'container.started',
+  stop: 'container.stopped',
+  die: 'container.died',
+  destroy: 'container.destroyed',
+  oom: 'container.oom',
+  health_status: 'container.health_status',
+};
+
+interface EngineEvent {
+  Type?: string;
+  Action?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  time?: number;
+}
+
+/** Splits NDJSON by lines: a chunk may hold several events or half of one. */
+export class LineSplitter {
+  #rest = '';
+  push(chunk: string): string[] {
+    const lines = (this.#rest + chunk).split('\n');
+    this.#rest = lines.pop() ?? '';
+    return lines.filter((l) => l.trim() !== '');
+  }
+}
+
+export interface DockerEventWatcherOptions {
+  docker: DockerClient;
+  metrics: PlatformMetrics;
+  log: Logger;
+  events: Pick<PlatformEvents, 'emit'>;
+  /** Re-list after every reconnect, so what changed during the gap is not missed. */
+  reconcile: () => Promise<unknown>;
+  /** A managed container's state changed in the engine. */
+  onState?: (handle: string, action: string) => void;
+  reconnectMs?: number;
+}
+
+/** Follows the engine's event stream for managed containers; reconnects 1 s after it dies. */
+export class DockerEventWatcher {
+  readonly #o: DockerEventWatcherOptions;
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #connections = 0;
+
+  constructor(options: DockerEventWatcherOptions) {
+    this.#o = options;
+  }
+
+  get connections(): number {
+    return this.#connections;
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    this.#abort = new AbortController();
+    const signal = this.#abort.signal;
+    this.#loop = (async () => {
+      while (!signal.aborted) {
+        try {
+          const stream = await this.#o.docker.events(signal);
+          this.#connections++;
+          this.#o.log.info(
+            { event: 'docker.events_connected', connection: this.#connections },
+            'watching engine events',
+          );
+          if (this.#connections > 1) await this.#o.reconcile();
+          const lines = new LineSplitter();
+          for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+            for (const line of lines.push(chunk.toString())) this.#handle(line);
+          }
+          if (!signal.aborted)
+            this.#o.log.warn({ event: 'docker.events_ended' }, 'engine event stream ended');
+        } catch (err) {
+          if (signal.aborted) break;
+          this.#o.log.warn({ event: 'docker.events_failed', err: String(err) }, 'engine event stream failed');
+        }
+        if (!signal.aborted) await Bun.sleep(this.#o.reconnectMs ?? 1000);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort?.abort();
+    await this.#loop?.catch(() => {});
+    this.#loop = undefined;
+  }
+
+  #handle(line: string) {
+    let e: EngineEvent;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      this.#o.log.warn(
+        { event: 'docker.event_unparsable', line: line.slice(0, 200) },
+        'unparsable engine event',
+      );
+      return;
+    }
+    const attributes = e.Actor?.Attributes ?? {};
+    if (e.Type !== 'container' || attributes['beacon.managed'] !== 'true') return;
+    const action = (e.Action ?? '').split(':')[0] ?? '';
+    const type = ACTIONS[action];
+    if (!type) return;
+    const handle = attributes['beacon.handle'] ?? attributes.name ?? '';
+    this.#o.metrics.dockerEvents.inc({ action });
+    if (action === 'oom') this.#o.metrics.oomKills.inc();
+    const detail: Record<string, unknown> = {};
+    if (attributes.exitCode !== undefined) detail.exitCode = Number(attributes.exitCode);
+    if (action === 'health_status') detail.status = (e.Action ?? '').split(':')[1]?.trim();
+    this.#o.events.emit(type, handle, e.Actor?.ID ?? '', Object.keys(detail).length ? detail : undefined);
+    this.#o.onState?.(handle, action);
+  }
+}
