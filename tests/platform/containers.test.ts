@@ -9,6 +9,7 @@ import {
   ensureTestImage,
   handlePrefix,
   removeContainers,
+  TEST_IMAGE,
 } from '../support/docker';
 
 const available = await hasDocker();
@@ -136,13 +137,13 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     const stranger = `${prefix}-stranger`;
     const c = await docker.createContainer({
       name: `beacon-${stranger}`,
-      Image: 'beacon-test:latest',
+      Image: TEST_IMAGE,
       Labels: { 'beacon.managed': 'true', 'beacon.handle': stranger, 'beacon.owner': 'bob' },
     });
     await c.start();
     const unmanaged = await docker.createContainer({
       name: `${prefix}-unmanaged`,
-      Image: 'beacon-test:latest',
+      Image: TEST_IMAGE,
     });
 
     await parts.containers.reconcile();

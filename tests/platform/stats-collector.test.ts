@@ -9,6 +9,7 @@ import {
   ensureTestImage,
   handlePrefix,
   removeContainers,
+  TEST_IMAGE,
 } from '../support/docker';
 
 const available = await hasDocker();
@@ -75,7 +76,7 @@ describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
       memoryMb: 96,
     });
     await docker
-      .createContainer({ name: `${prefix}-unmanaged`, Image: 'beacon-test:latest', Cmd: ['sleep', '3600'] })
+      .createContainer({ name: `${prefix}-unmanaged`, Image: TEST_IMAGE, Cmd: ['sleep', '3600'] })
       .then((c) => c.start());
   });
   afterAll(() => removeContainers(prefix));

@@ -1,12 +1,15 @@
-import { createLogger } from '@beacon/core';
+import { createLogger, type Logger } from '@beacon/core';
 import Docker from 'dockerode';
 import { Registry } from 'prom-client';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
 import { createContainerService } from '../../packages/platform/src/containers';
 import { openDatabase } from '../../packages/platform/src/db';
+import type { PlatformEvents } from '../../packages/platform/src/events';
 import { createMetrics } from '../../packages/platform/src/metrics';
+import type { Secrets } from '../../packages/platform/src/secrets';
 
-export const TEST_IMAGE = 'beacon-test:latest';
+// Bump the tag when build.sh changes, so machines with an older image build the new one.
+export const TEST_IMAGE = 'beacon-test:v2';
 export const docker = new Docker();
 
 /** Build the busybox test image once per machine (distro/images/test/build.sh). */
@@ -43,11 +46,17 @@ export async function removeContainers(prefix: string): Promise<void> {
   );
 }
 
+export interface PartsOptions {
+  log?: Logger;
+  secrets?: Secrets;
+  events?: PlatformEvents;
+}
+
 /** A platform's container layer on the real engine and an in-memory database. */
-export function createPlatformParts(client = createDockerClient(docker)) {
+export function createPlatformParts(client = createDockerClient(docker), options: PartsOptions = {}) {
   const registry = new Registry();
   const metrics = createMetrics(registry);
-  const log = createLogger({ service: 'platform', level: 'silent' });
+  const log = options.log ?? createLogger({ service: 'platform', level: 'silent' });
   const db = openDatabase(':memory:');
   const containers = createContainerService({
     docker: client,
@@ -55,6 +64,17 @@ export function createPlatformParts(client = createDockerClient(docker)) {
     metrics,
     log,
     defaults: { image: TEST_IMAGE, memoryMb: 64, cpus: 1, ttlSeconds: 3600 },
+    ...(options.secrets ? { secrets: options.secrets } : {}),
+    ...(options.events ? { events: options.events } : {}),
   });
   return { registry, metrics, log, db, containers, docker: client };
+}
+
+/** `docker exec` in a managed container; returns stdout. */
+export async function execIn(handle: string, ...cmd: string[]): Promise<string> {
+  const proc = Bun.spawn(['docker', 'exec', `beacon-${handle}`, ...cmd], { stdout: 'pipe', stderr: 'pipe' });
+  const out = await new Response(proc.stdout).text();
+  if ((await proc.exited) !== 0)
+    throw new Error(`exec ${cmd.join(' ')}: ${await new Response(proc.stderr).text()}`);
+  return out;
 }

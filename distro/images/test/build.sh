@@ -11,7 +11,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,www,tmp,proc,sys,dev,etc,run}
 cp "$BUSYBOX" "$root/bin/busybox"
-for applet in sh ash sleep cat echo httpd yes head dd ls env true mkdir rm wc sed grep; do
+for applet in sh ash sleep cat echo httpd yes head dd ls env true mkdir rm wc sed grep nc stat tr tail kill id; do
   ln -s busybox "$root/bin/$applet"
 done
 echo ok > "$root/www/health"
