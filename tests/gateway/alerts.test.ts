@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, test } from 'bun:test';
-import { getJson, startGateway, type TestGateway } from '../support/gateway';
+import { describe, expect, test } from 'bun:test';
+import { getJson, type TestGateway, useGateways } from '../support/gateway';
 import { sseClient } from '../support/sse';
 
 // As Alertmanager 0.28 sends it (webhook version 4), plus a field a newer version might add.
@@ -72,15 +72,11 @@ const post = (g: TestGateway, body: unknown, headers: Record<string, string> = {
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 
-let gw: TestGateway | undefined;
-afterEach(async () => {
-  await gw?.stop();
-  gw = undefined;
-});
+const start = useGateways();
 
 describe('POST /api/alert', () => {
   test('Alertmanager firing then resolved: broadcast on SSE, counted, kept', async () => {
-    const g = (gw = startGateway());
+    const g = start();
     const client = await sseClient(`${g.url}/api/events`);
     expect((await post(g, alertmanager('firing'))).status).toBe(200);
     const firing = await client.waitFor((e) => e.event === 'alert.firing');
@@ -104,7 +100,7 @@ describe('POST /api/alert', () => {
   });
 
   test('Grafana webhook payloads are accepted with their extra fields', async () => {
-    const g = (gw = startGateway());
+    const g = start();
     const res = await post(g, grafana);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: 1 });
@@ -116,7 +112,7 @@ describe('POST /api/alert', () => {
   });
 
   test('a malformed payload is a 400 naming the problem, and nothing is broadcast', async () => {
-    const g = (gw = startGateway());
+    const g = start();
     const client = await sseClient(`${g.url}/api/events`);
     const bad = [
       '{not json',
@@ -137,7 +133,7 @@ describe('POST /api/alert', () => {
   });
 
   test('with a token the webhook needs it', async () => {
-    const g = (gw = startGateway({ alertToken: 'alert-token-0123456789' }));
+    const g = start({ alertToken: 'alert-token-0123456789' });
     expect((await post(g, alertmanager('firing'))).status).toBe(401);
     expect((await post(g, alertmanager('firing'), { authorization: 'Bearer nope' })).status).toBe(403);
     const ok = await post(g, alertmanager('firing'), { authorization: 'Bearer alert-token-0123456789' });

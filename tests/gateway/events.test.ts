@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createLogger, createMemoryBus } from '@beacon/core';
 import { connect, headers, type NatsConnection } from 'nats';
 import { createPlatformEvents } from '../../packages/platform/src/events';
 import { hasTool } from '../support/deps';
-import { eventually, getJson, startGateway, type TestGateway } from '../support/gateway';
+import { eventually, getJson, type TestGateway, useGateways } from '../support/gateway';
 import { startNats } from '../support/nats';
 import { sseClient } from '../support/sse';
 
@@ -40,16 +40,7 @@ const healthIs = (g: TestGateway, status: string) => async () =>
 
 const metric = async (g: TestGateway, line: string) => (await g.registry.metrics()).includes(line);
 
-/** Gateways started by a test, stopped after it. */
-const running: TestGateway[] = [];
-const start = (options: Parameters<typeof startGateway>[0] = {}) => {
-  const g = startGateway(options);
-  running.push(g);
-  return g;
-};
-afterEach(async () => {
-  for (const g of running.splice(0)) await g.stop();
-});
+const start = useGateways();
 
 describe.skipIf(!available)('gateway events over real NATS', () => {
   let nats: Awaited<ReturnType<typeof startNats>>;

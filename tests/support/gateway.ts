@@ -1,3 +1,4 @@
+import { afterEach } from 'bun:test';
 import { createLogger } from '@beacon/core';
 import { Registry } from 'prom-client';
 import { createApp } from '../../packages/gateway/src/app';
@@ -75,4 +76,17 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000):
 /** GET a JSON body from the gateway app. */
 export async function getJson(gw: TestGateway, path: string) {
   return (await gw.app.request(path)).json();
+}
+
+/** For a test file: a start() whose gateways are stopped after each test. */
+export function useGateways() {
+  const running: TestGateway[] = [];
+  afterEach(async () => {
+    for (const g of running.splice(0)) await g.stop();
+  });
+  return (options: GatewayOptions = {}) => {
+    const g = startGateway(options);
+    running.push(g);
+    return g;
+  };
 }
