@@ -3,9 +3,10 @@ import { createLogger, createMemoryBus } from '@beacon/core';
 import { connect, headers, type NatsConnection } from 'nats';
 import { createPlatformEvents } from '../../packages/platform/src/events';
 import { hasTool } from '../support/deps';
-import { eventually, getJson, type TestGateway, useGateways } from '../support/gateway';
+import { getJson, type TestGateway, useGateways } from '../support/gateway';
 import { startNats } from '../support/nats';
 import { sseClient } from '../support/sse';
+import { eventually } from '../support/wait';
 
 const available = hasTool('nats-server');
 

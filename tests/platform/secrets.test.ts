@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '@beacon/core';
+import { createApp } from '../../packages/platform/src/app';
+import { createSecrets, envName } from '../../packages/platform/src/secrets';
+import { hasDocker } from '../support/deps';
+import {
+  createPlatformParts,
+  docker,
+  ensureTestImage,
+  execIn,
+  handlePrefix,
+  removeContainers,
+} from '../support/docker';
+
+const available = await hasDocker();
+const prefix = handlePrefix('secrets');
+const work = mkdtempSync(join(tmpdir(), 'beacon-secrets-test-'));
+const runtimeDir = mkdtempSync('/dev/shm/beacon-secrets-test-');
+const secretsDir = join(work, 'secrets');
+const SECRET = 'sk-live-do-not-leak-4f9a2c';
+mkdirSync(secretsDir);
+writeFileSync(join(secretsDir, 'OPENAI_API_KEY'), `${SECRET}\n`);
+writeFileSync(join(secretsDir, 'DB_PASSWORD'), 'hunter2-but-longer');
+
+/** Everything the platform logs in a test, to grep for secret values. */
+function capture() {
+  const lines: string[] = [];
+  const log = createLogger({
+    service: 'platform',
+    level: 'debug',
+    destination: { write: (l: string) => lines.push(l) },
+  });
+  return { log, text: () => lines.join('') };
+}
+
+// A stand-in for the 1Password CLI: answers `op item list` / `op item get` with the real CLI's JSON shapes.
+const OP_SCRIPT = `#!/bin/sh
+[ "$OP_SERVICE_ACCOUNT_TOKEN" = "ops_test_token" ] || { echo "[ERROR] invalid token" >&2; exit 1; }
+case "$1 $2" in
+  "item list") echo '[{"id":"abc123","title":"OpenAI","version":1,"vault":{"id":"v1","name":"Beacon"},"category":"API_CREDENTIAL"}]' ;;
+  "item get") cat <<'JSON'
+{"id":"abc123","title":"OpenAI","vault":{"id":"v1","name":"Beacon"},"category":"API_CREDENTIAL",
+ "fields":[
+  {"id":"notesPlain","type":"STRING","purpose":"NOTES","label":"notesPlain","value":"private notes"},
+  {"id":"credential","type":"CONCEALED","label":"api-key","value":"sk-from-1password"},
+  {"id":"totp","type":"OTP","label":"one-time password","value":"otpauth://totp/x"},
+  {"id":"username","type":"STRING","purpose":"USERNAME","label":"org id","value":"org-42"}
+ ]}
+JSON
+  ;;
+  *) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+`;
+
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  rmSync(runtimeDir, { recursive: true, force: true });
+});
+
+describe('secret resolution', () => {
+  test('env names are ITEM_TITLE_FIELD_LABEL', () => {
+    expect(envName('Open-AI', 'api key')).toBe('OPEN_AI_API_KEY');
+  });
+
+  test('from 1Password through the op CLI: notes and OTP fields are skipped', async () => {
+    const bin = join(work, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'op'), OP_SCRIPT);
+    chmodSync(join(bin, 'op'), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const secrets = createSecrets({
+        opToken: 'ops_test_token',
+        opVault: 'Beacon',
+        dir: secretsDir,
+        runtimeDir,
+        mode: 'hardened',
+        log: capture().log,
+      });
+      expect(await secrets.resolve()).toEqual({
+        OPENAI_API_KEY: 'sk-from-1password',
+        OPENAI_ORG_ID: 'org-42',
+      });
+      const wrong = createSecrets({ opToken: 'nope', runtimeDir, mode: 'hardened', log: capture().log });
+      await expect(wrong.resolve()).rejects.toThrow('1Password CLI failed');
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
+
+describe.skipIf(!available)('secrets injected into real containers', () => {
+  beforeAll(ensureTestImage);
+  afterAll(() => removeContainers(prefix));
+
+  test('hardened: files under /run/secrets with mode 0400; values in no log, response or metric', async () => {
+    const logs = capture();
+    const secrets = createSecrets({ dir: secretsDir, runtimeDir, mode: 'hardened', log: logs.log });
+    const parts = createPlatformParts(undefined, { secrets, log: logs.log });
+    const app = createApp({ identity: { name: 'platform', version: 't' }, ...parts });
+    const handle = `${prefix}-hard`;
+    const created = await app.request('/api/containers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle }),
+    });
+    expect(created.status).toBe(201);
+    expect((await execIn(handle, 'cat', '/run/secrets/OPENAI_API_KEY')).trim()).toBe(SECRET);
+    expect((await execIn(handle, 'stat', '-c', '%a', '/run/secrets/OPENAI_API_KEY')).trim()).toBe('400');
+    const seen = [
+      await created.text(),
+      await (await app.request(`/api/containers/${handle}`)).text(),
+      await (await app.request('/api/containers')).text(),
+      await (await app.request('/metrics')).text(),
+      logs.text(),
+    ].join('\n');
+    expect(logs.text()).toContain('secrets.mounted');
+    expect(seen).not.toContain(SECRET);
+    expect(seen).not.toContain('hunter2');
+    await parts.containers.destroy(handle);
+  });
+
+  test('legacy: one ~/.env file', async () => {
+    const secrets = createSecrets({ dir: secretsDir, runtimeDir, mode: 'legacy', log: capture().log });
+    const parts = createPlatformParts(undefined, { secrets });
+    const handle = `${prefix}-legacy`;
+    await parts.containers.create({ handle });
+    const env = await execIn(handle, 'cat', '/root/.env');
+    expect(env).toContain(`OPENAI_API_KEY="${SECRET}"`);
+    expect(env).toContain('DB_PASSWORD="hunter2-but-longer"');
+  });
+
+  test('a missing secrets directory is a clear error at provision and no half-made container', async () => {
+    const secrets = createSecrets({
+      dir: join(work, 'nope'),
+      runtimeDir,
+      mode: 'hardened',
+      log: capture().log,
+    });
+    const parts = createPlatformParts(undefined, { secrets });
+    const app = createApp({ identity: { name: 'platform', version: 't' }, ...parts });
+    const handle = `${prefix}-missing`;
+    const res = await app.request('/api/containers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle }),
+    });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.message).toContain(
+      `secrets directory ${join(work, 'nope')} is not readable (ENOENT)`,
+    );
+    expect(parts.containers.find(handle)).toBeUndefined();
+    await expect(docker.getContainer(`beacon-${handle}`).inspect()).rejects.toThrow();
+  });
+});
