@@ -7,7 +7,7 @@
  * (`bun run bench` sets it).
  */
 import { readFileSync } from 'node:fs';
-import { SseParser } from '../packages/gateway/src/platform-relay';
+import { SseParser } from '@beacon/core';
 import { startService } from '../tests/support/service';
 
 const CLIENTS = 1000;

@@ -1,4 +1,4 @@
-import { type SseEvent, SseParser } from '../../packages/gateway/src/platform-relay';
+import { type SseEvent, SseParser } from '@beacon/core';
 
 /** An SSE client that collects events; `waitFor` resolves once a matching event has arrived. */
 export async function sseClient(url: string, headers: Record<string, string> = {}) {

@@ -13,7 +13,11 @@ export type EnvSource = Record<string, string | undefined>;
  * Validate `source` (usually Bun.env) against a schema whose keys are env variable names.
  * Empty strings count as unset so `FOO=` falls back to the default.
  */
-export function parseEnv<S extends z.ZodType>(schema: S, source: EnvSource): z.infer<S> {
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  source: EnvSource,
+  { bindCheck = true }: { bindCheck?: boolean } = {},
+): z.infer<S> {
   const cleaned: Record<string, string> = {};
   for (const [key, value] of Object.entries(source))
     if (value !== undefined && value !== '') cleaned[key] = value;
@@ -25,7 +29,7 @@ export function parseEnv<S extends z.ZodType>(schema: S, source: EnvSource): z.i
         const got = key in cleaned && !/TOKEN|KEY|SECRET/.test(key) ? ` (got "${cleaned[key]}")` : '';
         return `${key || 'config'}: ${issue.message}${got}`;
       });
-  const bindProblem = checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);
+  const bindProblem = bindCheck && checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);
   if (bindProblem) problems.push(`BEACON_HOST: ${bindProblem}`);
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;

@@ -13,3 +13,4 @@ export * from './service-app';
 export * from './shutdown';
 export * from './sqlite';
 export * from './sse';
+export * from './sse-parser';

@@ -26,6 +26,8 @@ export interface ForwarderDeps {
 
 /** Output tokens assumed for the reservation when the caller sets no max_tokens. */
 const DEFAULT_MAX_OUTPUT = 4096;
+/** What the proxy charged for a call: a response header, or for streams a final SSE comment. */
+export const COST_HEADER = 'x-beacon-cost-usd';
 const PATHS: Record<Provider, string> = { openai: '/v1/chat/completions', anthropic: '/v1/messages' };
 
 function presentedKey(c: Context): string | undefined {
@@ -108,6 +110,7 @@ export function createForwarder(deps: ForwarderDeps) {
         traceId,
       });
       if (reservation.ok) reservation.settle(cost);
+      return cost;
     };
     if (!reservation.ok) {
       metrics.quotaRejections.inc({ user: metricUser });
@@ -200,10 +203,14 @@ export function createForwarder(deps: ForwarderDeps) {
       const usage =
         (provider === 'openai' ? fromOpenAi(parsed.usage as never) : fromAnthropic(parsed.usage as never)) ??
         NO_USAGE;
-      record(usage, 'ok', res.status, model);
+      const cost = record(usage, 'ok', res.status, model);
       return new Response(text, {
         status: res.status,
-        headers: { 'content-type': 'application/json', 'x-beacon-trace-id': traceId },
+        headers: {
+          'content-type': 'application/json',
+          'x-beacon-trace-id': traceId,
+          [COST_HEADER]: String(cost),
+        },
       });
     }
 
@@ -214,10 +221,10 @@ export function createForwarder(deps: ForwarderDeps) {
     let clientGone = false;
     let finished = false;
     const finish = (status: CallStatus, httpStatus: number) => {
-      if (finished) return;
+      if (finished) return 0;
       finished = true;
       endUpstream();
-      record(tracker.usage ?? NO_USAGE, status, httpStatus);
+      return record(tracker.usage ?? NO_USAGE, status, httpStatus);
     };
     const drain = async () => {
       try {
@@ -233,7 +240,9 @@ export function createForwarder(deps: ForwarderDeps) {
         try {
           const r = await reader.read();
           if (r.done) {
-            finish('ok', 200);
+            const cost = finish('ok', 200);
+            // An SSE comment, which SDKs ignore: lets Beacon's kernel report the cost the proxy charged.
+            controller.enqueue(new TextEncoder().encode(`: beacon-cost-usd ${cost}\n\n`));
             controller.close();
             return;
           }

@@ -1,0 +1,100 @@
+import { type Command, type KernelResult, type Logger, SseParser } from '@beacon/core';
+
+export interface AgentOptions {
+  proxyUrl: string;
+  proxyKey: string;
+  model: string;
+  timeoutMs: number;
+  log: Logger;
+}
+
+export class AgentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Answers one command by calling the LLM through Beacon's proxy (OpenAI shape, streaming) with the
+ * container's key, passing each text delta on as it arrives. Tokens come from the final usage chunk and
+ * the cost from the proxy's closing `beacon-cost-usd` comment, so they equal what the proxy recorded.
+ */
+export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: AgentOptions) {
+  return async function run(
+    command: Command,
+    onDelta: (delta: string) => void,
+    cancel: AbortSignal,
+  ): Promise<Omit<KernelResult, 'taskId' | 'traceId'>> {
+    const started = performance.now();
+    const signal = AbortSignal.any([cancel, AbortSignal.timeout(timeoutMs)]);
+    let res: Response;
+    try {
+      res = await fetch(`${proxyUrl.replace(/\/$/, '')}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${proxyKey}`,
+          'x-beacon-trace-id': command.traceId,
+        },
+        body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: command.text }] }),
+        signal,
+      });
+    } catch (err) {
+      if (cancel.aborted) throw new AgentError('cancelled', 'cancelled');
+      throw new AgentError('proxy_unreachable', `proxy unreachable: ${String(err)}`);
+    }
+    if (!res.ok || !res.body) {
+      const body = await res.text().catch(() => '');
+      throw new AgentError(`proxy_${res.status}`, `proxy answered ${res.status}: ${body.slice(0, 300)}`);
+    }
+    const parser = new SseParser(true);
+    let text = '';
+    let usedModel = model;
+    let usage = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+    const reader = res.body.getReader();
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        for (const event of parser.push(r.value)) {
+          if (event.event === 'comment') {
+            const cost = event.data.match(/^beacon-cost-usd (\S+)/);
+            if (cost) usage = { ...usage, costUsd: Number(cost[1]) };
+            continue;
+          }
+          if (event.data === '[DONE]') continue;
+          const chunk = JSON.parse(event.data) as {
+            model?: string;
+            choices?: { delta?: { content?: string } }[];
+            usage?: { prompt_tokens?: number; completion_tokens?: number };
+          };
+          if (chunk.model) usedModel = chunk.model;
+          const delta = chunk.choices?.[0]?.delta?.content;
+          if (delta) {
+            text += delta;
+            onDelta(delta);
+          }
+          if (chunk.usage) {
+            usage = {
+              ...usage,
+              inputTokens: chunk.usage.prompt_tokens ?? 0,
+              outputTokens: chunk.usage.completion_tokens ?? 0,
+            };
+          }
+        }
+      }
+    } catch (err) {
+      if (cancel.aborted) throw new AgentError('cancelled', 'cancelled');
+      throw new AgentError('stream_broken', `LLM stream broke off: ${String(err)}`);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    log.info(
+      { event: 'kernel.task_completed', traceId: command.traceId, taskId: command.taskId, durationMs },
+      'answered',
+    );
+    return { text, model: usedModel, usage, toolsUsed: [], durationMs };
+  };
+}
+
+export type Agent = ReturnType<typeof createAgent>;

@@ -1,0 +1,22 @@
+import { commonEnv, type EnvSource, env, parseEnv } from '@beacon/core';
+import { z } from 'zod';
+
+const schema = z.object({
+  ...commonEnv,
+  // Inside its container the kernel must answer on the container's address (health checks, HTTP dispatch).
+  BEACON_HOST: z.string().default('0.0.0.0'),
+  BEACON_PORT: env.port(7681),
+  BEACON_HANDLE: z.string().min(1),
+  BEACON_PROXY_URL: z.url(),
+  BEACON_PROXY_KEY: z.string().min(1),
+  BEACON_NATS_URL: env.url(),
+  BEACON_MODEL: z.string().default('gpt-4o-mini'),
+  BEACON_LLM_TIMEOUT: env.seconds(300),
+});
+
+export type KernelConfig = z.infer<typeof schema>;
+
+/** The kernel runs inside its own container: binding to all of the container's addresses is its purpose. */
+export function loadConfig(source: EnvSource): KernelConfig {
+  return parseEnv(schema, source, { bindCheck: false });
+}

@@ -1,0 +1,57 @@
+import type { Command, KernelError, KernelProgress, KernelResult, Logger } from '@beacon/core';
+import { type Agent, AgentError } from './agent';
+
+/** Where a task's messages go: the bus (beacon.<handle>.*) or the HTTP caller's SSE stream. */
+export interface TaskSink {
+  progress(p: KernelProgress): void;
+  result(r: KernelResult): void;
+  error(e: KernelError): void;
+  cancelled(c: { taskId: string; traceId: string; reason?: string }): void;
+}
+
+/** Runs commands concurrently; each can be cancelled by its taskId. */
+export function createRunner(agent: Agent, log: Logger) {
+  const inFlight = new Map<string, AbortController>();
+  return {
+    get inFlight() {
+      return inFlight.size;
+    },
+    async execute(command: Command, sink: TaskSink): Promise<void> {
+      const { taskId, traceId } = command;
+      const controller = new AbortController();
+      inFlight.set(taskId, controller);
+      const tlog = log.child({ traceId, taskId });
+      tlog.info({ event: 'kernel.task_started', source: command.source }, 'task started');
+      try {
+        const result = await agent(
+          command,
+          (delta) => sink.progress({ taskId, traceId, delta }),
+          controller.signal,
+        );
+        sink.result({ taskId, traceId, ...result });
+      } catch (err) {
+        if (err instanceof AgentError && err.code === 'cancelled') {
+          tlog.info({ event: 'kernel.task_cancelled' }, 'task cancelled');
+          sink.cancelled({ taskId, traceId, reason: String(controller.signal.reason ?? 'cancelled') });
+        } else {
+          const code = err instanceof AgentError ? err.code : 'internal';
+          tlog.warn({ event: 'kernel.task_failed', code, err: String(err) }, 'task failed');
+          sink.error({
+            taskId,
+            traceId,
+            error: { code, message: err instanceof Error ? err.message : String(err) },
+          });
+        }
+      } finally {
+        inFlight.delete(taskId);
+      }
+    },
+    cancel(taskId: string, reason = 'cancelled'): boolean {
+      const controller = inFlight.get(taskId);
+      controller?.abort(reason);
+      return controller !== undefined;
+    },
+  };
+}
+
+export type Runner = ReturnType<typeof createRunner>;
