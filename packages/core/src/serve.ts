@@ -8,16 +8,19 @@ export interface ServeOptions {
   log: Logger;
   /** Run after the listener stops accepting, in order. */
   stopSteps?: ShutdownStep[];
+  /** Bun's WebSocket handler (hono/bun createBunWebSocket), when the app upgrades connections. */
+  websocket?: Bun.WebSocketHandler<unknown>;
 }
 
 /** Bun.serve the app and wire graceful shutdown; used only by each service's main.ts. */
-export function serveApp(app: Hono, { host, port, log, stopSteps = [] }: ServeOptions) {
-  const server = Bun.serve({
+export function serveApp(app: Hono, { host, port, log, stopSteps = [], websocket }: ServeOptions) {
+  const options = {
     hostname: host,
     port,
-    fetch: (req, srv) => app.fetch(req, { server: srv }),
+    fetch: (req: Request, srv: Bun.Server<unknown>) => app.fetch(req, { server: srv }),
     idleTimeout: 120,
-  });
+  };
+  const server = websocket ? Bun.serve({ ...options, websocket }) : Bun.serve(options);
   log.info(
     { event: 'service.started', host, port: server.port },
     `listening on http://${host}:${server.port}`,

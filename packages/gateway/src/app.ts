@@ -6,10 +6,13 @@ import {
   type SseBroadcaster,
 } from '@beacon/core';
 import type { Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
 import type { Registry } from 'prom-client';
+import type { Dispatcher } from './dispatcher';
 import type { GatewayMetrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
 import { eventRoutes } from './routes/events';
+import { messageRoutes } from './routes/message';
 import type { TaskStore } from './tasks';
 
 export interface GatewayDeps {
@@ -23,6 +26,8 @@ export interface GatewayDeps {
   sse?: SseBroadcaster;
   tasks?: TaskStore;
   alertToken?: string;
+  dispatcher?: Dispatcher;
+  upgradeWebSocket?: UpgradeWebSocket;
 }
 
 export function createApp(deps: GatewayDeps): Hono {
@@ -32,5 +37,6 @@ export function createApp(deps: GatewayDeps): Hono {
     app.route('/', eventRoutes(sse, tasks));
     app.route('/', alertRoutes(sse, metrics, log, deps.alertToken));
   }
+  if (deps.dispatcher) app.route('/', messageRoutes(deps.dispatcher, metrics, deps.upgradeWebSocket));
   return app;
 }

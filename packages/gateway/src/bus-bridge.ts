@@ -22,6 +22,8 @@ export interface BridgeDeps {
   durable?: string;
 }
 
+const KERNEL_GONE = new Set(['container.died', 'container.destroyed', 'container.oom']);
+
 /** Results survive a gateway restart: JetStream keeps them for this durable consumer. */
 export const RESULTS_STREAM = {
   stream: 'BEACON_RESULTS',
@@ -76,6 +78,7 @@ export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gatew
     const task = tasks.touch(result.data.taskId, parsed.handle, result.data.traceId);
     const type = (apply[kind] as (task: Task, data: unknown) => string)(task, result.data);
     sse.broadcast(type, { ...result.data, handle: parsed.handle });
+    tasks.notify({ type, data: result.data, task });
   };
 
   const onContainer = (message: BusMessage) => {
@@ -83,6 +86,24 @@ export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gatew
     if (!result.success) return invalid('container', message.subject, result.error.message);
     metrics.busMessages.inc({ kind: 'container' });
     sse.broadcast(result.data.type, result.data);
+    // A kernel that died cannot answer: its running tasks fail now rather than at their timeout.
+    if (KERNEL_GONE.has(result.data.type)) {
+      for (const task of tasks.list(result.data.handle, Number.POSITIVE_INFINITY)) {
+        if (task.status !== 'running') continue;
+        task.status = 'failed';
+        task.error = {
+          code: 'kernel_died',
+          message: `the container of ${task.handle} stopped (${result.data.type})`,
+        };
+        sse.broadcast('task.failed', {
+          taskId: task.id,
+          traceId: task.traceId,
+          handle: task.handle,
+          error: task.error,
+        });
+        tasks.notify({ type: 'task.failed', data: { error: task.error }, task });
+      }
+    }
   };
 
   const stops = [
@@ -93,6 +114,8 @@ export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gatew
   ];
   bus.subscribeDurable({ ...RESULTS_STREAM, durable }, onKernel);
   return {
+    /** Apply a kernel message that arrived by HTTP instead of the bus (same subject shape). */
+    onKernel,
     /** Apply a container event that arrived by another way (the platform's SSE relay). */
     onContainer,
     stop: () => {

@@ -10,6 +10,7 @@ const schema = z.object({
   BEACON_HOME: z.string().default('.data/home'),
   BEACON_DATA_DIR: z.string().default('.data/gateway'),
   BEACON_SSE_QUEUE_SIZE: env.positiveInt(256),
+  BEACON_DISPATCH_TIMEOUT: env.seconds(120),
   BEACON_ALERT_TOKEN: z.string().optional(),
   BEACON_COMMIT: z.string().optional(),
 });

@@ -73,6 +73,7 @@ export function startEventSide({
   ];
   return {
     bus,
+    bridge,
     sse,
     tasks,
     probes,

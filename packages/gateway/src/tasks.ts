@@ -20,9 +20,13 @@ export interface Task {
 
 const MAX_OUTPUT = 64 * 1024;
 
+/** What happened to a task, as its watchers (the dispatcher, a web shell) hear it. */
+export type TaskUpdate = { type: string; data: Record<string, unknown>; task: Task };
+
 /** Recent tasks in memory, oldest evicted past `capacity`; the JSONL log and the proxy keep history. */
 export class TaskStore {
   readonly #tasks = new Map<string, Task>();
+  readonly #watchers = new Map<string, Set<(u: TaskUpdate) => void>>();
   constructor(readonly capacity = 10_000) {}
 
   get(id: string): Task | undefined {
@@ -31,7 +35,7 @@ export class TaskStore {
 
   list(handle?: string, limit = 100): Task[] {
     const all = [...this.#tasks.values()].filter((t) => !handle || t.handle === handle);
-    return all.slice(-limit).reverse();
+    return (Number.isFinite(limit) ? all.slice(-limit) : all).reverse();
   }
 
   /** The task, created on its first message when this gateway did not dispatch it. */
@@ -48,6 +52,21 @@ export class TaskStore {
     }
     task.updatedAt = now;
     return task;
+  }
+
+  /** Hear every update of one task until the returned function is called. */
+  watch(id: string, fn: (u: TaskUpdate) => void): () => void {
+    const set = this.#watchers.get(id) ?? new Set();
+    set.add(fn);
+    this.#watchers.set(id, set);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.#watchers.delete(id);
+    };
+  }
+
+  notify(update: TaskUpdate): void {
+    for (const fn of this.#watchers.get(update.task.id) ?? []) fn(update);
   }
 
   appendOutput(task: Task, delta: string): void {

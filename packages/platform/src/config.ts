@@ -20,6 +20,11 @@ const schema = z.object({
   BEACON_OP_VAULT: z.string().optional(),
   BEACON_OP_TOKEN_FILE: z.string().optional(),
   OP_SERVICE_ACCOUNT_TOKEN: z.string().optional(),
+  /** Where the platform mints kernel keys; without it containers get no proxy key. */
+  BEACON_PROXY_URL: env.url(),
+  /** The proxy and NATS as a container sees them (e.g. http://proxy:8080 in compose). */
+  BEACON_KERNEL_PROXY_URL: env.url(),
+  BEACON_KERNEL_NATS_URL: env.url(),
   BEACON_GRAFANA_URL: z.url().default('http://localhost:3200'),
   BEACON_COMMIT: z.string().optional(),
 });

@@ -3,6 +3,7 @@ import { createMemoryBus, createNatsBus, type Logger, type Probe } from '@beacon
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient } from './clients/docker';
+import { mintProxyKey } from './clients/proxy';
 import type { PlatformConfig } from './config';
 import { createContainerService } from './containers';
 import { openDatabase } from './db';
@@ -41,6 +42,20 @@ export function createDeps(
     log,
     events,
     secrets,
+    provisionEnv: async (handle, owner) => {
+      const proxyUrl = config.BEACON_PROXY_URL;
+      const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
+      return {
+        BEACON_HANDLE: handle,
+        ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
+        ...(proxyUrl
+          ? {
+              BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl,
+              BEACON_PROXY_KEY: await mintProxyKey(proxyUrl, config.BEACON_ADMIN_TOKEN, owner, handle),
+            }
+          : {}),
+      };
+    },
     defaults: {
       image: config.BEACON_DEFAULT_IMAGE,
       memoryMb: config.BEACON_DEFAULT_MEMORY_MB,

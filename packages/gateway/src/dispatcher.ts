@@ -1,0 +1,200 @@
+import {
+  AppError,
+  type Command,
+  type EventBus,
+  type Logger,
+  type SseBroadcaster,
+  SseParser,
+  subjects,
+} from '@beacon/core';
+import type { PlatformClient } from './clients/platform';
+import type { InteractionLogger } from './interaction-logger';
+import type { GatewayMetrics } from './metrics';
+import type { Task, TaskStore, TaskUpdate } from './tasks';
+
+export type Source = 'web' | 'api' | 'channel';
+export type DispatchStatus = 'ok' | 'error' | 'timeout' | 'cancelled';
+
+export interface DispatchRequest {
+  handle: string;
+  text: string;
+  source: Source;
+  sessionId?: string;
+  /** Every update of the task as it happens (the web shell streams them). */
+  onUpdate?: (u: TaskUpdate) => void;
+}
+
+export interface DispatchOutcome {
+  status: DispatchStatus;
+  task: Task;
+}
+
+export interface DispatcherDeps {
+  bus: EventBus;
+  platform: PlatformClient;
+  tasks: TaskStore;
+  sse: SseBroadcaster;
+  metrics: GatewayMetrics;
+  log: Logger;
+  interactions: InteractionLogger;
+  /** Kernel messages that came by HTTP are applied exactly like bus messages. */
+  applyKernelMessage: (message: { subject: string; data: unknown }) => void;
+  /** nats: commands on beacon.<handle>.commands; http: POST http://<container>:7681/v1/dispatch. */
+  transport: 'nats' | 'http';
+  timeoutMs: number;
+}
+
+const KIND_OF_EVENT: Record<string, string> = {
+  progress: 'progress',
+  result: 'results',
+  error: 'errors',
+  cancelled: 'cancelled',
+};
+const SETTLED: Record<string, DispatchStatus> = { completed: 'ok', failed: 'error', cancelled: 'cancelled' };
+
+/**
+ * Sends a user's message to the kernel of its handle and follows the task to its end: the trace id made
+ * here travels with the command (NATS header or HTTP body) into the kernel's proxy call.
+ */
+export function createDispatcher(deps: DispatcherDeps) {
+  const { bus, platform, tasks, sse, metrics, log, interactions, timeoutMs } = deps;
+
+  /** HTTP transport: the kernel answers the dispatch with an SSE stream of its messages. */
+  async function overHttp(command: Command, handle: string, signal: AbortSignal) {
+    const kernel = await platform.resolve(handle);
+    if (!kernel.ip || kernel.state !== 'running')
+      throw new AppError('unavailable', `${handle} is not running`);
+    const res = await fetch(`http://${kernel.ip}:7681/v1/dispatch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(command),
+      signal,
+    });
+    if (!res.ok || !res.body) throw new AppError('bad_gateway', `kernel of ${handle} answered ${res.status}`);
+    const parser = new SseParser();
+    const reader = res.body.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      for (const e of parser.push(r.value)) {
+        const kind = KIND_OF_EVENT[e.event];
+        if (kind)
+          deps.applyKernelMessage({
+            subject: subjects.kernel(handle, kind as 'progress'),
+            data: JSON.parse(e.data),
+          });
+      }
+    }
+  }
+
+  /** Starts a dispatch: the task exists at once; `done` settles when the kernel has answered (or not). */
+  function dispatch(req: DispatchRequest): { task: Task; done: Promise<DispatchOutcome> } {
+    const taskId = crypto.randomUUID();
+    const traceId = crypto.randomUUID();
+    const tlog = log.child({ traceId, taskId, handle: req.handle });
+    const task = tasks.touch(taskId, req.handle, traceId);
+    task.source = req.source;
+    const started = performance.now();
+    metrics.dispatchQueueDepth.inc();
+    sse.broadcast('dispatch.started', { taskId, traceId, handle: req.handle, source: req.source });
+    tlog.info(
+      { event: 'router.task_dispatched', source: req.source, transport: deps.transport },
+      'dispatched',
+    );
+
+    return { task, done: follow(req, task, started) };
+  }
+
+  async function follow(req: DispatchRequest, task: Task, started: number): Promise<DispatchOutcome> {
+    const { id: taskId, traceId } = task;
+    const tlog = log.child({ traceId, taskId, handle: req.handle });
+    const abort = new AbortController();
+    let unwatch = () => {};
+    const settled = new Promise<DispatchStatus>((resolve) => {
+      unwatch = tasks.watch(taskId, (u) => {
+        req.onUpdate?.(u);
+        const status = SETTLED[u.task.status];
+        if (status) resolve(status);
+      });
+    });
+    const timer = new Promise<DispatchStatus>((resolve) => {
+      const t = setTimeout(() => resolve('timeout'), timeoutMs);
+      abort.signal.addEventListener('abort', () => clearTimeout(t));
+    });
+    const command: Command = {
+      taskId,
+      traceId,
+      text: req.text,
+      source: req.source,
+      ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+    };
+    const sent =
+      deps.transport === 'nats'
+        ? bus
+            .publish(subjects.commands(req.handle), command, { traceId })
+            .then(() => new Promise<never>(() => {}))
+        : overHttp(command, req.handle, abort.signal).then(() => settled);
+    let status: DispatchStatus;
+    try {
+      status = await Promise.race([settled, timer, sent.catch((err) => Promise.reject(err))]);
+    } catch (err) {
+      status = 'error';
+      task.status = 'failed';
+      task.error = {
+        code: err instanceof AppError ? err.code : 'dispatch_failed',
+        message: err instanceof Error ? err.message : String(err),
+      };
+    } finally {
+      abort.abort();
+      unwatch();
+      metrics.dispatchQueueDepth.dec();
+    }
+    if (status === 'timeout') {
+      task.status = 'timeout';
+      task.error = { code: 'timeout', message: `no answer from ${req.handle} within ${timeoutMs / 1000} s` };
+      if (deps.transport === 'nats')
+        void bus
+          .publish(subjects.commands(req.handle), { type: 'cancel', taskId }, { traceId })
+          .catch(() => {});
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const result = task.result;
+    metrics.dispatchTotal.inc({ source: req.source, status });
+    metrics.dispatchDuration.observe({ source: req.source }, durationMs / 1000);
+    if (result) {
+      metrics.aiCost.inc({ model: result.model }, result.usage.costUsd);
+      metrics.aiTokens.inc({ model: result.model, direction: 'input' }, result.usage.inputTokens);
+      metrics.aiTokens.inc({ model: result.model, direction: 'output' }, result.usage.outputTokens);
+    }
+    sse.broadcast('dispatch.completed', {
+      taskId,
+      traceId,
+      handle: req.handle,
+      source: req.source,
+      status,
+      durationMs,
+      costUsd: result?.usage.costUsd ?? 0,
+    });
+    tlog.info(
+      { event: 'router.task_completed', status, durationMs, costUsd: result?.usage.costUsd ?? 0 },
+      'dispatch ended',
+    );
+    await interactions.write({
+      timestamp: new Date().toISOString(),
+      traceId,
+      source: req.source,
+      handle: req.handle,
+      sessionId: req.sessionId ?? null,
+      prompt: req.text,
+      toolsUsed: result?.toolsUsed ?? [],
+      tokens: { input: result?.usage.inputTokens ?? 0, output: result?.usage.outputTokens ?? 0 },
+      costUsd: result?.usage.costUsd ?? 0,
+      model: result?.model ?? null,
+      durationMs,
+      status,
+    });
+    return { status, task };
+  }
+
+  return { dispatch };
+}
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;

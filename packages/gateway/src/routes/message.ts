@@ -1,0 +1,105 @@
+import { parseJsonBody } from '@beacon/core';
+import { Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { z } from 'zod';
+import type { Dispatcher } from '../dispatcher';
+import type { GatewayMetrics } from '../metrics';
+
+const messageSchema = z.object({
+  handle: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a container handle'),
+  text: z.string().min(1).max(100_000),
+  source: z.enum(['web', 'api', 'channel']).default('api'),
+  sessionId: z.string().max(200).optional(),
+  async: z.boolean().default(false),
+});
+
+const wsMessage = z.object({
+  type: z.literal('message'),
+  text: z.string().min(1),
+  sessionId: z.string().optional(),
+});
+
+const STATUS_CODE = { ok: 200, error: 502, timeout: 504, cancelled: 409 } as const;
+
+/** POST /api/message and the web shell WS /ws?handle=. */
+export function messageRoutes(
+  dispatcher: Dispatcher,
+  metrics: GatewayMetrics,
+  upgradeWebSocket?: UpgradeWebSocket,
+) {
+  const app = new Hono();
+  app.post('/api/message', async (c) => {
+    const { async: isAsync, ...req } = await parseJsonBody(c, messageSchema);
+    const { task, done } = dispatcher.dispatch(req);
+    if (isAsync) return c.json({ taskId: task.id, traceId: task.traceId }, 202);
+    const { status } = await done;
+    return c.json(
+      {
+        taskId: task.id,
+        traceId: task.traceId,
+        status,
+        result: task.result ?? null,
+        error: task.error ?? null,
+      },
+      STATUS_CODE[status],
+    );
+  });
+  if (upgradeWebSocket) {
+    app.get(
+      '/ws',
+      upgradeWebSocket((c) => {
+        const handle = c.req.query('handle') ?? '';
+        return {
+          onOpen(_e, ws) {
+            metrics.wsConnections.inc();
+            if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(handle)) {
+              ws.send(
+                JSON.stringify({
+                  type: 'error',
+                  error: { code: 'bad_request', message: 'query.handle: required' },
+                }),
+              );
+              ws.close(1008, 'handle required');
+            }
+          },
+          onClose() {
+            metrics.wsConnections.dec();
+          },
+          onMessage(event, ws) {
+            const parsed = wsMessage.safeParse(JSON.parse(String(event.data)));
+            if (!parsed.success) {
+              ws.send(
+                JSON.stringify({
+                  type: 'error',
+                  error: { code: 'bad_request', message: parsed.error.message },
+                }),
+              );
+              return;
+            }
+            void dispatcher
+              .dispatch({
+                handle,
+                text: parsed.data.text,
+                source: 'web',
+                ...(parsed.data.sessionId ? { sessionId: parsed.data.sessionId } : {}),
+                onUpdate: (u) => {
+                  if (u.type === 'task.progress')
+                    ws.send(JSON.stringify({ type: 'progress', taskId: u.task.id, ...u.data }));
+                },
+              })
+              .done.then(({ status, task }) => {
+                ws.send(
+                  JSON.stringify(
+                    status === 'ok'
+                      ? { type: 'result', taskId: task.id, traceId: task.traceId, ...task.result }
+                      : { type: 'error', taskId: task.id, traceId: task.traceId, status, error: task.error },
+                  ),
+                );
+              });
+          },
+        };
+      }),
+    );
+  }
+  return app;
+}
