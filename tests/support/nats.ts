@@ -3,21 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports';
 
-/** A real nats-server with JetStream on a free loopback port; restartable on the same port and store. */
-export async function startNats() {
+/**
+ * A real nats-server with JetStream on a free port of `host` (loopback unless containers must reach it);
+ * restartable on the same port and store.
+ */
+export async function startNats(host = '127.0.0.1') {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'beacon-nats-'));
   let proc: ReturnType<typeof Bun.spawn> | undefined;
 
   const up = async () => {
-    proc = Bun.spawn(['nats-server', '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+    proc = Bun.spawn(['nats-server', '-js', '-a', host, '-p', String(port), '-sd', storeDir], {
       stdout: 'ignore',
       stderr: 'ignore',
     });
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } });
+        const socket = await Bun.connect({ hostname: host, port, socket: { data() {} } });
         socket.end();
         return;
       } catch {
@@ -32,7 +35,7 @@ export async function startNats() {
   };
   await up();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host}:${port}`,
     stop: down,
     restart: up,
     async dispose() {

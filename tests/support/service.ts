@@ -26,7 +26,7 @@ export async function startService(
         output += new TextDecoder().decode(r.value);
     })();
   }
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${env.BEACON_HOST ?? '127.0.0.1'}:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${service} exited with ${proc.exitCode}: ${output}`);

@@ -2,6 +2,7 @@ import {
   commandSchema,
   createServiceApp,
   type Logger,
+  type Probe,
   parseJsonBody,
   type ServiceIdentity,
 } from '@beacon/core';
@@ -12,16 +13,15 @@ import type { Runner } from './runner';
 const encoder = new TextEncoder();
 
 /** GET /health (and the shared routes) and POST /v1/dispatch: one command, answered as an SSE stream. */
-export function createApp({
-  identity,
-  runner,
-  log,
-}: {
+export interface KernelDeps {
   identity: ServiceIdentity;
   runner: Runner;
   log: Logger;
-}): Hono {
-  const app = createServiceApp({ identity, registry: new Registry(), log });
+  probes?: Probe[];
+}
+
+export function createApp({ identity, runner, log, probes = [] }: KernelDeps): Hono {
+  const app = createServiceApp({ identity, registry: new Registry(), log, probes });
   app.post('/v1/dispatch', async (c) => {
     const command = await parseJsonBody(c, commandSchema);
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;

@@ -1,4 +1,12 @@
-import { commandSchema, configOrExit, createLogger, createNatsBus, serveApp, subjects } from '@beacon/core';
+import {
+  commandSchema,
+  configOrExit,
+  createLogger,
+  createNatsBus,
+  type Probe,
+  serveApp,
+  subjects,
+} from '@beacon/core';
 import { z } from 'zod';
 import pkg from '../package.json';
 import { createAgent } from './agent';
@@ -18,8 +26,8 @@ const agent = createAgent({
   log,
 });
 const runner = createRunner(agent, log);
-const app = createApp({ identity: { name: 'kernel', version: pkg.version }, runner, log });
 const stopSteps: (() => unknown)[] = [];
+const probes: Probe[] = [];
 
 // With NATS: commands on beacon.<handle>.commands, answers on beacon.<handle>.{progress,results,errors,cancelled}.
 if (config.BEACON_NATS_URL) {
@@ -44,6 +52,9 @@ if (config.BEACON_NATS_URL) {
     void runner.execute(command.data, sink);
   });
   stopSteps.push(() => bus.close());
+  probes.push({ name: 'nats', timeoutMs: 1000, check: () => bus.check() });
 }
+
+const app = createApp({ identity: { name: 'kernel', version: pkg.version }, runner, log, probes });
 
 serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log, stopSteps });
