@@ -74,6 +74,8 @@ export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gatew
     const kind = parsed.kind as BusKind;
     const result = busSchemas[kind].safeParse(message.data);
     if (!result.success) return invalid(kind, message.subject, result.error.message);
+    // A result comes twice when NATS is used (core subscription and JetStream): the first one counts.
+    if (kind === 'results' && tasks.get(result.data.taskId)?.status === 'completed') return;
     metrics.busMessages.inc({ kind });
     const task = tasks.touch(result.data.taskId, parsed.handle, result.data.traceId);
     const type = (apply[kind] as (task: Task, data: unknown) => string)(task, result.data);
@@ -107,7 +109,8 @@ export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gatew
   };
 
   const stops = [
-    ...(['questions', 'progress', 'errors', 'cancelled'] as const).map((kind) =>
+    // Results also on core NATS: JetStream's consumer adds milliseconds; it stays for durability.
+    ...(['questions', 'progress', 'results', 'errors', 'cancelled'] as const).map((kind) =>
       bus.subscribe(`beacon.*.${kind}`, onKernel),
     ),
     bus.subscribe(subjects.platformEvents, onContainer),

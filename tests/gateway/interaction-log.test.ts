@@ -1,0 +1,62 @@
+import { describe, expect, test } from 'bun:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '@beacon/core';
+import { Registry } from 'prom-client';
+import { createInteractionLogger, type Interaction } from '../../packages/gateway/src/interaction-logger';
+import { createMetrics } from '../../packages/gateway/src/metrics';
+
+const entry = (i: number, prompt: string): Interaction => ({
+  timestamp: '2026-11-23T10:00:00.000Z',
+  traceId: `trace-${i}`,
+  source: 'api',
+  handle: 'alice',
+  sessionId: null,
+  prompt,
+  toolsUsed: [],
+  tokens: { input: i, output: 2 * i },
+  costUsd: i / 1000,
+  model: 'gpt-4o',
+  durationMs: 10,
+  status: 'ok',
+});
+
+describe('interaction log', () => {
+  test('concurrent dispatches never interleave a line; prompts are cut to 500 characters', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'beacon-jsonl-'));
+    try {
+      const logger = createInteractionLogger(
+        home,
+        createMetrics(new Registry()),
+        createLogger({ service: 't', level: 'silent' }),
+      );
+      await Promise.all(
+        Array.from({ length: 300 }, (_, i) => logger.write(entry(i, String(i % 10).repeat(3000)))),
+      );
+      const lines = readFileSync(join(home, 'system', 'logs', '2026-11-23.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
+      expect(lines).toHaveLength(300);
+      const parsed = lines.map((l) => JSON.parse(l));
+      expect(new Set(parsed.map((p) => p.traceId)).size).toBe(300);
+      for (const p of parsed) {
+        expect(p.prompt).toHaveLength(500);
+        expect(p.tokens.output).toBe(2 * p.tokens.input);
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test('a failure to write is counted and reported, never thrown', async () => {
+    const registry = new Registry();
+    const logger = createInteractionLogger(
+      '/dev/null/home',
+      createMetrics(registry),
+      createLogger({ service: 't', level: 'silent' }),
+    );
+    expect(await logger.write(entry(1, 'x'))).toBe(false);
+    expect(await registry.metrics()).toContain('gateway_interaction_log_errors_total 1');
+  });
+});
