@@ -1,3 +1,4 @@
+import { benchDispatch } from './dispatch';
 import { benchHttpOverhead } from './http-overhead';
 import { benchProxyOverhead } from './proxy-overhead';
 import { benchSseFanout } from './sse-fanout';
@@ -7,3 +8,4 @@ await benchHttpOverhead();
 await benchProxyOverhead();
 await benchSseFanout();
 await benchStatsCollector();
+await benchDispatch();
