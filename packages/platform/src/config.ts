@@ -8,6 +8,7 @@ const schema = z.object({
   BEACON_NATS_URL: env.url(),
   BEACON_STATS_INTERVAL: env.seconds(15),
   BEACON_CONTAINER_TTL: env.seconds(3600),
+  BEACON_CONTAINER_NETWORK: z.string().optional(),
   BEACON_DEFAULT_IMAGE: z.string().default('beacon-kernel:latest'),
   BEACON_DEFAULT_MEMORY_MB: env.positiveInt(512),
   BEACON_DEFAULT_CPUS: z.coerce.number().positive().default(1),

@@ -113,6 +113,7 @@ export function createContainerService({
         memoryBytes: spec.memoryMb * 1024 * 1024,
         nanoCpus: Math.round(spec.cpus * 1e9),
         ...(secretsBind ? { binds: [secretsBind] } : {}),
+        ...(defaults.network ? { network: defaults.network } : {}),
       });
       await docker.start(id);
       end({ status: 'ok' });

@@ -58,6 +58,7 @@ export function createDeps(
     },
     defaults: {
       image: config.BEACON_DEFAULT_IMAGE,
+      ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
       memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
       cpus: config.BEACON_DEFAULT_CPUS,
       ttlSeconds: config.BEACON_CONTAINER_TTL,

@@ -15,6 +15,8 @@ export interface ProvisionRequest {
   nanoCpus: number;
   /** Host paths bind-mounted into the container (`host:container:ro`), e.g. the secrets directory. */
   binds?: string[];
+  /** Docker network to attach to (compose: the stack's network, so kernels reach proxy and NATS by name). */
+  network?: string;
 }
 
 export interface ManagedContainer {
@@ -155,6 +157,7 @@ export function createDockerClient(docker = new Docker()): DockerClient {
           NanoCpus: req.nanoCpus,
           RestartPolicy: { Name: 'no' },
           ...(req.binds?.length ? { Binds: req.binds } : {}),
+          ...(req.network ? { NetworkMode: req.network } : {}),
         },
       });
       return container.id;

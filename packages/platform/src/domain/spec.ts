@@ -43,6 +43,8 @@ export interface ContainerSpec {
 
 export interface SpecDefaults {
   image: string;
+  /** Network every container joins; the engine's default bridge when unset. */
+  network?: string;
   memoryMb: number;
   cpus: number;
   ttlSeconds: number;

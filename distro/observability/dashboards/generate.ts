@@ -1,0 +1,348 @@
+/**
+ * Generates Beacon's Grafana dashboards: `bun distro/observability/dashboards/generate.ts` writes
+ * platform-overview.json, container-detail.json and cost-usage.json next to this file.
+ * Every query names only metrics the services export (checked by tests/observability/).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const PROM = { type: 'prometheus', uid: 'beacon-prometheus' };
+const LOKI = { type: 'loki', uid: 'beacon-loki' };
+
+type Target = { expr: string; legend?: string; instant?: boolean; loki?: boolean };
+type PanelType = 'stat' | 'timeseries' | 'table' | 'piechart' | 'bargauge' | 'logs';
+interface PanelSpec {
+  title: string;
+  type: PanelType;
+  unit?: string;
+  targets: Target[];
+  w?: number;
+  h?: number;
+  description?: string;
+  decimals?: number;
+}
+
+function dashboard(
+  uid: string,
+  title: string,
+  time: string,
+  panels: PanelSpec[],
+  templating: unknown[] = [],
+) {
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  return {
+    uid,
+    title,
+    tags: ['beacon'],
+    timezone: 'browser',
+    schemaVersion: 39,
+    version: 1,
+    editable: false,
+    graphTooltip: 1,
+    refresh: '30s',
+    time: { from: time, to: 'now' },
+    templating: { list: templating },
+    annotations: { list: [] },
+    panels: panels.map((p, i) => {
+      const w = p.w ?? 8;
+      const h = p.h ?? 8;
+      if (x + w > 24) {
+        x = 0;
+        y += rowHeight;
+        rowHeight = 0;
+      }
+      const gridPos = { x, y, w, h };
+      x += w;
+      rowHeight = Math.max(rowHeight, h);
+      const loki = p.targets.some((t) => t.loki);
+      return {
+        id: i + 1,
+        type: p.type,
+        title: p.title,
+        ...(p.description ? { description: p.description } : {}),
+        gridPos,
+        datasource: loki ? LOKI : PROM,
+        fieldConfig: {
+          defaults: {
+            unit: p.unit ?? 'short',
+            ...(p.decimals !== undefined ? { decimals: p.decimals } : {}),
+          },
+          overrides: [],
+        },
+        options: p.type === 'logs' ? { showTime: true, wrapLogMessage: true, sortOrder: 'Descending' } : {},
+        targets: p.targets.map((t, j) => ({
+          refId: String.fromCharCode(65 + j),
+          datasource: t.loki ? LOKI : PROM,
+          expr: t.expr,
+          ...(t.legend ? { legendFormat: t.legend } : {}),
+          ...(t.instant ? { instant: true, range: false, format: 'table' } : {}),
+        })),
+      };
+    }),
+  };
+}
+
+const rate = (m: string) => `rate(${m}[$__rate_interval])`;
+
+export const overview = dashboard('beacon-overview', 'Beacon — Platform Overview', 'now-1h', [
+  {
+    title: 'Containers running',
+    type: 'stat',
+    w: 4,
+    h: 4,
+    targets: [{ expr: 'sum(platform_containers{state="running"})' }],
+  },
+  {
+    title: 'Containers stopped',
+    type: 'stat',
+    w: 4,
+    h: 4,
+    targets: [{ expr: 'sum(platform_containers{state="stopped"})' }],
+  },
+  {
+    title: 'AI cost, last 24 h',
+    type: 'stat',
+    unit: 'currencyUSD',
+    decimals: 2,
+    w: 4,
+    h: 4,
+    targets: [{ expr: 'sum(increase(proxy_api_cost_usd_total[1d]))' }],
+  },
+  {
+    title: 'Web shells open',
+    type: 'stat',
+    w: 4,
+    h: 4,
+    targets: [{ expr: 'sum(gateway_ws_connections_active)' }],
+  },
+  {
+    title: 'Provision success rate',
+    type: 'stat',
+    unit: 'percentunit',
+    w: 4,
+    h: 4,
+    targets: [
+      {
+        expr: `sum(${rate('platform_provision_duration_seconds_count{status="ok"}')}) / sum(${rate('platform_provision_duration_seconds_count')})`,
+      },
+    ],
+  },
+  {
+    title: 'Dispatch queue',
+    type: 'stat',
+    w: 4,
+    h: 4,
+    targets: [{ expr: 'sum(gateway_dispatch_queue_depth)' }],
+  },
+  {
+    title: 'Requests by service',
+    type: 'timeseries',
+    unit: 'reqps',
+    targets: [{ expr: `sum by (job) (${rate('http_requests_total')})`, legend: '{{job}}' }],
+  },
+  {
+    title: 'Dispatches by outcome',
+    type: 'timeseries',
+    unit: 'ops',
+    targets: [{ expr: `sum by (status) (${rate('gateway_kernel_dispatch_total')})`, legend: '{{status}}' }],
+  },
+  {
+    title: '5xx ratio by service',
+    type: 'timeseries',
+    unit: 'percentunit',
+    targets: [
+      {
+        expr: `sum by (job) (${rate('http_requests_total{status=~"5.."}')}) / sum by (job) (${rate('http_requests_total')})`,
+        legend: '{{job}}',
+      },
+    ],
+  },
+  {
+    title: 'CPU by container (% of one core)',
+    type: 'timeseries',
+    unit: 'percent',
+    w: 12,
+    targets: [{ expr: 'platform_container_cpu_percent', legend: '{{handle}}' }],
+  },
+  {
+    title: 'Memory by container',
+    type: 'timeseries',
+    unit: 'bytes',
+    w: 12,
+    targets: [{ expr: 'platform_container_memory_bytes', legend: '{{handle}}' }],
+  },
+]);
+
+const handleVar = {
+  name: 'handle',
+  label: 'Container',
+  type: 'query',
+  datasource: PROM,
+  query: { query: 'label_values(platform_container_cpu_percent, handle)', refId: 'handle' },
+  definition: 'label_values(platform_container_cpu_percent, handle)',
+  refresh: 2,
+  sort: 1,
+  includeAll: false,
+  multi: false,
+};
+
+const h = '{handle="$handle"}';
+export const containerDetail = dashboard(
+  'beacon-container',
+  'Beacon — Container Detail',
+  'now-1h',
+  [
+    { title: 'Up', type: 'stat', w: 4, h: 4, targets: [{ expr: `platform_container_up${h}` }] },
+    { title: 'Healthy', type: 'stat', w: 4, h: 4, targets: [{ expr: `platform_container_healthy${h}` }] },
+    { title: 'Processes', type: 'stat', w: 4, h: 4, targets: [{ expr: `platform_container_pids${h}` }] },
+    {
+      title: 'AI cost today (interaction log)',
+      type: 'stat',
+      unit: 'currencyUSD',
+      decimals: 4,
+      w: 6,
+      h: 4,
+      targets: [
+        {
+          expr: 'sum(sum_over_time({job="beacon", type="interaction", handle="$handle"} | json | unwrap costUsd [24h]))',
+          loki: true,
+        },
+      ],
+    },
+    {
+      title: 'Recycles (all containers, 1 h)',
+      type: 'stat',
+      w: 6,
+      h: 4,
+      targets: [{ expr: 'sum(increase(platform_container_recycles_total[1h]))' }],
+    },
+    {
+      title: 'CPU (% of one core)',
+      type: 'timeseries',
+      unit: 'percent',
+      targets: [{ expr: `platform_container_cpu_percent${h}`, legend: 'cpu' }],
+    },
+    {
+      title: 'Memory against its limit',
+      type: 'timeseries',
+      unit: 'bytes',
+      targets: [
+        { expr: `platform_container_memory_bytes${h}`, legend: 'used' },
+        { expr: `platform_container_memory_limit_bytes${h}`, legend: 'limit' },
+      ],
+    },
+    {
+      title: 'Network',
+      type: 'timeseries',
+      unit: 'Bps',
+      targets: [
+        { expr: rate(`platform_container_network_receive_bytes_total${h}`), legend: 'received' },
+        { expr: rate(`platform_container_network_transmit_bytes_total${h}`), legend: 'sent' },
+      ],
+    },
+    {
+      title: 'Dispatch latency p50 / p95 / p99 (all containers)',
+      type: 'timeseries',
+      unit: 's',
+      w: 12,
+      description: 'The gateway measures dispatches per source, not per handle (a bounded label set).',
+      targets: [0.5, 0.95, 0.99].map((q) => ({
+        expr: `histogram_quantile(${q}, sum by (le) (${rate('gateway_kernel_dispatch_duration_seconds_bucket')}))`,
+        legend: `p${q * 100}`,
+      })),
+    },
+    {
+      title: 'Recent logs',
+      type: 'logs',
+      w: 12,
+      h: 10,
+      targets: [{ expr: '{job="beacon", handle="$handle"}', loki: true }],
+    },
+  ],
+  [handleVar],
+);
+
+export const costUsage = dashboard('beacon-cost', 'Beacon — Cost & Usage', 'now-7d', [
+  {
+    title: 'Daily cost',
+    type: 'timeseries',
+    unit: 'currencyUSD',
+    w: 12,
+    targets: [{ expr: 'sum(increase(proxy_api_cost_usd_total[1d]))', legend: 'USD per day' }],
+  },
+  {
+    title: 'Cost per user (range)',
+    type: 'table',
+    unit: 'currencyUSD',
+    w: 6,
+    targets: [
+      { expr: 'sort_desc(sum by (user) (increase(proxy_api_cost_usd_total[$__range])))', instant: true },
+    ],
+  },
+  {
+    title: 'Cost by model (range)',
+    type: 'piechart',
+    unit: 'currencyUSD',
+    w: 6,
+    targets: [
+      {
+        expr: 'sum by (model) (increase(proxy_api_cost_usd_total[$__range]))',
+        legend: '{{model}}',
+        instant: true,
+      },
+    ],
+  },
+  {
+    title: 'Tokens in and out',
+    type: 'timeseries',
+    unit: 'short',
+    w: 12,
+    targets: [{ expr: `sum by (direction) (${rate('proxy_api_tokens_total')})`, legend: '{{direction}}' }],
+  },
+  {
+    title: 'Cost per dispatch',
+    type: 'timeseries',
+    unit: 'currencyUSD',
+    w: 6,
+    targets: [
+      {
+        expr: `sum(${rate('gateway_ai_cost_usd_total')}) / sum(${rate('gateway_kernel_dispatch_total{status="ok"}')})`,
+        legend: 'USD per dispatch',
+      },
+    ],
+  },
+  {
+    title: 'Quota utilization per user',
+    type: 'bargauge',
+    unit: 'percentunit',
+    w: 6,
+    targets: [
+      {
+        expr: 'max by (user, window) (proxy_quota_utilization_ratio)',
+        legend: '{{user}} ({{window}})',
+        instant: true,
+      },
+    ],
+  },
+  {
+    title: 'Quota rejections',
+    type: 'timeseries',
+    unit: 'ops',
+    w: 12,
+    targets: [{ expr: `sum by (user) (${rate('proxy_quota_rejections_total')})`, legend: '{{user}}' }],
+  },
+]);
+
+export const dashboards = {
+  'platform-overview': overview,
+  'container-detail': containerDetail,
+  'cost-usage': costUsage,
+};
+
+if (import.meta.main) {
+  for (const [name, d] of Object.entries(dashboards)) {
+    writeFileSync(join(import.meta.dir, `${name}.json`), `${JSON.stringify(d, null, 2)}\n`);
+  }
+}
