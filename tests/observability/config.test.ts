@@ -126,8 +126,12 @@ describe('docker compose', () => {
         expect(config.services[s].healthcheck).toBeDefined();
       }
       // Published ports are on loopback only.
-      for (const service of Object.values(config.services) as { ports?: { host_ip?: string }[] }[]) {
-        for (const port of service.ports ?? []) expect(port.host_ip).toBe('127.0.0.1');
+      for (const service of Object.values(config.services) as {
+        ports?: (string | { host_ip?: string })[];
+      }[]) {
+        for (const port of service.ports ?? []) {
+          expect(typeof port === 'string' ? port.split(':')[0] : port.host_ip).toBe('127.0.0.1');
+        }
       }
     },
   );
