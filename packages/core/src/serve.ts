@@ -1,5 +1,8 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { createLogger } from './logger';
+import { collectProcessMetrics, registerServiceInfo } from './metrics';
 import { onShutdown, type ShutdownStep } from './shutdown';
 
 export interface ServeOptions {
@@ -27,4 +30,13 @@ export function serveApp(app: Hono, { host, port, log, stopSteps = [], websocket
   );
   const stop = onShutdown(log, [() => server.stop(), ...stopSteps]);
   return { server, stop };
+}
+
+/** For main.ts: the service's logger and its own registry with process metrics and `<service>_info`. */
+export function serviceBasics(service: string, version: string, logLevel: string) {
+  const log = createLogger({ service, level: logLevel });
+  const registry = new Registry();
+  collectProcessMetrics(registry);
+  registerServiceInfo(registry, service, version);
+  return { log, registry };
 }

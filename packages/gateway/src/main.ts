@@ -1,12 +1,5 @@
-import {
-  collectProcessMetrics,
-  configOrExit,
-  createLogger,
-  registerServiceInfo,
-  serveApp,
-} from '@beacon/core';
+import { configOrExit, serveApp, serviceBasics } from '@beacon/core';
 import { createBunWebSocket } from 'hono/bun';
-import { Registry } from 'prom-client';
 import pkg from '../package.json';
 import { createApp } from './app';
 import { createPlatformClient } from './clients/platform';
@@ -17,10 +10,7 @@ import { createInteractionLogger } from './interaction-logger';
 import { createMetrics } from './metrics';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const log = createLogger({ service: 'gateway', level: config.BEACON_LOG_LEVEL });
-const registry = new Registry();
-collectProcessMetrics(registry);
-registerServiceInfo(registry, 'gateway', pkg.version);
+const { log, registry } = serviceBasics('gateway', pkg.version, config.BEACON_LOG_LEVEL);
 const metrics = createMetrics(registry);
 
 const events = startEventSide({

@@ -1,11 +1,4 @@
-import {
-  collectProcessMetrics,
-  configOrExit,
-  createLogger,
-  registerServiceInfo,
-  serveApp,
-} from '@beacon/core';
-import { Registry } from 'prom-client';
+import { configOrExit, serveApp, serviceBasics } from '@beacon/core';
 import pkg from '../package.json';
 import { createApp } from './app';
 import { loadConfig } from './config';
@@ -13,10 +6,7 @@ import { createDeps } from './deps';
 import { createMetrics } from './metrics';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const log = createLogger({ service: 'platform', level: config.BEACON_LOG_LEVEL });
-const registry = new Registry();
-collectProcessMetrics(registry);
-registerServiceInfo(registry, 'platform', pkg.version);
+const { log, registry } = serviceBasics('platform', pkg.version, config.BEACON_LOG_LEVEL);
 
 const platform = createDeps(config, createMetrics(registry), registry, log);
 const app = createApp({

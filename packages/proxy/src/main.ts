@@ -1,12 +1,5 @@
 import { join } from 'node:path';
-import {
-  collectProcessMetrics,
-  configOrExit,
-  createLogger,
-  registerServiceInfo,
-  serveApp,
-} from '@beacon/core';
-import { Registry } from 'prom-client';
+import { configOrExit, serveApp, serviceBasics } from '@beacon/core';
 import pkg from '../package.json';
 import { createApp } from './app';
 import { loadConfig } from './config';
@@ -15,10 +8,7 @@ import { createMetrics } from './metrics';
 import { loadPrices } from './prices';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const log = createLogger({ service: 'proxy', level: config.BEACON_LOG_LEVEL });
-const registry = new Registry();
-collectProcessMetrics(registry);
-registerServiceInfo(registry, 'proxy', pkg.version);
+const { log, registry } = serviceBasics('proxy', pkg.version, config.BEACON_LOG_LEVEL);
 
 const app = createApp({
   identity: { name: 'proxy', version: pkg.version, commit: config.BEACON_COMMIT },
