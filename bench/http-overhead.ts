@@ -6,7 +6,7 @@ import { instrumentHttp } from '@beacon/core';
 import { prometheus } from '@hono/prometheus';
 import { Hono } from 'hono';
 import { Registry } from 'prom-client';
-import { freePort, runWrk } from './support';
+import { freePort, onFirstCore, runWrk } from './support';
 
 type Variant = { name: string; build: () => Hono };
 
@@ -33,7 +33,7 @@ const variants: Variant[] = [
   },
 ];
 
-export async function benchHttpOverhead(rounds = 3, seconds = 4) {
+export async function benchHttpOverhead(rounds = 5, seconds = 4) {
   const servers = await Promise.all(
     variants.map(async (v) => {
       const app = v.build();
@@ -58,4 +58,4 @@ export async function benchHttpOverhead(rounds = 3, seconds = 4) {
   for (const s of servers) s.server.stop(true);
 }
 
-if (import.meta.main) await benchHttpOverhead();
+if (import.meta.main) await onFirstCore(() => benchHttpOverhead());

@@ -3,8 +3,9 @@ import { benchHttpOverhead } from './http-overhead';
 import { benchProxyOverhead } from './proxy-overhead';
 import { benchSseFanout } from './sse-fanout';
 import { benchStatsCollector } from './stats-collector';
+import { onFirstCore } from './support';
 
-await benchHttpOverhead();
+await onFirstCore(() => benchHttpOverhead());
 await benchProxyOverhead();
 await benchSseFanout();
 await benchStatsCollector();
