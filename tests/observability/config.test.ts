@@ -136,3 +136,46 @@ describe('docker compose', () => {
     },
   );
 });
+
+describe('log shipping and Grafana provisioning agree with the services', () => {
+  const alloy = readFileSync(`${dir}/alloy/config.alloy`, 'utf8');
+  const compose = parse(readFileSync('distro/docker-compose.platform.yml', 'utf8'));
+  const overlay = parse(readFileSync(`${dir}/docker-compose.observability.yml`, 'utf8'));
+
+  test("Alloy tails the gateway's interaction log where compose puts it, labelled job=beacon type=interaction", () => {
+    const home = compose.services.gateway.environment.BEACON_HOME as string;
+    expect(overlay.services.alloy.volumes).toContain(`beacon-home:${home}:ro`);
+    expect(alloy).toContain(`"__path__" = "${home}/system/logs/*.jsonl"`);
+    expect(alloy).toContain('"job" = "beacon", "type" = "interaction"');
+    // The timestamp comes from the line, in the field the gateway writes.
+    expect(alloy).toMatch(/stage\.timestamp \{\s+source = "timestamp"/);
+    expect(alloy).toContain('values = ["beacon.managed=true"]');
+    expect(alloy).toContain('url = "http://loki:3100/loki/api/v1/push"');
+  });
+
+  test('Loki keeps a single-tenant filesystem store with retention', () => {
+    const loki = parse(readFileSync(`${dir}/loki.yaml`, 'utf8'));
+    expect(loki.auth_enabled).toBe(false);
+    expect(loki.server.http_listen_port).toBe(3100);
+    expect(loki.schema_config.configs[0]).toMatchObject({ store: 'tsdb', schema: 'v13' });
+    expect(loki.compactor.retention_enabled).toBe(true);
+  });
+
+  test('datasources have the fixed uids the dashboards use; the provider loads the dashboards folder', () => {
+    const ds = parse(
+      readFileSync(`${dir}/grafana/provisioning/datasources/datasources.yml`, 'utf8'),
+    ).datasources;
+    expect(ds.map((d: { uid: string }) => d.uid).sort()).toEqual(['beacon-loki', 'beacon-prometheus']);
+    expect(ds.find((d: { uid: string }) => d.uid === 'beacon-prometheus').isDefault).toBe(true);
+    const provider = parse(readFileSync(`${dir}/grafana/provisioning/dashboards/dashboards.yml`, 'utf8'))
+      .providers[0];
+    expect(overlay.services.grafana.volumes).toContain(
+      `./observability/dashboards:${provider.options.path}:ro`,
+    );
+    expect(overlay.services.grafana.environment).toMatchObject({
+      GF_SERVER_HTTP_PORT: '3200',
+      GF_AUTH_ANONYMOUS_ENABLED: 'true',
+      GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
+    });
+  });
+});
