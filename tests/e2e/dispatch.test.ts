@@ -93,6 +93,17 @@ describe.skipIf(!available)('dispatch end to end', () => {
     });
   }
 
+  test('an unknown handle is a 404 at once, bad input a 400 naming the field', async () => {
+    const unknown = await post(`${stack.gateway.url}/api/message`, {
+      handle: `${prefix}-nobody`,
+      text: 'hi',
+    });
+    expect(unknown.status).toBe(404);
+    const bad = await post(`${stack.gateway.url}/api/message`, { handle: 'Not A Handle', text: '' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toContain('body.handle');
+  });
+
   test('the web shell streams progress and the result', async () => {
     // Progress travels on core NATS and results through JetStream: spaced chunks keep their order plain.
     stack.fake.options.chunkDelayMs = 30;

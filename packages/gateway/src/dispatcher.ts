@@ -194,7 +194,14 @@ export function createDispatcher(deps: DispatcherDeps) {
     return { status, task };
   }
 
-  return { dispatch };
+  /** 404 for an unknown handle, 503 for one whose container is not running. */
+  async function ensureRunning(handle: string): Promise<void> {
+    const kernel = await platform.resolve(handle);
+    if (kernel.state !== 'running')
+      throw new AppError('unavailable', `${handle} is ${kernel.state}, not running`);
+  }
+
+  return { dispatch, ensureRunning };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;

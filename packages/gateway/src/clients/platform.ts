@@ -12,10 +12,16 @@ export interface PlatformClient {
   resolve(handle: string): Promise<KernelAddress>;
 }
 
+/** Running containers are remembered this long: a dispatch should not cost a platform round trip. */
+const CACHE_MS = 5000;
+
 export function createPlatformClient(baseUrl: string, adminToken?: string): PlatformClient {
   const base = baseUrl.replace(/\/$/, '');
+  const cache = new Map<string, { at: number; address: KernelAddress }>();
   return {
     async resolve(handle) {
+      const hit = cache.get(handle);
+      if (hit && Date.now() - hit.at < CACHE_MS) return hit.address;
       let res: Response;
       try {
         res = await fetch(`${base}/api/containers/${encodeURIComponent(handle)}`, {
@@ -34,7 +40,15 @@ export function createPlatformClient(baseUrl: string, adminToken?: string): Plat
         state: string;
         docker?: { ip: string | null } | null;
       };
-      return { handle: body.handle, owner: body.owner, state: body.state, ip: body.docker?.ip ?? null };
+      const address = {
+        handle: body.handle,
+        owner: body.owner,
+        state: body.state,
+        ip: body.docker?.ip ?? null,
+      };
+      if (address.state === 'running' && address.ip) cache.set(handle, { at: Date.now(), address });
+      else cache.delete(handle);
+      return address;
     },
   };
 }

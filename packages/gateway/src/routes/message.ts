@@ -1,4 +1,4 @@
-import { parseJsonBody } from '@beacon/core';
+import { HANDLE_PATTERN, parseJsonBody } from '@beacon/core';
 import { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { z } from 'zod';
@@ -6,7 +6,7 @@ import type { Dispatcher } from '../dispatcher';
 import type { GatewayMetrics } from '../metrics';
 
 const messageSchema = z.object({
-  handle: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a container handle'),
+  handle: z.string().regex(HANDLE_PATTERN, 'must be a container handle'),
   text: z.string().min(1).max(100_000),
   source: z.enum(['web', 'api', 'channel']).default('api'),
   sessionId: z.string().max(200).optional(),
@@ -30,6 +30,8 @@ export function messageRoutes(
   const app = new Hono();
   app.post('/api/message', async (c) => {
     const { async: isAsync, ...req } = await parseJsonBody(c, messageSchema);
+    // Unknown or stopped handles are refused here rather than left to time out.
+    await dispatcher.ensureRunning(req.handle);
     const { task, done } = dispatcher.dispatch(req);
     if (isAsync) return c.json({ taskId: task.id, traceId: task.traceId }, 202);
     const { status } = await done;
@@ -52,7 +54,7 @@ export function messageRoutes(
         return {
           onOpen(_e, ws) {
             metrics.wsConnections.inc();
-            if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(handle)) {
+            if (!HANDLE_PATTERN.test(handle)) {
               ws.send(
                 JSON.stringify({
                   type: 'error',

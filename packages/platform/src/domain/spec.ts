@@ -1,6 +1,6 @@
+import { HANDLE_PATTERN } from '@beacon/core';
 import { z } from 'zod';
 
-export const HANDLE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Reserved: `platform` is a token of the bus subject beacon.platform.events. */
 const RESERVED_HANDLES = new Set(['platform']);
 
