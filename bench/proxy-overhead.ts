@@ -76,8 +76,10 @@ export async function benchProxyOverhead(seconds = 5) {
     console.log(
       `\n== proxy-overhead: wrk, ${seconds}s each, fake upstream answering after ${UPSTREAM_LATENCY_MS} ms`,
     );
-    // Light load (CPU to spare) and heavy load (wrk, upstream and proxy saturating this machine's cores).
+    // One at a time, light load (CPU to spare) and heavy load (wrk, upstream and proxy saturating this machine's cores).
     for (const [connections, stream] of [
+      [1, false],
+      [1, true],
       [4, false],
       [4, true],
       [32, false],
