@@ -1,19 +1,12 @@
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { runCommand } from '../support/command';
 import { hasTool } from '../support/deps';
 
 const dir = 'distro/observability';
 
-async function run(cmd: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', env: { ...Bun.env, ...env } });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, output: out + err, stdout: out };
-}
+const run = (cmd: string[], env: Record<string, string> = {}) => runCommand(cmd, { env });
 
 const SPEC_ALERTS = [
   'ContainerOOM',

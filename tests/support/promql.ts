@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dashboards } from '../../distro/observability/dashboards/generate';
+import { runCommand } from './command';
 import { startService } from './service';
 
 /** Grafana's variables replaced by values Prometheus accepts. */
@@ -51,16 +52,8 @@ export async function promtoolParse(exprs: string[]): Promise<string> {
       .map((e, i) => `      - record: beacon:check_${i}\n        expr: ${JSON.stringify(e)}`)
       .join('\n');
     writeFileSync(join(dir, 'r.yml'), `groups:\n  - name: parse\n    rules:\n${rules}\n`);
-    const proc = Bun.spawn(['promtool', 'check', 'rules', join(dir, 'r.yml')], {
-      stdout: 'pipe',
-      stderr: 'pipe',
-    });
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
-    return code === 0 ? '' : out + err;
+    const { code, output } = await runCommand(['promtool', 'check', 'rules', join(dir, 'r.yml')]);
+    return code === 0 ? '' : output;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,3 +1,4 @@
+import { runCommand } from './command';
 import { freePort } from './ports';
 
 export interface RunningService {
@@ -49,13 +50,6 @@ export async function startService(
 
 /** `promtool check metrics` on exposition text: returns its complaints ('' when clean). */
 export async function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string }> {
-  const proc = Bun.spawn(['promtool', 'check', 'metrics'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
-  proc.stdin.write(text);
-  await proc.stdin.end();
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, output: (out + err).trim() };
+  const { code, output } = await runCommand(['promtool', 'check', 'metrics'], { stdin: text });
+  return { code, output: output.trim() };
 }

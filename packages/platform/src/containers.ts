@@ -96,6 +96,14 @@ export function createContainerService({
     }
   }
 
+  /** start / stop / restart: the engine acts, the record follows. */
+  async function lifecycle(handle: string, action: 'start' | 'stop' | 'restart', state: RecordState) {
+    require(handle);
+    await counted(action, () => docker[action](containerName(handle)));
+    setState(handle, state);
+    return toView(require(handle));
+  }
+
   /** Create and start `beacon-<handle>`; a failure removes what was created. Returns the container id. */
   async function provision(handle: string, owner: string, spec: ContainerSpec): Promise<string> {
     const end = metrics.provisionDuration.startTimer();
@@ -173,26 +181,9 @@ export function createContainerService({
       return docker.inspect(containerName(handle));
     },
 
-    async start(handle: string) {
-      require(handle);
-      await counted('start', () => docker.start(containerName(handle)));
-      setState(handle, 'running');
-      return toView(require(handle));
-    },
-
-    async stop(handle: string) {
-      require(handle);
-      await counted('stop', () => docker.stop(containerName(handle)));
-      setState(handle, 'stopped');
-      return toView(require(handle));
-    },
-
-    async restart(handle: string) {
-      require(handle);
-      await counted('restart', () => docker.restart(containerName(handle)));
-      setState(handle, 'running');
-      return toView(require(handle));
-    },
+    start: (handle: string) => lifecycle(handle, 'start', 'running'),
+    stop: (handle: string) => lifecycle(handle, 'stop', 'stopped'),
+    restart: (handle: string) => lifecycle(handle, 'restart', 'running'),
 
     async destroy(handle: string) {
       require(handle);
