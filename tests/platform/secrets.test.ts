@@ -25,6 +25,13 @@ mkdirSync(secretsDir);
 writeFileSync(join(secretsDir, 'OPENAI_API_KEY'), `${SECRET}\n`);
 writeFileSync(join(secretsDir, 'DB_PASSWORD'), 'hunter2-but-longer');
 
+const createVia = (app: ReturnType<typeof createApp>, handle: string) =>
+  app.request('/api/containers', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ handle }),
+  });
+
 /** Everything the platform logs in a test, to grep for secret values. */
 function capture() {
   const lines: string[] = [];
@@ -103,11 +110,7 @@ describe.skipIf(!available)('secrets injected into real containers', () => {
     const parts = createPlatformParts(undefined, { secrets, log: logs.log });
     const app = createApp({ identity: { name: 'platform', version: 't' }, ...parts });
     const handle = `${prefix}-hard`;
-    const created = await app.request('/api/containers', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ handle }),
-    });
+    const created = await createVia(app, handle);
     expect(created.status).toBe(201);
     expect((await execIn(handle, 'cat', '/run/secrets/OPENAI_API_KEY')).trim()).toBe(SECRET);
     expect((await execIn(handle, 'stat', '-c', '%a', '/run/secrets/OPENAI_API_KEY')).trim()).toBe('400');
@@ -144,11 +147,7 @@ describe.skipIf(!available)('secrets injected into real containers', () => {
     const parts = createPlatformParts(undefined, { secrets });
     const app = createApp({ identity: { name: 'platform', version: 't' }, ...parts });
     const handle = `${prefix}-missing`;
-    const res = await app.request('/api/containers', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ handle }),
-    });
+    const res = await createVia(app, handle);
     expect(res.status).toBe(503);
     expect((await res.json()).error.message).toContain(
       `secrets directory ${join(work, 'nope')} is not readable (ENOENT)`,

@@ -44,20 +44,12 @@ describe('proxy call metrics', () => {
   test('the quota rejection counter moves on 429, and utilization is reported', async () => {
     proxy = buildProxy();
     const key = await proxy.keyFor('carol');
-    await proxy.app.request('/api/quotas/carol', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dailyUsd: 0.01, monthlyUsd: 1 }),
-    });
+    await proxy.setQuota('carol', { dailyUsd: 0.01, monthlyUsd: 1 });
     const small = { ...openaiCall(), max_tokens: 50 };
     expect((await proxy.post('/v1/chat/completions', small, { authorization: `Bearer ${key}` })).status).toBe(
       200,
     );
-    await proxy.app.request('/api/quotas/carol', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dailyUsd: 0 }),
-    });
+    await proxy.setQuota('carol', { dailyUsd: 0 });
     const res = await proxy.post('/v1/chat/completions', openaiCall(), { authorization: `Bearer ${key}` });
     expect(res.status).toBe(429);
     const text = await proxy.metrics();

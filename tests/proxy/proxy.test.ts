@@ -181,11 +181,7 @@ describe('proxy: forwarding and usage', () => {
   test('over quota → 429 in the provider format with Retry-After, and no upstream call', async () => {
     proxy = buildProxy();
     const key = await proxy.keyFor('ivy');
-    await proxy.app.request('/api/quotas/ivy', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dailyUsd: 0.000001 }),
-    });
+    await proxy.setQuota('ivy', { dailyUsd: 0.000001 });
     const res = await proxy.post('/v1/chat/completions', openaiCall(), bearer(key));
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -199,11 +195,7 @@ describe('proxy: forwarding and usage', () => {
   test('requests per minute: the call past the limit is refused', async () => {
     proxy = buildProxy();
     const key = await proxy.keyFor('jack');
-    await proxy.app.request('/api/quotas/jack', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ requestsPerMinute: 2 }),
-    });
+    await proxy.setQuota('jack', { requestsPerMinute: 2 });
     const statuses = [];
     for (let i = 0; i < 3; i++)
       statuses.push((await proxy.post('/v1/chat/completions', openaiCall(), bearer(key))).status);
@@ -217,11 +209,7 @@ describe('proxy: forwarding and usage', () => {
     const key = await proxy.keyFor('kim');
     const perCall = (20 * 2.5 + 40 * 10) / 1e6;
     const budget = perCall * 10.5;
-    await proxy.app.request('/api/quotas/kim', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dailyUsd: budget }),
-    });
+    await proxy.setQuota('kim', { dailyUsd: budget });
     // max_tokens bounds each call's reservation close to its real cost.
     const call = { ...openaiCall(), max_tokens: 40 };
     const results: number[] = await Promise.all(

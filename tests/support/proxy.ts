@@ -42,6 +42,18 @@ export function buildProxy(
     post,
     rows: () => db.select().from(usage).all(),
     metrics: () => registry.metrics(),
+    /** PUT /api/quotas/:user with the given limits. */
+    async setQuota(
+      user: string,
+      limits: { dailyUsd?: number; monthlyUsd?: number; requestsPerMinute?: number },
+    ) {
+      const res = await app.request(`/api/quotas/${user}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(limits),
+      });
+      if (res.status !== 200) throw new Error(`quota for ${user}: ${res.status}`);
+    },
     async keyFor(user: string, handle?: string): Promise<string> {
       const res = await post('/api/keys', { user, ...(handle ? { handle } : {}) });
       return (await res.json()).key;
