@@ -5,6 +5,7 @@ import { openDatabase } from '../../packages/proxy/src/db';
 import { usage } from '../../packages/proxy/src/db/schema/usage';
 import { createMetrics } from '../../packages/proxy/src/metrics';
 import { loadPrices } from '../../packages/proxy/src/prices';
+import { createUsageWriter } from '../../packages/proxy/src/usage-writer';
 import { type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream';
 
 /** A proxy app on an in-memory database, pointed at a fresh fake upstream for both providers. */
@@ -15,12 +16,15 @@ export function buildProxy(
   const fake = startFakeUpstream(fakeOptions);
   const registry = new Registry();
   const db = openDatabase(':memory:');
+  const log = createLogger({ service: 'proxy', level: 'silent' });
+  const usageWriter = createUsageWriter(db, log);
   const app = createApp({
     identity: { name: 'proxy', version: 'test' },
     registry,
     metrics: createMetrics(registry),
-    log: createLogger({ service: 'proxy', level: 'silent' }),
+    log,
     db,
+    usageWriter,
     prices: loadPrices(),
     upstreams: {
       openai: { url: fake.url, key: 'sk-upstream-openai' },
@@ -40,7 +44,10 @@ export function buildProxy(
     db,
     registry,
     post,
-    rows: () => db.select().from(usage).all(),
+    rows: () => {
+      usageWriter.flush();
+      return db.select().from(usage).all();
+    },
     metrics: () => registry.metrics(),
     /** PUT /api/quotas/:user with the given limits. */
     async setQuota(

@@ -10,6 +10,7 @@ import { createQuotaGuard } from './quotas';
 import { createRecorder } from './recorder';
 import { adminRoutes } from './routes/admin';
 import { aiRoutes } from './routes/ai';
+import { createUsageWriter, type UsageWriter } from './usage-writer';
 
 export interface ProxyDeps {
   identity: ServiceIdentity;
@@ -21,6 +22,8 @@ export interface ProxyDeps {
   probes?: Probe[];
   /** Without a database the service answers only the shared routes (used by the metrics tests). */
   db?: ProxyDb;
+  /** Created by main.ts to flush on shutdown; made here when absent. */
+  usageWriter?: UsageWriter;
   prices?: PriceTable;
   upstreams?: { openai: Upstream; anthropic: Upstream };
   maxMetricUsers?: number;
@@ -31,9 +34,10 @@ export function createApp(deps: ProxyDeps): Hono {
   const app = createServiceApp(deps);
   const { db, prices, upstreams, metrics, log } = deps;
   if (!db || !prices || !upstreams) return app;
+  const writer = deps.usageWriter ?? createUsageWriter(db, log);
   const keys = createKeyStore(db);
-  const quotas = createQuotaGuard(db, metrics);
-  const recorder = createRecorder(db, metrics, prices, log, deps.maxMetricUsers ?? 500);
+  const quotas = createQuotaGuard(db, writer, metrics);
+  const recorder = createRecorder(writer, metrics, prices, log, deps.maxMetricUsers ?? 500);
   const forwarder = createForwarder({
     upstreams,
     keys,
@@ -44,6 +48,6 @@ export function createApp(deps: ProxyDeps): Hono {
     timeoutMs: deps.upstreamTimeoutMs ?? 300_000,
   });
   app.route('/', aiRoutes(forwarder, prices));
-  app.route('/', adminRoutes(db, keys, quotas, deps.adminToken));
+  app.route('/', adminRoutes(db, writer, keys, quotas, deps.adminToken));
   return app;
 }

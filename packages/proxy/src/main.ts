@@ -6,10 +6,13 @@ import { loadConfig } from './config';
 import { openDatabase } from './db';
 import { createMetrics } from './metrics';
 import { loadPrices } from './prices';
+import { createUsageWriter } from './usage-writer';
 
 const config = configOrExit(() => loadConfig(Bun.env));
 const { log, registry } = serviceBasics('proxy', pkg.version, config.BEACON_LOG_LEVEL);
 
+const db = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'));
+const usageWriter = createUsageWriter(db, log);
 const app = createApp({
   identity: { name: 'proxy', version: pkg.version, commit: config.BEACON_COMMIT },
   registry,
@@ -17,7 +20,9 @@ const app = createApp({
   log,
   metricsToken: config.BEACON_METRICS_TOKEN,
   adminToken: config.BEACON_ADMIN_TOKEN,
-  db: openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite')),
+  db,
+  usageWriter,
+  probes: [{ name: 'usage-db', check: usageWriter.check }],
   prices: loadPrices(config.BEACON_PRICES_FILE),
   upstreams: {
     openai: { url: config.BEACON_UPSTREAM_OPENAI_URL, key: config.BEACON_UPSTREAM_OPENAI_KEY },
@@ -27,4 +32,5 @@ const app = createApp({
   upstreamTimeoutMs: config.BEACON_UPSTREAM_TIMEOUT * 1000,
 });
 
-serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log });
+// After the listener has drained: the last usage rows are written before the process exits.
+serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log, stopSteps: [usageWriter.flush] });

@@ -3,6 +3,7 @@ import type { ProxyDb } from './db';
 import { type QuotaRow, quotas } from './db/schema/quotas';
 import { usage } from './db/schema/usage';
 import type { ProxyMetrics } from './metrics';
+import type { UsageWriter } from './usage-writer';
 
 export interface QuotaLimits {
   dailyUsd?: number | null;
@@ -40,17 +41,24 @@ interface Spend {
  * the real cost when it ends. Concurrent calls therefore cannot overspend by more than the amount by
  * which real costs exceed their reservations.
  */
-export function createQuotaGuard(db: ProxyDb, metrics: ProxyMetrics, now: () => Date = () => new Date()) {
+export function createQuotaGuard(
+  db: ProxyDb,
+  writer: UsageWriter,
+  metrics: ProxyMetrics,
+  now: () => Date = () => new Date(),
+) {
   const spends = new Map<string, Spend>();
 
-  const spentSince = (user: string, from: Date) =>
-    Number(
+  const spentSince = (user: string, from: Date) => {
+    writer.flush();
+    return Number(
       db
         .select({ total: sum(usage.costUsd) })
         .from(usage)
         .where(and(eq(usage.user, user), gte(usage.at, from)))
         .get()?.total ?? 0,
     );
+  };
 
   /** Spend of the current day and month, from the database once, then kept in memory. */
   function spendOf(user: string): Spend {

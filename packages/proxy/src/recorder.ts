@@ -1,9 +1,7 @@
 import type { Logger } from '@beacon/core';
-import { getTableColumns, sql } from 'drizzle-orm';
-import type { ProxyDb } from './db';
-import { usage } from './db/schema/usage';
 import { costUsd, lookupPrice, type PriceTable, type Provider, type TokenUsage } from './domain/prices';
 import type { ProxyMetrics } from './metrics';
+import type { UsageWriter } from './usage-writer';
 
 export type CallStatus = 'ok' | 'upstream_error' | 'timeout' | 'client_closed' | 'rejected';
 
@@ -26,20 +24,13 @@ export interface CallRecord {
  * Labels: `model` only from the price table (else `unknown`); `user` capped at maxUsers (else `_other`).
  */
 export function createRecorder(
-  db: ProxyDb,
+  writer: UsageWriter,
   metrics: ProxyMetrics,
   prices: PriceTable,
   log: Logger,
   maxUsers: number,
 ) {
   const users = new Set<string>();
-  // Prepared once: building and preparing the statement per call cost more than the insert itself.
-  const { id: _id, ...columns } = getTableColumns(usage);
-  const placeholders = Object.fromEntries(Object.keys(columns).map((k) => [k, sql.placeholder(k)]));
-  const insert = db
-    .insert(usage)
-    .values(placeholders as never)
-    .prepare();
   const unknownModels = new Set<string>();
 
   const userLabel = (user: string) => {
@@ -80,7 +71,7 @@ export function createRecorder(
       ] as const) {
         if (n > 0) metrics.apiTokens.inc({ user, model, direction }, n);
       }
-      insert.run({
+      writer.append({
         at: new Date(),
         user: call.user,
         handle: call.handle,
@@ -97,7 +88,7 @@ export function createRecorder(
         httpStatus: call.httpStatus,
         durationMs: Math.round(call.durationMs),
         traceId: call.traceId,
-      } satisfies Omit<typeof usage.$inferInsert, 'id'>);
+      });
       return cost;
     },
   };

@@ -6,6 +6,7 @@ import type { ProxyDb } from '../db';
 import { usage } from '../db/schema/usage';
 import type { KeyStore } from '../keys';
 import type { QuotaGuard } from '../quotas';
+import type { UsageWriter } from '../usage-writer';
 
 const name = z.string().min(1).max(128);
 const createKey = z.object({ user: name, handle: name.optional() });
@@ -22,7 +23,13 @@ const usageQuery = z.object({
   groupBy: z.enum(['day', 'model', 'user']).default('day'),
 });
 
-export function adminRoutes(db: ProxyDb, keys: KeyStore, quotas: QuotaGuard, adminToken?: string) {
+export function adminRoutes(
+  db: ProxyDb,
+  writer: UsageWriter,
+  keys: KeyStore,
+  quotas: QuotaGuard,
+  adminToken?: string,
+) {
   const app = new Hono();
   app.use('/api/*', adminAuth(adminToken));
   app.post('/api/keys', async (c) => {
@@ -42,6 +49,7 @@ export function adminRoutes(db: ProxyDb, keys: KeyStore, quotas: QuotaGuard, adm
   app.get('/api/quotas/:user', (c) => c.json(quotas.get(parseWith(name, c.req.param('user'), 'user'))));
   app.get('/api/usage', (c) => {
     const q = parseWith(usageQuery, c.req.query(), 'query');
+    writer.flush();
     const where: SQL[] = [];
     if (q.user) where.push(eq(usage.user, q.user));
     if (q.from) where.push(gte(usage.at, new Date(q.from)));
