@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCommand } from '../support/command';
 import { hasDocker, hasTool } from '../support/deps';
 import { docker, handlePrefix, removeContainers } from '../support/docker';
 import { startService } from '../support/service';
@@ -16,6 +17,12 @@ const prefix = handlePrefix('e2e');
 const work = mkdtempSync(join(tmpdir(), 'beacon-e2e-'));
 
 const metricLine = (text: string, prefix: string) => text.split('\n').find((l) => l.startsWith(prefix));
+/** The JSON log lines in a service's output (anything else, e.g. a runtime warning, is skipped). */
+const logLines = (output: string): Record<string, unknown>[] =>
+  output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 
 describe.skipIf(!available)('dispatch end to end', () => {
   let stack: Stack;
@@ -93,6 +100,27 @@ describe.skipIf(!available)('dispatch end to end', () => {
       ).toBeGreaterThan(0);
     });
   }
+
+  test('one trace id in every log line of a dispatch: gateway, kernel and proxy', async () => {
+    const res = await post(`${stack.gateway.url}/api/message`, { handle, text: 'trace me' });
+    const { taskId, traceId } = await res.json();
+    const proxyLines = await eventually(() => {
+      const lines = logLines(stack.proxy.output()).filter((l) => l.traceId === traceId);
+      return lines.length > 0 && lines;
+    });
+    expect(proxyLines).toEqual([
+      expect.objectContaining({ event: 'proxy.call', user: 'olive', handle, status: 'ok' }),
+    ]);
+    const kernelOutput = (await runCommand(['docker', 'logs', `beacon-${handle}`])).output;
+    for (const [service, lines, events] of [
+      ['gateway', logLines(stack.gateway.output()), ['router.task_dispatched', 'router.task_completed']],
+      ['kernel', logLines(kernelOutput), ['kernel.task_started', 'kernel.task_completed']],
+    ] as const) {
+      const ofTask = lines.filter((l) => JSON.stringify(l).includes(taskId));
+      expect(ofTask.map((l) => l.event)).toEqual(expect.arrayContaining([...events]));
+      for (const line of ofTask) expect({ service, traceId: line.traceId }).toEqual({ service, traceId });
+    }
+  });
 
   test('an unknown handle is a 404 at once, bad input a 400 naming the field', async () => {
     const unknown = await post(`${stack.gateway.url}/api/message`, {

@@ -49,7 +49,9 @@ export async function startStack(work: string) {
   const fake = startFakeUpstream({ chunks: 3 });
   const proxyData = join(work, 'proxy');
   const home = join(work, 'home');
+  // Info level, as in production: the e2e test follows one trace id through every service's log lines.
   const proxy = await startService('proxy', {
+    BEACON_LOG_LEVEL: 'info',
     BEACON_HOST: host,
     BEACON_ADMIN_TOKEN: STACK_TOKEN,
     BEACON_DATA_DIR: proxyData,
@@ -65,6 +67,7 @@ export async function startStack(work: string) {
     BEACON_SECRETS_RUNTIME_DIR: join(work, 'secrets'),
   });
   const gatewayEnv = {
+    BEACON_LOG_LEVEL: 'info',
     BEACON_ADMIN_TOKEN: STACK_TOKEN,
     BEACON_PLATFORM_URL: platform.url,
     BEACON_HOME: home,

@@ -71,7 +71,7 @@ export function createRecorder(
       ] as const) {
         if (n > 0) metrics.apiTokens.inc({ user, model, direction }, n);
       }
-      writer.append({
+      const row = {
         at: new Date(),
         user: call.user,
         handle: call.handle,
@@ -88,7 +88,11 @@ export function createRecorder(
         httpStatus: call.httpStatus,
         durationMs: Math.round(call.durationMs),
         traceId: call.traceId,
-      });
+      };
+      writer.append(row);
+      // One line per call, so logs alone (Loki) find every AI call with its cost, tokens and duration.
+      const { at: _at, keyId: _keyId, ...fields } = row;
+      log.info({ event: 'proxy.call', ...fields }, 'AI call recorded');
       return cost;
     },
   };
