@@ -206,4 +206,38 @@ describe.skipIf(!available)('dispatch end to end', () => {
       stack.fake.options.chunkDelayMs = 0;
     }
   });
+
+  test("a recycled container's old proxy key stops working; a destroyed one's too", async () => {
+    const quinn = `${prefix}-quinn`;
+    const platformApi = `${stack.platform.url}/api/containers/${quinn}`;
+    const liveKeys = async () => {
+      const res = await fetch(`${stack.proxy.url}/api/keys?user=quinn`, { headers: stackAuth });
+      const { keys } = (await res.json()) as {
+        keys: { id: string; handle: string; revokedAt: string | null }[];
+      };
+      return keys.filter((k) => k.handle === quinn && !k.revokedAt).map((k) => k.id);
+    };
+    const askProxy = (key: string) =>
+      post(
+        `${stack.proxy.url}/v1/chat/completions`,
+        { model: 'gpt-4o-mini', messages: [] },
+        {
+          authorization: `Bearer ${key}`,
+        },
+      );
+    await stack.provision(quinn, 'quinn');
+    const first = await liveKeys();
+    expect(first).toHaveLength(1);
+    const env = (await docker.getContainer(`beacon-${quinn}`).inspect()).Config.Env;
+    const oldKey = env.find((e) => e.startsWith('BEACON_PROXY_KEY='))?.split('=')[1] ?? '';
+    expect((await askProxy(oldKey)).status).toBe(200);
+    const recycled = await fetch(`${platformApi}/recycle`, { method: 'POST', headers: stackAuth });
+    expect(recycled.status).toBe(200);
+    expect((await askProxy(oldKey)).status).toBe(401);
+    const second = await liveKeys();
+    expect(second).toHaveLength(1);
+    expect(second).not.toEqual(first);
+    expect((await fetch(platformApi, { method: 'DELETE', headers: stackAuth })).status).toBe(204);
+    expect(await liveKeys()).toEqual([]);
+  });
 });

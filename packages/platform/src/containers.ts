@@ -54,6 +54,8 @@ export interface ContainerServiceDeps {
   secrets?: Pick<Secrets, 'mount' | 'unmount'>;
   /** Extra env for a container at provision (e.g. its proxy key); values never logged. */
   provisionEnv?: (handle: string, owner: string) => Promise<Record<string, string>>;
+  /** Undo provisionEnv when a container is destroyed (revoke its proxy key); a failure is logged. */
+  releaseEnv?: (handle: string, owner: string) => Promise<void>;
 }
 
 export type ContainerService = ReturnType<typeof createContainerService>;
@@ -65,6 +67,7 @@ export function createContainerService({
   log,
   defaults,
   provisionEnv,
+  releaseEnv,
   events,
   secrets,
 }: ContainerServiceDeps) {
@@ -186,7 +189,7 @@ export function createContainerService({
     restart: (handle: string) => lifecycle(handle, 'restart', 'running'),
 
     async destroy(handle: string) {
-      require(handle);
+      const { owner } = require(handle);
       await counted('destroy', async () => {
         try {
           await docker.remove(containerName(handle));
@@ -196,6 +199,10 @@ export function createContainerService({
       });
       await secrets?.unmount(handle);
       db.delete(containers).where(eq(containers.handle, handle)).run();
+      await releaseEnv?.(handle, owner).catch((err) =>
+        // The next provision of this handle revokes the key again.
+        log.warn({ event: 'container.release_failed', handle, err: String(err) }, 'could not revoke its key'),
+      );
       log.info({ event: 'container.destroyed', handle }, 'destroyed');
     },
 

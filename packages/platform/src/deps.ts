@@ -3,7 +3,7 @@ import { createMemoryBus, createNatsBus, type Logger, type Probe } from '@beacon
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient } from './clients/docker';
-import { mintProxyKey } from './clients/proxy';
+import { createProxyKeys } from './clients/proxy';
 import type { PlatformConfig } from './config';
 import { createContainerService } from './containers';
 import { openDatabase } from './db';
@@ -35,6 +35,8 @@ export function createDeps(
     mode: config.BEACON_SECRETS_MODE,
     log,
   });
+  const proxyUrl = config.BEACON_PROXY_URL;
+  const proxyKeys = proxyUrl ? createProxyKeys(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
   const containers = createContainerService({
     docker,
     db: openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite')),
@@ -43,19 +45,19 @@ export function createDeps(
     events,
     secrets,
     provisionEnv: async (handle, owner) => {
-      const proxyUrl = config.BEACON_PROXY_URL;
       const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
       return {
         BEACON_HANDLE: handle,
         ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
-        ...(proxyUrl
+        ...(proxyUrl && proxyKeys
           ? {
               BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl,
-              BEACON_PROXY_KEY: await mintProxyKey(proxyUrl, config.BEACON_ADMIN_TOKEN, owner, handle),
+              BEACON_PROXY_KEY: await proxyKeys.mint(owner, handle),
             }
           : {}),
       };
     },
+    ...(proxyKeys ? { releaseEnv: (handle, owner) => proxyKeys.revoke(owner, handle) } : {}),
     defaults: {
       image: config.BEACON_DEFAULT_IMAGE,
       ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),

@@ -1,26 +1,51 @@
 import { AppError } from '@beacon/core';
 
-/** Mints the key a container's kernel uses, so its AI calls are charged to the container's owner. */
-export async function mintProxyKey(
-  proxyUrl: string,
-  adminToken: string | undefined,
-  user: string,
-  handle: string,
-) {
-  let res: Response;
-  try {
-    res = await fetch(`${proxyUrl.replace(/\/$/, '')}/api/keys`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
-      },
-      body: JSON.stringify({ user, handle }),
-      signal: AbortSignal.timeout(5000),
-    });
-  } catch (err) {
-    throw new AppError('unavailable', `proxy unreachable at ${proxyUrl} while minting a key: ${String(err)}`);
+interface ProxyKey {
+  id: string;
+  handle: string | null;
+  revokedAt: string | null;
+}
+
+/**
+ * The proxy keys kernels use, so a container's AI calls are charged to its owner. One live key per
+ * handle: minting revokes the handle's earlier keys, so a recycled container's old key stops working.
+ */
+export function createProxyKeys(proxyUrl: string, adminToken: string | undefined) {
+  const base = proxyUrl.replace(/\/$/, '');
+
+  async function call(path: string, init: RequestInit = {}): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        ...init,
+        headers: {
+          'content-type': 'application/json',
+          ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
+        },
+        signal: AbortSignal.timeout(5000),
+      });
+    } catch (err) {
+      throw new AppError('unavailable', `proxy unreachable at ${proxyUrl}: ${String(err)}`);
+    }
+    if (!res.ok && res.status !== 404)
+      throw new AppError('unavailable', `proxy refused ${init.method ?? 'GET'} ${path} (${res.status})`);
+    return res;
   }
-  if (res.status !== 201) throw new AppError('unavailable', `proxy refused to mint a key (${res.status})`);
-  return ((await res.json()) as { key: string }).key;
+
+  async function revoke(user: string, handle: string) {
+    const { keys } = (await (await call(`/api/keys?user=${encodeURIComponent(user)}`)).json()) as {
+      keys: ProxyKey[];
+    };
+    for (const key of keys)
+      if (key.handle === handle && !key.revokedAt) await call(`/api/keys/${key.id}`, { method: 'DELETE' });
+  }
+
+  return {
+    async mint(user: string, handle: string): Promise<string> {
+      await revoke(user, handle);
+      const res = await call('/api/keys', { method: 'POST', body: JSON.stringify({ user, handle }) });
+      return ((await res.json()) as { key: string }).key;
+    },
+    revoke,
+  };
 }
