@@ -132,7 +132,7 @@ describe('docker compose', () => {
 
 describe('log shipping and Grafana provisioning agree with the services', () => {
   const alloy = readFileSync(`${dir}/alloy/config.alloy`, 'utf8');
-  const compose = parse(readFileSync('distro/docker-compose.platform.yml', 'utf8'));
+  const compose = parse(readFileSync('distro/docker-compose.platform.yml', 'utf8'), { merge: true });
   const overlay = parse(readFileSync(`${dir}/docker-compose.observability.yml`, 'utf8'));
 
   test("Alloy tails the gateway's interaction log where compose puts it, labelled job=beacon type=interaction", () => {
@@ -144,6 +144,15 @@ describe('log shipping and Grafana provisioning agree with the services', () => 
     expect(alloy).toMatch(/stage\.timestamp \{\s+source = "timestamp"/);
     expect(alloy).toContain('values = ["beacon.managed=true"]');
     expect(alloy).toContain('url = "http://loki:3100/loki/api/v1/push"');
+  });
+
+  test("Alloy ships the services' own stdout: the label it discovers is on gateway, platform and proxy", () => {
+    expect(alloy).toContain('values = ["beacon.service=true"]');
+    for (const service of ['gateway', 'platform', 'proxy'])
+      expect(compose.services[service].labels).toEqual({ 'beacon.service': 'true' });
+    for (const name of ['nats', 'minio', 'postgres']) expect(compose.services[name].labels).toBeUndefined();
+    // The field the services write their trace id in.
+    expect(alloy).toContain('trace_id = "traceId"');
   });
 
   test('Loki keeps a single-tenant filesystem store with retention', () => {
