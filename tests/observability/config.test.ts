@@ -146,6 +146,14 @@ describe('log shipping and Grafana provisioning agree with the services', () => 
     expect(alloy).toContain('url = "http://loki:3100/loki/api/v1/push"');
   });
 
+  test("the gateway's artifact store is the compose MinIO, with MinIO's own credentials", () => {
+    const gw = compose.services.gateway;
+    expect(gw.environment.BEACON_S3_ENDPOINT).toBe('http://minio:9000');
+    expect(gw.environment.BEACON_S3_ACCESS_KEY).toBe(compose.services.minio.environment.MINIO_ROOT_USER);
+    expect(gw.environment.BEACON_S3_SECRET_KEY).toBe(compose.services.minio.environment.MINIO_ROOT_PASSWORD);
+    expect(gw.depends_on.minio).toEqual({ condition: 'service_healthy' });
+  });
+
   test("Alloy ships the services' own stdout: the label it discovers is on gateway, platform and proxy", () => {
     expect(alloy).toContain('values = ["beacon.service=true"]');
     for (const service of ['gateway', 'platform', 'proxy'])

@@ -11,6 +11,7 @@ import type { Registry } from 'prom-client';
 import type { Dispatcher } from './dispatcher';
 import type { GatewayMetrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
+import { type ArtifactDeps, artifactRoutes } from './routes/artifacts';
 import { eventRoutes } from './routes/events';
 import { messageRoutes } from './routes/message';
 import type { TaskStore } from './tasks';
@@ -28,6 +29,7 @@ export interface GatewayDeps {
   alertToken?: string;
   dispatcher?: Dispatcher;
   upgradeWebSocket?: UpgradeWebSocket;
+  artifacts?: Omit<ArtifactDeps, 'metrics' | 'log'>;
 }
 
 export function createApp(deps: GatewayDeps): Hono {
@@ -38,5 +40,6 @@ export function createApp(deps: GatewayDeps): Hono {
     app.route('/', alertRoutes(sse, metrics, log, deps.alertToken));
   }
   if (deps.dispatcher) app.route('/', messageRoutes(deps.dispatcher, metrics, deps.upgradeWebSocket));
+  if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log }));
   return app;
 }

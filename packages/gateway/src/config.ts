@@ -1,4 +1,4 @@
-import { commonEnv, type EnvSource, env, parseEnv } from '@beacon/core';
+import { ConfigError, commonEnv, type EnvSource, env, parseEnv } from '@beacon/core';
 import { z } from 'zod';
 
 const schema = z.object({
@@ -13,10 +13,31 @@ const schema = z.object({
   BEACON_DISPATCH_TIMEOUT: env.seconds(120),
   BEACON_ALERT_TOKEN: z.string().optional(),
   BEACON_COMMIT: z.string().optional(),
+  BEACON_ARTIFACT_MODE: z.enum(['off', 'warn', 'enforce']).default('warn'),
+  // Bun.serve refuses bodies over 128 MiB before any route sees them.
+  BEACON_ARTIFACT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(128 * 1024 * 1024)
+    .default(50 * 1024 * 1024),
+  BEACON_S3_ENDPOINT: env.url(),
+  BEACON_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
+    .default('artifacts'),
+  BEACON_S3_ACCESS_KEY: z.string().optional(),
+  BEACON_S3_SECRET_KEY: z.string().optional(),
+  BEACON_S3_REGION: z.string().default('us-east-1'),
 });
 
 export type GatewayConfig = z.infer<typeof schema>;
 
 export function loadConfig(source: EnvSource): GatewayConfig {
-  return parseEnv(schema, source);
+  const config = parseEnv(schema, source);
+  if (config.BEACON_S3_ENDPOINT && !(config.BEACON_S3_ACCESS_KEY && config.BEACON_S3_SECRET_KEY))
+    throw new ConfigError([
+      'BEACON_S3_ACCESS_KEY, BEACON_S3_SECRET_KEY: required when BEACON_S3_ENDPOINT is set',
+    ]);
+  return config;
 }

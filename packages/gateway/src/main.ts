@@ -1,8 +1,11 @@
+import { join } from 'node:path';
 import { configOrExit, serveApp, serviceBasics } from '@beacon/core';
 import { createBunWebSocket } from 'hono/bun';
 import pkg from '../package.json';
 import { createApp } from './app';
+import { createFsArtifactStore } from './clients/artifact-store';
 import { createPlatformClient } from './clients/platform';
+import { createS3ArtifactStore } from './clients/s3-artifact-store';
 import { loadConfig } from './config';
 import { createDispatcher } from './dispatcher';
 import { startEventSide } from './events';
@@ -31,6 +34,16 @@ const dispatcher = createDispatcher({
   timeoutMs: config.BEACON_DISPATCH_TIMEOUT * 1000,
 });
 const { upgradeWebSocket, websocket } = createBunWebSocket();
+const artifactStore = config.BEACON_S3_ENDPOINT
+  ? createS3ArtifactStore({
+      endpoint: config.BEACON_S3_ENDPOINT,
+      bucket: config.BEACON_S3_BUCKET,
+      accessKey: config.BEACON_S3_ACCESS_KEY ?? '',
+      secretKey: config.BEACON_S3_SECRET_KEY ?? '',
+      region: config.BEACON_S3_REGION,
+    })
+  : createFsArtifactStore(join(config.BEACON_DATA_DIR, 'artifacts'));
+const artifactMode = config.BEACON_ARTIFACT_MODE;
 
 const app = createApp({
   identity: { name: 'gateway', version: pkg.version, commit: config.BEACON_COMMIT },
@@ -38,12 +51,16 @@ const app = createApp({
   metrics,
   log,
   metricsToken: config.BEACON_METRICS_TOKEN,
-  probes: events.probes,
+  probes: [
+    ...events.probes,
+    ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),
+  ],
   sse: events.sse,
   tasks: events.tasks,
   alertToken: config.BEACON_ALERT_TOKEN ?? config.BEACON_ADMIN_TOKEN,
   dispatcher,
   upgradeWebSocket,
+  artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
 });
 
 serveApp(app, {

@@ -1,0 +1,157 @@
+import { AppError, type Logger } from '@beacon/core';
+import { type Context, Hono } from 'hono';
+import type { ArtifactStore } from '../clients/artifact-store';
+import { keyProblem } from '../domain/artifact-keys';
+import type { GatewayMetrics } from '../metrics';
+
+export type ArtifactMode = 'off' | 'warn' | 'enforce';
+type Op = 'put' | 'get' | 'delete' | 'list';
+
+export interface ArtifactDeps {
+  store: ArtifactStore;
+  mode: ArtifactMode;
+  maxBytes: number;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+const ROUTE = '/api/artifacts';
+const MAX_LIST = 1000;
+
+/**
+ * POST|GET|DELETE /api/artifacts/<key>, GET /api/artifacts?prefix=&limit=. Bodies stream both ways.
+ * A store failure: `enforce` answers 502; `warn` logs it and answers softly (not stored, not found, empty).
+ */
+export function artifactRoutes({ store, mode, maxBytes, metrics, log }: ArtifactDeps) {
+  const app = new Hono();
+  const count = (op: Op, status: 'ok' | 'not_found' | 'rejected' | 'error') =>
+    metrics.artifactOps.inc({ op, status });
+
+  if (mode === 'off') {
+    const off = () => {
+      throw new AppError('unavailable', 'artifacts are switched off (BEACON_ARTIFACT_MODE=off)');
+    };
+    app.all(ROUTE, off);
+    app.all(`${ROUTE}/*`, off);
+    return app;
+  }
+
+  const reject = (
+    op: Op,
+    message: string,
+    code: 'bad_request' | 'length_required' | 'payload_too_large' = 'bad_request',
+  ) => {
+    count(op, 'rejected');
+    return new AppError(code, message);
+  };
+
+  function keyOf(c: Context, op: Op): string {
+    let key: string;
+    try {
+      key = decodeURIComponent(c.req.path.slice(ROUTE.length + 1));
+    } catch {
+      throw reject(op, 'key: not valid percent-encoding');
+    }
+    const problem = keyProblem(key);
+    if (problem) throw reject(op, `key: ${problem}`);
+    return key;
+  }
+
+  const notFound = (message: string): never => {
+    throw new AppError('not_found', message);
+  };
+
+  /** One store operation; a failure becomes a 502 (enforce) or the soft answer (warn). */
+  async function attempt<T, R>(
+    op: Op,
+    key: string,
+    fn: () => Promise<T>,
+    soft: (message: string) => R,
+  ): Promise<T | R> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) {
+        count(op, 'rejected');
+        throw err;
+      }
+      count(op, 'error');
+      const message = `artifact store (${store.kind}) could not ${op} ${key || 'the list'}`;
+      log.warn({ event: 'artifact.store_failed', op, key, store: store.kind, err: String(err) }, message);
+      if (mode === 'enforce') throw new AppError('bad_gateway', message);
+      return soft(message);
+    }
+  }
+
+  // Before the key routes: `/api/artifacts/*` matches `/api/artifacts` too.
+  app.get(ROUTE, async (c) => {
+    const prefix = c.req.query('prefix') ?? '';
+    const problem = keyProblem(prefix, { prefix: true });
+    if (problem) throw reject('list', `prefix: ${problem}`);
+    const limit = Number(c.req.query('limit') ?? MAX_LIST);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST)
+      throw reject('list', `limit: must be an integer from 1 to ${MAX_LIST}`);
+    const artifacts = await attempt(
+      'list',
+      '',
+      () => store.list(prefix, limit),
+      (error) => c.json({ prefix, artifacts: [], error }),
+    );
+    if (artifacts instanceof Response) return artifacts;
+    count('list', 'ok');
+    return c.json({ prefix, artifacts });
+  });
+
+  app.post(`${ROUTE}/*`, async (c) => {
+    const key = keyOf(c, 'put');
+    const declared = c.req.header('content-length');
+    if (declared === undefined)
+      throw reject('put', 'content-length: required for uploads', 'length_required');
+    const size = Number(declared);
+    if (!Number.isSafeInteger(size) || size < 0) throw reject('put', 'content-length: not a byte count');
+    if (size > maxBytes)
+      throw reject('put', `body: ${size} bytes is over the ${maxBytes}-byte limit`, 'payload_too_large');
+    const contentType = c.req.header('content-type') ?? 'application/octet-stream';
+    const body = c.req.raw.body ?? new Blob([]).stream();
+    const stored = await attempt(
+      'put',
+      key,
+      () => store.put(key, body, size, contentType),
+      (error) => c.json({ stored: false, key, size: 0, etag: null, error }),
+    );
+    if (stored instanceof Response) return stored;
+    count('put', 'ok');
+    return c.json({ stored: true, ...stored }, 201);
+  });
+
+  app.get(`${ROUTE}/*`, async (c) => {
+    const key = keyOf(c, 'get');
+    const object = await attempt('get', key, () => store.get(key), notFound);
+    if (!object) {
+      count('get', 'not_found');
+      throw new AppError('not_found', `no artifact ${key}`);
+    }
+    count('get', 'ok');
+    return new Response(object.body, {
+      headers: {
+        'content-type': object.contentType,
+        'content-length': String(object.size),
+        etag: `"${object.etag}"`,
+        'last-modified': new Date(object.lastModified).toUTCString(),
+      },
+    });
+  });
+
+  app.delete(`${ROUTE}/*`, async (c) => {
+    const key = keyOf(c, 'delete');
+    const deleted = await attempt('delete', key, () => store.delete(key), notFound);
+    if (!deleted) {
+      count('delete', 'not_found');
+      throw new AppError('not_found', `no artifact ${key}`);
+    }
+    count('delete', 'ok');
+    return c.body(null, 204);
+  });
+
+  return app;
+}
