@@ -18,6 +18,7 @@ const SPEC_ALERTS = [
   'DispatchQueueBacklog',
   'StatsCollectorSlow',
   'QuotaRejectionsSpike',
+  'PoolExhausted',
 ];
 
 describe('Prometheus configuration and alert rules', () => {

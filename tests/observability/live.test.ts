@@ -34,6 +34,7 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
         BEACON_HOME: join(work, 'home'),
         BEACON_STATS_INTERVAL: '1',
         BEACON_DEFAULT_IMAGE: TEST_IMAGE,
+        BEACON_POOLS: JSON.stringify([{ name: `${prefix}-p`, min: 1, max: 1 }]),
       });
     }
     // The project's prometheus.yml, with its targets replaced by these processes and a 1 s interval.
@@ -111,7 +112,10 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
       health: string;
       query: string;
     }[];
-    expect(all.length).toBe(10);
+    const shipped = parse(readFileSync('distro/observability/alerting/rules.yml', 'utf8')).groups.flatMap(
+      (g: { rules: unknown[] }) => g.rules,
+    );
+    expect(all.length).toBe(shipped.length);
     await eventually(async () => {
       const r = await (await fetch(`${promUrl}/api/v1/rules`)).json();
       return r.data.groups
@@ -130,6 +134,8 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
       'sum by (job) (rate(http_requests_total[1m]))',
       'sum(gateway_ws_connections_active)',
       'sum(gateway_dispatch_queue_depth)',
+      // What PoolExhausted reads.
+      `platform_pool_available{pool="${prefix}-p"} == 1 and platform_pool_max_size == 1`,
       // The Container Detail `handle` variable: label_values(platform_container_cpu_percent, handle).
       'count by (handle) (platform_container_cpu_percent)',
     ]) {

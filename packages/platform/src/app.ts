@@ -5,8 +5,10 @@ import type { DockerClient } from './clients/docker';
 import type { ContainerService } from './containers';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
+import type { Pools } from './pools';
 import { adminRoutes } from './routes/admin';
 import { containerRoutes } from './routes/containers';
+import { poolRoutes } from './routes/pools';
 import type { StatsCollector } from './stats-collector';
 
 export interface PlatformDeps {
@@ -21,6 +23,7 @@ export interface PlatformDeps {
   containers?: ContainerService;
   stats?: Pick<StatsCollector, 'latest'>;
   events?: PlatformEvents;
+  pools?: Pools;
   grafanaUrl?: string;
 }
 
@@ -32,6 +35,7 @@ export function createApp(deps: PlatformDeps): Hono {
   const { events } = deps;
   if (events)
     app.get('/api/events', (c) => events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal));
+  if (deps.pools) app.route('/', poolRoutes(deps.pools, deps.adminToken));
   if (docker && containers) {
     const stats = deps.stats ?? { latest: () => undefined };
     app.route(

@@ -1,5 +1,6 @@
 import { commonEnv, type EnvSource, env, parseEnv } from '@beacon/core';
 import { z } from 'zod';
+import { poolsEnvSchema } from './domain/pools';
 
 const schema = z.object({
   ...commonEnv,
@@ -28,6 +29,7 @@ const schema = z.object({
   BEACON_KERNEL_NATS_URL: env.url(),
   BEACON_GRAFANA_URL: z.url().default('http://localhost:3200'),
   BEACON_COMMIT: z.string().optional(),
+  BEACON_POOLS: poolsEnvSchema,
 });
 
 export type PlatformConfig = z.infer<typeof schema>;

@@ -16,7 +16,7 @@ import { reconcile } from './reconcile';
 import type { Secrets } from './secrets';
 
 export type RecordState = 'creating' | 'running' | 'stopped' | 'recycling' | 'gone';
-export type RecycleReason = 'unhealthy' | 'ttl' | 'oom' | 'manual';
+export type RecycleReason = 'unhealthy' | 'ttl' | 'oom' | 'manual' | 'released';
 
 export interface ContainerView {
   handle: string;
@@ -120,7 +120,11 @@ export function createContainerService({
         image: spec.image,
         ...(spec.command ? { command: spec.command } : {}),
         env,
-        labels: { 'beacon.handle': handle, 'beacon.owner': owner },
+        labels: {
+          'beacon.handle': handle,
+          'beacon.owner': owner,
+          ...(spec.pool ? { 'beacon.pool': spec.pool } : {}),
+        },
         memoryBytes: spec.memoryMb * 1024 * 1024,
         nanoCpus: Math.round(spec.cpus * 1e9),
         ...(secretsBind ? { binds: [secretsBind] } : {}),
@@ -145,11 +149,12 @@ export function createContainerService({
     find,
     setState,
 
-    async create(input: CreateContainerInput): Promise<ContainerView> {
+    /** `pool`: the container is one of that pool's (labelled beacon.pool, kept in its spec). */
+    async create(input: CreateContainerInput, pool?: string): Promise<ContainerView> {
       const existing = find(input.handle);
       if (existing && existing.state !== 'gone')
         throw new AppError('conflict', `handle ${input.handle} exists`);
-      const spec = specFrom(input, defaults);
+      const spec = { ...specFrom(input, defaults), ...(pool ? { pool } : {}) };
       const owner = input.owner ?? input.handle;
       const now = new Date();
       const row = {

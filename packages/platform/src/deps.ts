@@ -11,6 +11,7 @@ import { DockerEventWatcher } from './docker-events';
 import { createPlatformEvents } from './events';
 import { HealthMonitor } from './health-monitor';
 import type { PlatformMetrics } from './metrics';
+import { createPools } from './pools';
 import { createSecrets } from './secrets';
 import { StatsCollector } from './stats-collector';
 
@@ -37,9 +38,10 @@ export function createDeps(
   });
   const proxyUrl = config.BEACON_PROXY_URL;
   const proxyKeys = proxyUrl ? createProxyKeys(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
+  const db = openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
   const containers = createContainerService({
     docker,
-    db: openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite')),
+    db,
     metrics,
     log,
     events,
@@ -73,6 +75,7 @@ export function createDeps(
     intervalMs: config.BEACON_STATS_INTERVAL * 1000,
     cgroup: createCgroupReader(),
   });
+  const pools = createPools({ containers, db, metrics, log, pools: config.BEACON_POOLS });
   const monitor = new HealthMonitor({
     containers,
     docker,
@@ -116,16 +119,19 @@ export function createDeps(
       containers,
       stats,
       events,
+      pools,
       probes,
       grafanaUrl: config.BEACON_GRAFANA_URL,
     },
     start() {
-      void reconcile();
+      // Pools rebuild from records that agree with the engine.
+      void reconcile().then(() => pools.start());
       watcher.start();
       stats.start();
       monitor.start();
     },
     stopSteps: [
+      () => pools.stop(),
       () => monitor.stop(),
       () => stats.stop(),
       () => watcher.stop(),

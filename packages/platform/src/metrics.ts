@@ -7,6 +7,9 @@ export function createMetrics(registry: Registry) {
     new Gauge({ name, help, labelNames: ['handle'], registers });
   const perHandleCounter = (name: string, help: string) =>
     new Counter({ name, help, labelNames: ['handle'], registers });
+  const perPool = (name: string, help: string) => new Gauge({ name, help, labelNames: ['pool'], registers });
+  const perPoolCounter = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: ['pool'], registers });
   return {
     containers: new Gauge({
       name: 'platform_containers',
@@ -76,6 +79,33 @@ export function createMetrics(registry: Registry) {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 30],
       registers,
     }),
+    pool: {
+      size: perPool('platform_pool_size', "The pool's containers, whatever their state."),
+      available: perPool('platform_pool_available', 'Warm idle containers ready to hand out.'),
+      borrowed: perPool('platform_pool_borrowed', 'Containers held by a tenant.'),
+      pending: perPool('platform_pool_pending', 'Containers being created or wiped.'),
+      minSize: perPool('platform_pool_min_size', 'Configured warm minimum.'),
+      maxSize: perPool('platform_pool_max_size', 'Configured maximum.'),
+      acquireDuration: new Histogram({
+        name: 'platform_pool_acquire_duration_seconds',
+        help: 'Time to hand a container to a tenant, by outcome (ok, exhausted, error).',
+        labelNames: ['pool', 'status'],
+        buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+        registers,
+      }),
+      affinityHits: perPoolCounter(
+        'platform_pool_affinity_hits_total',
+        "Acquisitions answered with the tenant's previous container.",
+      ),
+      affinityMisses: perPoolCounter(
+        'platform_pool_affinity_misses_total',
+        'Acquisitions answered with another container.',
+      ),
+      affinityEvictions: perPoolCounter(
+        'platform_pool_affinity_evictions_total',
+        'Containers kept warm for one tenant handed to another (the pool ran short).',
+      ),
+    },
     dockerEvents: new Counter({
       name: 'platform_docker_events_total',
       help: 'Docker engine events seen for managed containers, by action.',

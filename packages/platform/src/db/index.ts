@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { openSqlite } from '@beacon/core';
 import { containers } from './schema/containers';
+import { poolMembers } from './schema/pool-members';
 
-export const schema = { containers };
+export const schema = { containers, poolMembers };
 
 export const openDatabase = (path: string) =>
   openSqlite(path, join(import.meta.dir, '../../drizzle'), schema);

@@ -39,6 +39,8 @@ export interface ContainerSpec {
   cpus: number;
   ttlSeconds: number;
   health: z.infer<typeof healthSettingSchema>;
+  /** Set for a pool's containers (label beacon.pool). */
+  pool?: string;
 }
 
 export interface SpecDefaults {

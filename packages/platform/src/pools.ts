@@ -1,0 +1,300 @@
+import { randomBytes } from 'node:crypto';
+import { AppError, type Logger } from '@beacon/core';
+import { eq } from 'drizzle-orm';
+import type { ContainerService } from './containers';
+import type { PlatformDb } from './db';
+import { type PoolMemberRow, poolMembers } from './db/schema/pool-members';
+import type { PoolConfig } from './domain/pools';
+import type { PlatformMetrics } from './metrics';
+
+export interface PoolDeps {
+  containers: Pick<ContainerService, 'create' | 'recycle' | 'destroy' | 'find'>;
+  db: PlatformDb;
+  metrics: PlatformMetrics;
+  log: Logger;
+  pools: PoolConfig[];
+  /** How often pools are topped up to their minimum and cleared of deleted containers. */
+  sweepMs?: number;
+}
+
+export interface Acquired {
+  pool: string;
+  handle: string;
+  tenant: string;
+  /** held: the tenant already had it; hit: its previous container, kept warm; miss: another one. */
+  affinity: 'held' | 'hit' | 'miss';
+}
+
+type Choice =
+  | { handle: string; affinity: Acquired['affinity']; ready?: Promise<unknown> }
+  | { wait: Promise<unknown> };
+
+/**
+ * Named pools of warm containers. A tenant acquires one (its previous container when that is still idle:
+ * affinity) and releases it, which wipes it (the container is recycled from the pool's spec) and keeps it
+ * warm for the same tenant until another needs it. Membership lives in the database, so a restart keeps
+ * every tenant's container.
+ */
+export function createPools({ containers, db, metrics, log, pools, sweepMs = 10_000 }: PoolDeps) {
+  const byName = new Map(pools.map((p) => [p.name, p]));
+  const locks = new Map<string, Promise<unknown>>();
+  /** Containers being created or wiped, by handle; these promises never reject. */
+  const busy = new Map<string, Promise<unknown>>();
+  let timer: Timer | undefined;
+
+  const membersOf = (pool: string) => db.select().from(poolMembers).where(eq(poolMembers.pool, pool)).all();
+  const update = (handle: string, values: Partial<PoolMemberRow>) =>
+    db
+      .update(poolMembers)
+      .set({ ...values, updatedAt: new Date() })
+      .where(eq(poolMembers.handle, handle))
+      .run();
+  const forget = (handle: string) => db.delete(poolMembers).where(eq(poolMembers.handle, handle)).run();
+
+  const configOf = (name: string) => {
+    const config = byName.get(name);
+    if (!config) throw new AppError('not_found', `no pool ${name}`);
+    return config;
+  };
+
+  function summary(config: PoolConfig) {
+    const members = membersOf(config.name);
+    const count = (status: string) => members.filter((m) => m.status === status).length;
+    return {
+      name: config.name,
+      min: config.min,
+      max: config.max,
+      size: members.length,
+      available: count('available'),
+      borrowed: count('borrowed'),
+      pending: count('pending'),
+      members,
+    };
+  }
+
+  function publish(config: PoolConfig) {
+    const s = summary(config);
+    const labels = { pool: config.name };
+    metrics.pool.size.set(labels, s.size);
+    metrics.pool.available.set(labels, s.available);
+    metrics.pool.borrowed.set(labels, s.borrowed);
+    metrics.pool.pending.set(labels, s.pending);
+    metrics.pool.minSize.set(labels, s.min);
+    metrics.pool.maxSize.set(labels, s.max);
+  }
+
+  /** One membership decision per pool at a time; creating and wiping run outside the lock. */
+  function locked<T>(pool: string, fn: () => T): Promise<T> {
+    const run = (locks.get(pool) ?? Promise.resolve()).then(fn);
+    locks.set(
+      pool,
+      run.catch(() => {}),
+    );
+    return run;
+  }
+
+  /** Track slow work on a member; the pool's gauges follow when it ends. */
+  function track(config: PoolConfig, handle: string, work: Promise<unknown>) {
+    const settled = work
+      .catch(() => {})
+      .finally(() => {
+        busy.delete(handle);
+        publish(config);
+      });
+    busy.set(handle, settled);
+    return work;
+  }
+
+  /** A new container for the pool: `pending` until it runs, then available (or the tenant's). */
+  function grow(config: PoolConfig, tenant?: string) {
+    const handle = `${config.name}-${randomBytes(6).toString('hex')}`;
+    db.insert(poolMembers)
+      .values({
+        handle,
+        pool: config.name,
+        status: 'pending',
+        tenant: tenant ?? null,
+        lastTenant: tenant ?? null,
+        updatedAt: new Date(),
+      })
+      .run();
+    const input = {
+      handle,
+      owner: `pool-${config.name}`,
+      ttlSeconds: 0,
+      ...(config.image ? { image: config.image } : {}),
+      ...(config.memoryMb ? { memoryMb: config.memoryMb } : {}),
+      ...(config.cpus ? { cpus: config.cpus } : {}),
+      ...(config.health ? { health: config.health } : {}),
+    };
+    const created = containers.create(input, config.name).then(
+      () => update(handle, { status: tenant ? 'borrowed' : 'available' }),
+      (err) => {
+        forget(handle);
+        log.warn(
+          { event: 'pool.create_failed', pool: config.name, handle, err: String(err) },
+          'pool container not created',
+        );
+        throw err;
+      },
+    );
+    return { handle, ready: track(config, handle, created) };
+  }
+
+  /** Keep `min` containers warm (available or on their way), within `max`. */
+  function topUp(config: PoolConfig) {
+    return locked(config.name, () => {
+      const all = membersOf(config.name);
+      const warm = all.filter((m) => m.status === 'available' || (m.status === 'pending' && !m.tenant));
+      const missing = Math.min(config.min - warm.length, config.max - all.length);
+      for (let i = 0; i < missing; i++) grow(config).ready.catch(() => {});
+    });
+  }
+
+  /** Wipe a member (recycle its container); it is available again afterwards, or gone if that fails. */
+  function wipe(config: PoolConfig, handle: string) {
+    const wiped = containers.recycle(handle, 'released').then(
+      () => update(handle, { status: 'available', tenant: null }),
+      async (err) => {
+        forget(handle);
+        await containers.destroy(handle).catch(() => {});
+        log.warn(
+          { event: 'pool.wipe_failed', pool: config.name, handle, err: String(err) },
+          'pool container could not be wiped; removed',
+        );
+        throw err;
+      },
+    );
+    return track(config, handle, wiped);
+  }
+
+  function choose(config: PoolConfig, tenant: string): Choice {
+    const all = membersOf(config.name);
+    const held = all.find((m) => m.tenant === tenant && m.status !== 'available');
+    if (held?.status === 'borrowed') return { handle: held.handle, affinity: 'held' };
+    // Its container is on its way (busy), or about to be resumed by the first sweep.
+    if (held) return { wait: busy.get(held.handle) ?? Bun.sleep(100) };
+    const available = all.filter((m) => m.status === 'available');
+    const warm = available.find((m) => m.lastTenant === tenant);
+    // Otherwise a container nobody used yet, else the one released longest ago.
+    const other = available.sort(
+      (a, b) =>
+        Number(a.lastTenant !== null) - Number(b.lastTenant !== null) ||
+        a.updatedAt.getTime() - b.updatedAt.getTime(),
+    )[0];
+    const pick = warm ?? other;
+    if (pick) {
+      update(pick.handle, { status: 'borrowed', tenant, lastTenant: tenant });
+      if (warm) metrics.pool.affinityHits.inc({ pool: config.name });
+      else metrics.pool.affinityMisses.inc({ pool: config.name });
+      if (!warm && pick.lastTenant) metrics.pool.affinityEvictions.inc({ pool: config.name });
+      return { handle: pick.handle, affinity: warm ? 'hit' : 'miss' };
+    }
+    if (all.length < config.max) {
+      metrics.pool.affinityMisses.inc({ pool: config.name });
+      const { handle, ready } = grow(config, tenant);
+      return { handle, affinity: 'miss', ready };
+    }
+    const coming = all.filter((m) => m.status === 'pending' && !m.tenant).map((m) => busy.get(m.handle));
+    if (coming.length) return { wait: Promise.race(coming) };
+    throw new AppError(
+      'unavailable',
+      `pool ${config.name} is exhausted: all ${config.max} containers are held`,
+      { 'retry-after': '5' },
+    );
+  }
+
+  async function take(config: PoolConfig, tenant: string): Promise<Acquired> {
+    for (;;) {
+      const pick = await locked(config.name, () => choose(config, tenant));
+      if ('wait' in pick) {
+        await pick.wait;
+        continue;
+      }
+      await pick.ready;
+      return { pool: config.name, handle: pick.handle, tenant, affinity: pick.affinity };
+    }
+  }
+
+  /** Members whose container was deleted leave the pool; an interrupted create or wipe is wiped again. */
+  function recover(config: PoolConfig, { resume }: { resume: boolean }) {
+    for (const m of membersOf(config.name)) {
+      if (busy.has(m.handle)) continue;
+      const row = containers.find(m.handle);
+      if (!row || row.state === 'gone') forget(m.handle);
+      else if (resume && m.status === 'pending') wipe(config, m.handle).catch(() => {});
+    }
+  }
+
+  async function sweep(resume = false) {
+    for (const config of pools) {
+      recover(config, { resume });
+      publish(config);
+      await topUp(config);
+    }
+  }
+
+  return {
+    async start() {
+      await sweep(true);
+      timer = setInterval(() => void sweep(), sweepMs);
+    },
+
+    stop() {
+      clearInterval(timer);
+    },
+
+    async acquire(name: string, tenant: string): Promise<Acquired> {
+      const config = configOf(name);
+      const end = metrics.pool.acquireDuration.startTimer({ pool: name });
+      try {
+        const acquired = await take(config, tenant);
+        end({ status: 'ok' });
+        log.info({ event: 'pool.acquired', ...acquired }, `${tenant} acquired ${acquired.handle}`);
+        return acquired;
+      } catch (err) {
+        end({ status: err instanceof AppError && err.code === 'unavailable' ? 'exhausted' : 'error' });
+        throw err;
+      } finally {
+        publish(config);
+        void topUp(config);
+      }
+    },
+
+    /** Wipes the tenant's container and keeps it warm for them; answers once it is wiped. */
+    async release(name: string, tenant: string) {
+      const config = configOf(name);
+      const handle = await locked(name, () => {
+        const held = membersOf(name).find((m) => m.status === 'borrowed' && m.tenant === tenant);
+        if (!held) throw new AppError('not_found', `${tenant} holds no container of pool ${name}`);
+        update(held.handle, { status: 'pending', tenant: null, lastTenant: tenant });
+        return held.handle;
+      });
+      publish(config);
+      log.info({ event: 'pool.released', pool: name, tenant, handle }, `${tenant} released ${handle}`);
+      try {
+        await wipe(config, handle);
+      } finally {
+        void topUp(config);
+      }
+      return { pool: name, handle, tenant };
+    },
+
+    list() {
+      return pools.map((config) => {
+        const { members, ...counts } = summary(config);
+        return {
+          ...counts,
+          members: members.map(({ handle, status, tenant, lastTenant }) => ({
+            handle,
+            status,
+            tenant,
+            lastTenant,
+          })),
+        };
+      });
+    },
+  };
+}
+
+export type Pools = ReturnType<typeof createPools>;
