@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { post } from '../tests/support/http';
 import { freePort } from '../tests/support/ports';
 import { startService } from '../tests/support/service';
 
@@ -66,11 +67,7 @@ export async function benchProxyOverhead(seconds = 5) {
     BEACON_UPSTREAM_ANTHROPIC_URL: upstream,
   });
   try {
-    const created = await fetch(`${proxy.url}/api/keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ user: 'bench' }),
-    });
+    const created = await post(`${proxy.url}/api/keys`, { user: 'bench' });
     const { key } = (await created.json()) as { key: string };
     const auth = { authorization: `Bearer ${key}` };
     console.log(

@@ -11,6 +11,7 @@ import {
   removeContainers,
   TEST_IMAGE,
 } from '../support/docker';
+import { jsonPost } from '../support/http';
 
 const available = await hasDocker();
 const prefix = handlePrefix('api');
@@ -21,12 +22,6 @@ function buildApp(parts = createPlatformParts()) {
   return { app, parts };
 }
 
-const json = (body: unknown) => ({
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
-});
-
 describe.skipIf(!available)('container API on a real Docker engine', () => {
   beforeAll(ensureTestImage);
   afterAll(() => removeContainers(prefix));
@@ -36,7 +31,7 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     const handle = `${prefix}-one`;
     const res = await app.request(
       '/api/containers',
-      json({ handle, owner: 'alice', memoryMb: 48, cpus: 0.5, env: { GREETING: 'hello-from-env' } }),
+      jsonPost({ handle, owner: 'alice', memoryMb: 48, cpus: 0.5, env: { GREETING: 'hello-from-env' } }),
     );
     expect(res.status).toBe(201);
     const created = await res.json();
@@ -94,7 +89,7 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
   test('bad input → 400 naming the field; existing handle → 409; unknown → 404', async () => {
     const { app } = buildApp();
     const bad = async (body: unknown, field: string) => {
-      const res = await app.request('/api/containers', json(body));
+      const res = await app.request('/api/containers', jsonPost(body));
       expect(res.status).toBe(400);
       expect((await res.json()).error.message).toContain(field);
     };
@@ -109,8 +104,8 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     expect((await app.request('/api/containers/Bad_Handle')).status).toBe(400);
 
     const handle = `${prefix}-dup`;
-    expect((await app.request('/api/containers', json({ handle }))).status).toBe(201);
-    const again = await app.request('/api/containers', json({ handle }));
+    expect((await app.request('/api/containers', jsonPost({ handle }))).status).toBe(201);
+    const again = await app.request('/api/containers', jsonPost({ handle }));
     expect(again.status).toBe(409);
     expect((await again.json()).error.code).toBe('conflict');
     expect((await app.request(`/api/containers/${prefix}-nobody`)).status).toBe(404);
@@ -120,7 +115,10 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
   test('a bad image fails provisioning without leaving a record or a container', async () => {
     const { app, parts } = buildApp();
     const handle = `${prefix}-noimage`;
-    const res = await app.request('/api/containers', json({ handle, image: 'beacon-no-such-image:never' }));
+    const res = await app.request(
+      '/api/containers',
+      jsonPost({ handle, image: 'beacon-no-such-image:never' }),
+    );
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect((await app.request(`/api/containers/${handle}`)).status).toBe(404);
     expect(await parts.registry.metrics()).toContain(
@@ -131,7 +129,7 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
   test('reconcile: a container removed behind our back is gone; an unknown managed one is adopted', async () => {
     const { app, parts } = buildApp();
     const handle = `${prefix}-behind`;
-    expect((await app.request('/api/containers', json({ handle }))).status).toBe(201);
+    expect((await app.request('/api/containers', jsonPost({ handle }))).status).toBe(201);
     await docker.getContainer(`beacon-${handle}`).remove({ force: true });
 
     const stranger = `${prefix}-stranger`;
@@ -160,7 +158,7 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
       createDockerClient(new Docker({ socketPath: '/tmp/beacon-no-docker.sock' })),
     );
     const { app } = buildApp(parts);
-    const res = await app.request('/api/containers', json({ handle: `${prefix}-down` }));
+    const res = await app.request('/api/containers', jsonPost({ handle: `${prefix}-down` }));
     expect(res.status).toBe(503);
     expect((await res.json()).error.message).toContain('Docker engine unreachable');
     expect((await app.request(`/api/containers/${prefix}-down`)).status).toBe(404);

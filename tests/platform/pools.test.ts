@@ -9,16 +9,11 @@ import {
   handlePrefix,
   removeContainers,
 } from '../support/docker';
+import { jsonPost } from '../support/http';
 import { eventually } from '../support/wait';
 
 const available = await hasDocker();
 const prefix = handlePrefix('pool');
-
-const json = (body: unknown) => ({
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
-});
 
 describe.skipIf(!available)('container pools on a real Docker engine', () => {
   beforeAll(ensureTestImage);
@@ -31,8 +26,8 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     const pools = createPools({ ...parts, pools: config, sweepMs: 60_000 });
     const app = createApp({ identity: { name: 'platform', version: 'test' }, ...parts, pools });
     const state = () => pools.list()[0];
-    const acquire = (tenant: string) => app.request(`/api/pools/${pool}/acquire`, json({ tenant }));
-    const release = (tenant: string) => app.request(`/api/pools/${pool}/release`, json({ tenant }));
+    const acquire = (tenant: string) => app.request(`/api/pools/${pool}/acquire`, jsonPost({ tenant }));
+    const release = (tenant: string) => app.request(`/api/pools/${pool}/release`, jsonPost({ tenant }));
     const containerId = async (handle: string) =>
       (await docker.getContainer(`beacon-${handle}`).inspect()).Id;
 
@@ -72,8 +67,10 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     expect(await (await acquire('carol')).json()).toMatchObject({ handle: warm, affinity: 'miss' });
 
     expect((await release('nobody')).status).toBe(404);
-    expect((await app.request('/api/pools/no-such-pool/acquire', json({ tenant: 'x' }))).status).toBe(404);
-    const bad = await app.request(`/api/pools/${pool}/acquire`, json({ tenant: '' }));
+    expect((await app.request('/api/pools/no-such-pool/acquire', jsonPost({ tenant: 'x' }))).status).toBe(
+      404,
+    );
+    const bad = await app.request(`/api/pools/${pool}/acquire`, jsonPost({ tenant: '' }));
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.message).toContain('tenant');
 

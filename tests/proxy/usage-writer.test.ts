@@ -8,6 +8,7 @@ import { openDatabase } from '../../packages/proxy/src/db';
 import { usage } from '../../packages/proxy/src/db/schema/usage';
 import { createUsageWriter, type UsageInsert } from '../../packages/proxy/src/usage-writer';
 import { startFakeUpstream } from '../support/fake-upstream';
+import { post } from '../support/http';
 import { openaiCall } from '../support/proxy';
 import { startService } from '../support/service';
 import { eventually } from '../support/wait';
@@ -83,16 +84,10 @@ describe('proxy shutdown', () => {
       BEACON_UPSTREAM_ANTHROPIC_URL: fake.url,
     });
     try {
-      const created = await fetch(`${proxy.url}/api/keys`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user: 'stan' }),
-      });
+      const created = await post(`${proxy.url}/api/keys`, { user: 'stan' });
       const { key } = (await created.json()) as { key: string };
-      const res = await fetch(`${proxy.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify(openaiCall('gpt-4o', true)),
+      const res = await post(`${proxy.url}/v1/chat/completions`, openaiCall('gpt-4o', true), {
+        authorization: `Bearer ${key}`,
       });
       const stopped = proxy.stop();
       const text = await res.text();

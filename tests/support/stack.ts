@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker } from './docker';
 import { startFakeUpstream } from './fake-upstream';
+import { post } from './http';
 import { startNats } from './nats';
 import { startService } from './service';
 import { eventually } from './wait';
@@ -29,12 +30,7 @@ async function bridgeAddress(): Promise<string> {
   return `${subnet[1]}.${subnet[2]}.${subnet[3]}.${Number(subnet[4]) + 1}`;
 }
 
-export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
+export { post };
 
 /**
  * The whole of Beacon on this machine: NATS and the proxy on the Docker bridge (containers reach them),
