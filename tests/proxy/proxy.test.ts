@@ -231,9 +231,9 @@ describe('proxy: forwarding and usage', () => {
     expect(quota.reservedUsd).toBe(0);
   });
 
-  test('usage history groups by day, model and user', async () => {
+  test('usage history groups by day, model, user and handle', async () => {
     proxy = buildProxy();
-    const a = await proxy.keyFor('lee');
+    const a = await proxy.keyFor('lee', 'lee-box');
     const b = await proxy.keyFor('max');
     await proxy.post('/v1/chat/completions', openaiCall(), bearer(a));
     await proxy.post('/v1/chat/completions', openaiCall(), bearer(a));
@@ -249,6 +249,11 @@ describe('proxy: forwarding and usage', () => {
     const today = new Date().toISOString().slice(0, 10);
     const byDay = await (await proxy.app.request(`/api/usage?groupBy=day&from=${today}`)).json();
     expect(byDay.rows).toEqual([expect.objectContaining({ day: today, calls: 3 })]);
+    const byHandle = await (await proxy.app.request('/api/usage?groupBy=handle')).json();
+    expect(byHandle.rows).toEqual([
+      expect.objectContaining({ handle: null, calls: 1 }),
+      expect.objectContaining({ handle: 'lee-box', calls: 2 }),
+    ]);
     expect((await proxy.app.request('/api/usage?groupBy=week')).status).toBe(400);
     expect((await proxy.app.request('/api/usage?from=yesterday')).status).toBe(400);
   });

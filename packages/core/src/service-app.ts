@@ -41,7 +41,11 @@ export function adminAuth(token: string | undefined): MiddlewareHandler {
   return async (c, next) => {
     if (token) {
       const presented = presentedToken(c.req.header('authorization'));
-      if (presented === undefined) throw new AppError('unauthorized', 'this route needs the admin token');
+      // The Basic challenge lets a browser open the admin page (the token as password, any user name).
+      if (presented === undefined)
+        throw new AppError('unauthorized', 'this route needs the admin token', {
+          'www-authenticate': 'Basic realm="beacon"',
+        });
       if (!secretMatches(presented, token)) throw new AppError('forbidden', 'wrong admin token');
     }
     await next();

@@ -2,6 +2,7 @@ import { createServiceApp, type Logger, type Probe, type ServiceIdentity } from 
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { DockerClient } from './clients/docker';
+import type { ProxyClient } from './clients/proxy';
 import type { ContainerService } from './containers';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
@@ -24,6 +25,8 @@ export interface PlatformDeps {
   stats?: Pick<StatsCollector, 'latest'>;
   events?: PlatformEvents;
   pools?: Pools;
+  /** Today's AI cost per container, for the admin page. */
+  proxy?: Pick<ProxyClient, 'costByHandle'>;
   grafanaUrl?: string;
 }
 
@@ -43,6 +46,9 @@ export function createApp(deps: PlatformDeps): Hono {
       adminRoutes({
         containers,
         registry: deps.registry,
+        stats,
+        log: deps.log,
+        ...(deps.proxy ? { proxy: deps.proxy } : {}),
         grafanaUrl: deps.grafanaUrl ?? 'http://localhost:3200',
         ...(deps.adminToken ? { adminToken: deps.adminToken } : {}),
       }),

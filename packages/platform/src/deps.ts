@@ -3,7 +3,7 @@ import { createMemoryBus, createNatsBus, type Logger, type Probe } from '@beacon
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient } from './clients/docker';
-import { createProxyKeys } from './clients/proxy';
+import { createProxyClient } from './clients/proxy';
 import type { PlatformConfig } from './config';
 import { createContainerService } from './containers';
 import { openDatabase } from './db';
@@ -37,7 +37,7 @@ export function createDeps(
     log,
   });
   const proxyUrl = config.BEACON_PROXY_URL;
-  const proxyKeys = proxyUrl ? createProxyKeys(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
+  const proxy = proxyUrl ? createProxyClient(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
   const db = openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
   const containers = createContainerService({
     docker,
@@ -51,15 +51,15 @@ export function createDeps(
       return {
         BEACON_HANDLE: handle,
         ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
-        ...(proxyUrl && proxyKeys
+        ...(proxyUrl && proxy
           ? {
               BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl,
-              BEACON_PROXY_KEY: await proxyKeys.mint(owner, handle),
+              BEACON_PROXY_KEY: await proxy.mint(owner, handle),
             }
           : {}),
       };
     },
-    ...(proxyKeys ? { releaseEnv: (handle, owner) => proxyKeys.revoke(owner, handle) } : {}),
+    ...(proxy ? { releaseEnv: (handle, owner) => proxy.revoke(owner, handle) } : {}),
     defaults: {
       image: config.BEACON_DEFAULT_IMAGE,
       ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
@@ -120,6 +120,7 @@ export function createDeps(
       stats,
       events,
       pools,
+      proxy,
       probes,
       grafanaUrl: config.BEACON_GRAFANA_URL,
     },

@@ -7,10 +7,11 @@ interface ProxyKey {
 }
 
 /**
- * The proxy keys kernels use, so a container's AI calls are charged to its owner. One live key per
- * handle: minting revokes the handle's earlier keys, so a recycled container's old key stops working.
+ * The proxy's admin API. Keys kernels use, so a container's AI calls are charged to its owner: one live
+ * key per handle (minting revokes the handle's earlier keys, so a recycled container's old key stops
+ * working). And the AI cost per handle, for the admin page.
  */
-export function createProxyKeys(proxyUrl: string, adminToken: string | undefined) {
+export function createProxyClient(proxyUrl: string, adminToken: string | undefined) {
   const base = proxyUrl.replace(/\/$/, '');
 
   async function call(path: string, init: RequestInit = {}): Promise<Response> {
@@ -47,5 +48,16 @@ export function createProxyKeys(proxyUrl: string, adminToken: string | undefined
       return ((await res.json()) as { key: string }).key;
     },
     revoke,
+
+    /** USD per handle since `from` (UTC), from the proxy's usage rows. */
+    async costByHandle(from: Date): Promise<Map<string, number>> {
+      const query = `groupBy=handle&from=${encodeURIComponent(from.toISOString())}`;
+      const { rows } = (await (await call(`/api/usage?${query}`)).json()) as {
+        rows: { handle: string | null; costUsd: number }[];
+      };
+      return new Map(rows.flatMap((r) => (r.handle ? [[r.handle, r.costUsd] as const] : [])));
+    },
   };
 }
+
+export type ProxyClient = ReturnType<typeof createProxyClient>;

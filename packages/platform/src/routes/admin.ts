@@ -1,11 +1,18 @@
-import { adminAuth } from '@beacon/core';
+import { adminAuth, type Logger } from '@beacon/core';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
+import type { ProxyClient } from '../clients/proxy';
 import type { ContainerService } from '../containers';
+import type { StatsCollector } from '../stats-collector';
+import { adminPage } from './admin-page';
 
 export interface AdminDeps {
   containers: ContainerService;
   registry: Registry;
+  stats: Pick<StatsCollector, 'latest'>;
+  /** Where today's AI cost per container comes from; without it the page shows none. */
+  proxy?: Pick<ProxyClient, 'costByHandle'>;
+  log: Logger;
   grafanaUrl: string;
   adminToken?: string;
 }
@@ -15,10 +22,39 @@ const samples = async (registry: Registry, name: string) => {
   return metric ? (await metric.get()).values : [];
 };
 
-/** GET /admin/dashboard: what an operator wants at a glance when Grafana is not deployed (US50). */
-export function adminRoutes({ containers, registry, grafanaUrl, adminToken }: AdminDeps) {
+/** GET /admin (a page) and /admin/dashboard (JSON): what an operator wants at a glance without Grafana (US50). */
+export function adminRoutes({ containers, registry, stats, proxy, log, grafanaUrl, adminToken }: AdminDeps) {
   const app = new Hono();
   app.use('/admin/*', adminAuth(adminToken));
+  app.get('/admin', async (c) => {
+    const unhealthy = new Set(
+      (await samples(registry, 'platform_container_healthy'))
+        .filter((v) => v.value === 0)
+        .map((v) => String(v.labels.handle)),
+    );
+    const startOfDay = new Date(new Date().toISOString().slice(0, 10));
+    let costs: Map<string, number> | undefined;
+    let costProblem: string | undefined;
+    if (!proxy) costProblem = 'no proxy configured (BEACON_PROXY_URL)';
+    else
+      costs = await proxy.costByHandle(startOfDay).catch((err) => {
+        log.warn({ event: 'admin.cost_unavailable', err: String(err) }, 'AI cost unavailable');
+        costProblem = 'the proxy did not answer';
+        return undefined;
+      });
+    const rows = containers
+      .list()
+      .filter((r) => r.state !== 'gone')
+      .map((r) => ({
+        handle: r.handle,
+        owner: r.owner,
+        state: r.state,
+        unhealthy: unhealthy.has(r.handle),
+        stats: stats.latest(r.handle),
+        costUsd: costs?.get(r.handle),
+      }));
+    return c.html(adminPage({ rows, costProblem, grafanaUrl, generatedAt: new Date() }));
+  });
   app.get('/admin/dashboard', async (c) => {
     const rows = containers.list();
     const byState: Record<string, number> = {};

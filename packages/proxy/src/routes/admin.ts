@@ -20,7 +20,7 @@ const usageQuery = z.object({
   user: name.optional(),
   from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
-  groupBy: z.enum(['day', 'model', 'user']).default('day'),
+  groupBy: z.enum(['day', 'model', 'user', 'handle']).default('day'),
 });
 
 export function adminRoutes(
@@ -58,6 +58,7 @@ export function adminRoutes(
       day: sql<string>`strftime('%Y-%m-%d', ${usage.at} / 1000, 'unixepoch')`,
       model: sql<string>`${usage.model}`,
       user: sql<string>`${usage.user}`,
+      handle: sql<string | null>`${usage.handle}`,
     }[q.groupBy];
     const rows = db
       .select({
