@@ -173,6 +173,34 @@ export const overview = dashboard('beacon-overview', 'Beacon — Platform Overvi
     w: 12,
     targets: [{ expr: 'platform_container_memory_bytes', legend: '{{handle}}' }],
   },
+  {
+    title: 'Pools: idle and held',
+    type: 'timeseries',
+    w: 12,
+    description: 'Warm idle containers and containers held by tenants, per pool (BEACON_POOLS).',
+    targets: [
+      { expr: 'sum by (pool) (platform_pool_available)', legend: '{{pool}} idle' },
+      { expr: 'sum by (pool) (platform_pool_borrowed)', legend: '{{pool}} held' },
+      { expr: 'max by (pool) (platform_pool_max_size)', legend: '{{pool}} max' },
+    ],
+  },
+  {
+    title: 'Pool acquisitions p95 and refusals',
+    type: 'timeseries',
+    unit: 's',
+    w: 12,
+    description: 'Refused: acquisitions answered 503 because every container of the pool was held.',
+    targets: [
+      {
+        expr: 'histogram_quantile(0.95, sum by (le, pool) (rate(platform_pool_acquire_duration_seconds_bucket[$__rate_interval])))',
+        legend: '{{pool}} p95',
+      },
+      {
+        expr: 'sum by (pool) (rate(platform_pool_acquire_duration_seconds_count{status="exhausted"}[$__rate_interval]))',
+        legend: '{{pool}} refused/s',
+      },
+    ],
+  },
 ]);
 
 const handleVar = {
