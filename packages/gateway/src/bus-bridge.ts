@@ -20,6 +20,8 @@ export interface BridgeDeps {
   metrics: GatewayMetrics;
   log: Logger;
   durable?: string;
+  /** Told of every container event, e.g. to forget a cached address. */
+  onContainerEvent?: (handle: string) => void;
 }
 
 const KERNEL_GONE = new Set(['container.died', 'container.destroyed', 'container.oom']);
@@ -35,7 +37,15 @@ export const RESULTS_STREAM = {
  * Kernel messages (beacon.<handle>.<kind>) and container events (beacon.platform.events) from the bus:
  * validated, counted, applied to the task store and broadcast on SSE. Invalid ones are counted and dropped.
  */
-export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gateway' }: BridgeDeps) {
+export function startBusBridge({
+  bus,
+  tasks,
+  sse,
+  metrics,
+  log,
+  durable = 'gateway',
+  onContainerEvent,
+}: BridgeDeps) {
   const invalid = (kind: string, subject: string, problem: string) => {
     metrics.busInvalid.inc({ kind });
     log.warn({ event: 'bus.invalid_message', subject, problem }, 'dropped an invalid bus message');
@@ -87,6 +97,7 @@ export function startBusBridge({ bus, tasks, sse, metrics, log, durable = 'gatew
     const result = containerEventSchema.safeParse(message.data);
     if (!result.success) return invalid('container', message.subject, result.error.message);
     metrics.busMessages.inc({ kind: 'container' });
+    onContainerEvent?.(result.data.handle);
     sse.broadcast(result.data.type, result.data);
     // A kernel that died cannot answer: its running tasks fail now rather than at their timeout.
     if (KERNEL_GONE.has(result.data.type)) {

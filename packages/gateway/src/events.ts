@@ -19,6 +19,7 @@ export interface EventSideOptions {
   log: Logger;
   /** Durable consumer name; one per gateway instance that must not miss results. */
   durable?: string;
+  onContainerEvent?: (handle: string) => void;
 }
 
 /**
@@ -32,6 +33,7 @@ export function startEventSide({
   metrics,
   log,
   durable,
+  onContainerEvent,
 }: EventSideOptions) {
   const sse = new SseBroadcaster({
     queueSize: sseQueueSize,
@@ -43,7 +45,15 @@ export function startEventSide({
   const bus: EventBus = natsUrl
     ? createNatsBus({ url: natsUrl, name: 'beacon-gateway', log })
     : createMemoryBus(log);
-  const bridge = startBusBridge({ bus, tasks, sse, metrics, log, ...(durable ? { durable } : {}) });
+  const bridge = startBusBridge({
+    bus,
+    tasks,
+    sse,
+    metrics,
+    log,
+    ...(durable ? { durable } : {}),
+    ...(onContainerEvent ? { onContainerEvent } : {}),
+  });
   const relay = natsUrl
     ? undefined
     : startPlatformRelay({

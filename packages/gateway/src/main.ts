@@ -16,16 +16,18 @@ const config = configOrExit(() => loadConfig(Bun.env));
 const { log, registry } = serviceBasics('gateway', pkg.version, config.BEACON_LOG_LEVEL);
 const metrics = createMetrics(registry);
 
+const platform = createPlatformClient(config.BEACON_PLATFORM_URL, config.BEACON_ADMIN_TOKEN);
 const events = startEventSide({
   natsUrl: config.BEACON_NATS_URL,
   platformUrl: config.BEACON_PLATFORM_URL,
   sseQueueSize: config.BEACON_SSE_QUEUE_SIZE,
   metrics,
   log,
+  onContainerEvent: platform.forget,
 });
 const dispatcher = createDispatcher({
   ...events,
-  platform: createPlatformClient(config.BEACON_PLATFORM_URL, config.BEACON_ADMIN_TOKEN),
+  platform,
   metrics,
   log,
   interactions: createInteractionLogger(config.BEACON_HOME, metrics, log),

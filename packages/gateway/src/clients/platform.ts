@@ -10,15 +10,21 @@ export interface KernelAddress {
 /** The platform as the gateway needs it: where a handle's kernel is. */
 export interface PlatformClient {
   resolve(handle: string): Promise<KernelAddress>;
+  /** Drop what is known of a handle (its container changed: recycled, stopped, gone). */
+  forget(handle: string): void;
 }
 
-/** Running containers are remembered this long: a dispatch should not cost a platform round trip. */
+/**
+ * Running containers are remembered this long: a dispatch should not cost a platform round trip.
+ * Container events make the gateway forget a handle at once, so the TTL only bounds a missed event.
+ */
 const CACHE_MS = 5000;
 
 export function createPlatformClient(baseUrl: string, adminToken?: string): PlatformClient {
   const base = baseUrl.replace(/\/$/, '');
   const cache = new Map<string, { at: number; address: KernelAddress }>();
   return {
+    forget: (handle) => cache.delete(handle),
     async resolve(handle) {
       const hit = cache.get(handle);
       if (hit && Date.now() - hit.at < CACHE_MS) return hit.address;

@@ -1,0 +1,61 @@
+import { describe, expect, test } from 'bun:test';
+import { createLogger, subjects } from '@beacon/core';
+import { Registry } from 'prom-client';
+import { createPlatformClient } from '../../packages/gateway/src/clients/platform';
+import { startEventSide } from '../../packages/gateway/src/events';
+import { createMetrics } from '../../packages/gateway/src/metrics';
+import { eventually } from '../support/wait';
+
+describe("the gateway's view of the platform", () => {
+  test('a running container is resolved once and remembered; forget() asks the platform again', async () => {
+    let asked = 0;
+    const platform = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch: () => {
+        asked++;
+        return Response.json({
+          handle: 'ada',
+          owner: 'ada',
+          state: 'running',
+          docker: { ip: `10.0.0.${asked}` },
+        });
+      },
+    });
+    try {
+      const client = createPlatformClient(`http://127.0.0.1:${platform.port}`);
+      expect((await client.resolve('ada')).ip).toBe('10.0.0.1');
+      expect((await client.resolve('ada')).ip).toBe('10.0.0.1');
+      expect(asked).toBe(1);
+      client.forget('ada');
+      expect((await client.resolve('ada')).ip).toBe('10.0.0.2');
+    } finally {
+      platform.stop(true);
+    }
+  });
+
+  test('every container event reaches onContainerEvent (main.ts makes the client forget the handle)', async () => {
+    const seen: string[] = [];
+    const events = startEventSide({
+      platformUrl: 'http://127.0.0.1:1',
+      sseQueueSize: 16,
+      metrics: createMetrics(new Registry()),
+      log: createLogger({ service: 'gateway', level: 'silent' }),
+      onContainerEvent: (handle) => seen.push(handle),
+    });
+    try {
+      const event = {
+        type: 'container.recycled',
+        handle: 'ada',
+        containerId: 'c2',
+        at: new Date().toISOString(),
+      };
+      await events.bus.publish(subjects.platformEvents, event);
+      await events.bus.publish(subjects.platformEvents, { type: 'not-a-container-event' });
+      await eventually(() => seen.length > 0, 1000);
+      expect(seen).toEqual(['ada']);
+    } finally {
+      await events.stop();
+    }
+  });
+});
