@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import type { ContainerService } from './containers';
 import type { PlatformDb } from './db';
 import { type PoolMemberRow, poolMembers } from './db/schema/pool-members';
-import type { PoolConfig } from './domain/pools';
+import { decide, type PoolConfig } from './domain/pools';
 import type { PlatformMetrics } from './metrics';
 
 export interface PoolDeps {
@@ -169,39 +169,31 @@ export function createPools({ containers, db, metrics, log, pools, sweepMs = 10_
   }
 
   function choose(config: PoolConfig, tenant: string): Choice {
-    const all = membersOf(config.name);
-    const held = all.find((m) => m.tenant === tenant && m.status !== 'available');
-    if (held?.status === 'borrowed') return { handle: held.handle, affinity: 'held' };
-    // Its container is on its way (busy), or about to be resumed by the first sweep.
-    if (held) return { wait: busy.get(held.handle) ?? Bun.sleep(100) };
-    const available = all.filter((m) => m.status === 'available');
-    const warm = available.find((m) => m.lastTenant === tenant);
-    // Otherwise a container nobody used yet, else the one released longest ago.
-    const other = available.sort(
-      (a, b) =>
-        Number(a.lastTenant !== null) - Number(b.lastTenant !== null) ||
-        a.updatedAt.getTime() - b.updatedAt.getTime(),
-    )[0];
-    const pick = warm ?? other;
-    if (pick) {
-      update(pick.handle, { status: 'borrowed', tenant, lastTenant: tenant });
-      if (warm) metrics.pool.affinityHits.inc({ pool: config.name });
-      else metrics.pool.affinityMisses.inc({ pool: config.name });
-      if (!warm && pick.lastTenant) metrics.pool.affinityEvictions.inc({ pool: config.name });
-      return { handle: pick.handle, affinity: warm ? 'hit' : 'miss' };
+    const pool = { pool: config.name };
+    const decision = decide(membersOf(config.name), tenant, config.max);
+    switch (decision.kind) {
+      case 'held':
+        return { handle: decision.handle, affinity: 'held' };
+      case 'take':
+        update(decision.handle, { status: 'borrowed', tenant, lastTenant: tenant });
+        (decision.affinity === 'hit' ? metrics.pool.affinityHits : metrics.pool.affinityMisses).inc(pool);
+        if (decision.evicts) metrics.pool.affinityEvictions.inc(pool);
+        return { handle: decision.handle, affinity: decision.affinity };
+      case 'grow': {
+        metrics.pool.affinityMisses.inc(pool);
+        const { handle, ready } = grow(config, tenant);
+        return { handle, affinity: 'miss', ready };
+      }
+      case 'wait':
+        // On their way (busy), or about to be resumed by the first sweep.
+        return { wait: Promise.race(decision.handles.map((h) => busy.get(h) ?? Bun.sleep(100))) };
+      case 'exhausted':
+        throw new AppError(
+          'unavailable',
+          `pool ${config.name} is exhausted: all ${config.max} containers are held`,
+          { 'retry-after': '5' },
+        );
     }
-    if (all.length < config.max) {
-      metrics.pool.affinityMisses.inc({ pool: config.name });
-      const { handle, ready } = grow(config, tenant);
-      return { handle, affinity: 'miss', ready };
-    }
-    const coming = all.filter((m) => m.status === 'pending' && !m.tenant).map((m) => busy.get(m.handle));
-    if (coming.length) return { wait: Promise.race(coming) };
-    throw new AppError(
-      'unavailable',
-      `pool ${config.name} is exhausted: all ${config.max} containers are held`,
-      { 'retry-after': '5' },
-    );
   }
 
   async function take(config: PoolConfig, tenant: string): Promise<Acquired> {

@@ -30,3 +30,46 @@ export const poolsEnvSchema = z
   .pipe(z.array(poolConfigSchema))
   .refine((pools) => new Set(pools.map((p) => p.name)).size === pools.length, 'pool names must be unique')
   .default([]);
+
+export interface PoolMember {
+  handle: string;
+  /** pending (being created or wiped) | available | borrowed */
+  status: string;
+  tenant: string | null;
+  lastTenant: string | null;
+  updatedAt: Date;
+}
+
+export type PoolDecision =
+  /** The tenant already holds it. */
+  | { kind: 'held'; handle: string }
+  /** Hand out an idle one: the tenant's previous container (hit) or another (miss; evicting a warm one). */
+  | { kind: 'take'; handle: string; affinity: 'hit' | 'miss'; evicts: boolean }
+  /** Nothing idle, room left: create one for the tenant. */
+  | { kind: 'grow' }
+  /** Wait for these to be ready, then decide again (the tenant's own, or warm ones on their way). */
+  | { kind: 'wait'; handles: string[] }
+  | { kind: 'exhausted' };
+
+/** Which container a tenant gets from a pool with these members and this maximum. */
+export function decide(members: PoolMember[], tenant: string, max: number): PoolDecision {
+  const own = members.find((m) => m.tenant === tenant && m.status !== 'available');
+  if (own)
+    return own.status === 'borrowed'
+      ? { kind: 'held', handle: own.handle }
+      : { kind: 'wait', handles: [own.handle] };
+  const idle = members.filter((m) => m.status === 'available');
+  const warm = idle.find((m) => m.lastTenant === tenant);
+  if (warm) return { kind: 'take', handle: warm.handle, affinity: 'hit', evicts: false };
+  // A container nobody used yet, else the one released longest ago (its tenant is least likely back).
+  const other = idle.sort(
+    (a, b) =>
+      Number(a.lastTenant !== null) - Number(b.lastTenant !== null) ||
+      a.updatedAt.getTime() - b.updatedAt.getTime(),
+  )[0];
+  if (other)
+    return { kind: 'take', handle: other.handle, affinity: 'miss', evicts: other.lastTenant !== null };
+  if (members.length < max) return { kind: 'grow' };
+  const coming = members.filter((m) => m.status === 'pending' && !m.tenant).map((m) => m.handle);
+  return coming.length ? { kind: 'wait', handles: coming } : { kind: 'exhausted' };
+}
