@@ -41,6 +41,16 @@ describe('config', () => {
     expect(ok.BEACON_HOST).toBe('0.0.0.0');
   });
 
+  test('a SPEC variable this version does not act on stops the start instead of being ignored', () => {
+    const listed = problems(() => loadPlatform({ BEACON_DATABASE_URL: 'postgres://beacon@db/beacon' }));
+    expect(listed).toEqual([
+      'BEACON_DATABASE_URL: not supported by this version: the PostgreSQL backend is not built; data is SQLite under BEACON_DATA_DIR',
+    ]);
+    expect(problems(() => loadGateway({ BEACON_LANGFUSE_URL: 'http://lf' }))[0]).toStartWith(
+      'BEACON_LANGFUSE_URL',
+    );
+  });
+
   test('a token value is never echoed in the problem list', () => {
     const listed = problems(() => loadGateway({ BEACON_ADMIN_TOKEN: 'short' }));
     expect(listed.join('\n')).toContain('BEACON_ADMIN_TOKEN');

@@ -16,7 +16,8 @@ export type EnvSource = Record<string, string | undefined>;
 export function parseEnv<S extends z.ZodType>(
   schema: S,
   source: EnvSource,
-  { bindCheck = true }: { bindCheck?: boolean } = {},
+  /** The checks for a Beacon service (bind safety, unsupported variables); the in-container kernel skips them. */
+  { serviceChecks = true }: { serviceChecks?: boolean } = {},
 ): z.infer<S> {
   const cleaned: Record<string, string> = {};
   for (const [key, value] of Object.entries(source))
@@ -29,11 +30,24 @@ export function parseEnv<S extends z.ZodType>(
         const got = key in cleaned && !/TOKEN|KEY|SECRET/.test(key) ? ` (got "${cleaned[key]}")` : '';
         return `${key || 'config'}: ${issue.message}${got}`;
       });
-  const bindProblem = bindCheck && checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);
+  if (serviceChecks)
+    for (const [key, why] of Object.entries(NOT_BUILT))
+      if (key in cleaned) problems.push(`${key}: not supported by this version: ${why}`);
+  const bindProblem =
+    serviceChecks && checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);
   if (bindProblem) problems.push(`BEACON_HOST: ${bindProblem}`);
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
+
+/** SPEC variables this version does not act on: set, they would be silently ignored, so they stop the start. */
+const NOT_BUILT: Record<string, string> = {
+  BEACON_DATABASE_URL: 'the PostgreSQL backend is not built; data is SQLite under BEACON_DATA_DIR',
+  BEACON_LOKI_URL: 'logs go to Loki through Alloy (distro/observability), not pushed by the services',
+  BEACON_LANGFUSE_URL: 'Langfuse is not integrated',
+  BEACON_LANGFUSE_PUBLIC_KEY: 'Langfuse is not integrated',
+  BEACON_LANGFUSE_SECRET_KEY: 'Langfuse is not integrated',
+};
 
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),

@@ -18,5 +18,5 @@ export type KernelConfig = z.infer<typeof schema>;
 
 /** The kernel runs inside its own container: binding to all of the container's addresses is its purpose. */
 export function loadConfig(source: EnvSource): KernelConfig {
-  return parseEnv(schema, source, { bindCheck: false });
+  return parseEnv(schema, source, { serviceChecks: false });
 }
