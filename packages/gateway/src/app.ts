@@ -9,10 +9,12 @@ import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Registry } from 'prom-client';
 import type { Dispatcher } from './dispatcher';
+import type { InteractionLogger } from './interaction-logger';
 import type { GatewayMetrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
 import { type ArtifactDeps, artifactRoutes } from './routes/artifacts';
 import { eventRoutes } from './routes/events';
+import { interactionRoutes } from './routes/interactions';
 import { messageRoutes } from './routes/message';
 import type { TaskStore } from './tasks';
 
@@ -30,6 +32,8 @@ export interface GatewayDeps {
   dispatcher?: Dispatcher;
   upgradeWebSocket?: UpgradeWebSocket;
   artifacts?: Omit<ArtifactDeps, 'metrics' | 'log'>;
+  interactions?: Pick<InteractionLogger, 'read'>;
+  adminToken?: string;
 }
 
 export function createApp(deps: GatewayDeps): Hono {
@@ -40,6 +44,7 @@ export function createApp(deps: GatewayDeps): Hono {
     app.route('/', alertRoutes(sse, metrics, log, deps.alertToken));
   }
   if (deps.dispatcher) app.route('/', messageRoutes(deps.dispatcher, metrics, deps.upgradeWebSocket));
+  if (deps.interactions) app.route('/', interactionRoutes(deps.interactions, deps.adminToken));
   if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log }));
   return app;
 }

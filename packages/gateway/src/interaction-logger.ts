@@ -1,5 +1,7 @@
+import { createReadStream } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Logger } from '@beacon/core';
 import type { GatewayMetrics } from './metrics';
 
@@ -20,6 +22,18 @@ export interface Interaction {
 }
 
 const PROMPT_LIMIT = 500;
+
+export interface InteractionFilter {
+  handle?: string | undefined;
+  traceId?: string | undefined;
+  status?: string | undefined;
+  source?: string | undefined;
+}
+
+const matches = (entry: Interaction, filter: InteractionFilter) =>
+  (Object.keys(filter) as (keyof InteractionFilter)[]).every(
+    (k) => filter[k] === undefined || entry[k] === filter[k],
+  );
 
 /**
  * Appends to BEACON_HOME/system/logs/YYYY-MM-DD.jsonl (UTC day). Each line is one write with O_APPEND,
@@ -46,6 +60,33 @@ export function createInteractionLogger(home: string, metrics: GatewayMetrics, l
         );
         return false;
       }
+    },
+
+    /**
+     * One UTC day's dispatches matching `filter`: the last `limit` of them, newest first, and totals over
+     * every match. The file is streamed line by line; a line that is not JSON is skipped.
+     */
+    async read(date: string, filter: InteractionFilter, limit: number) {
+      const totals = { dispatches: 0, costUsd: 0, inputTokens: 0, outputTokens: 0 };
+      const last: Interaction[] = [];
+      const file = join(dir, `${date}.jsonl`);
+      if (!(await Bun.file(file).exists())) return { interactions: last, totals };
+      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+        let entry: Interaction;
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (!matches(entry, filter)) continue;
+        totals.dispatches++;
+        totals.costUsd += entry.costUsd ?? 0;
+        totals.inputTokens += entry.tokens?.input ?? 0;
+        totals.outputTokens += entry.tokens?.output ?? 0;
+        last.push(entry);
+        if (last.length > limit) last.shift();
+      }
+      return { interactions: last.reverse(), totals };
     },
   };
 }

@@ -25,12 +25,13 @@ const events = startEventSide({
   log,
   onContainerEvent: platform.forget,
 });
+const interactions = createInteractionLogger(config.BEACON_HOME, metrics, log);
 const dispatcher = createDispatcher({
   ...events,
   platform,
   metrics,
   log,
-  interactions: createInteractionLogger(config.BEACON_HOME, metrics, log),
+  interactions,
   applyKernelMessage: events.bridge.onKernel,
   transport: config.BEACON_NATS_URL ? 'nats' : 'http',
   timeoutMs: config.BEACON_DISPATCH_TIMEOUT * 1000,
@@ -61,6 +62,8 @@ const app = createApp({
   tasks: events.tasks,
   alertToken: config.BEACON_ALERT_TOKEN ?? config.BEACON_ADMIN_TOKEN,
   dispatcher,
+  interactions,
+  adminToken: config.BEACON_ADMIN_TOKEN,
   upgradeWebSocket,
   artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
 });
