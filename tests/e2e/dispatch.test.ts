@@ -29,7 +29,7 @@ describe.skipIf(!available)('dispatch end to end', () => {
   const handle = `${prefix}-olive`;
 
   beforeAll(async () => {
-    stack = await startStack(work);
+    stack = await startStack(work, { pools: [{ name: `${prefix}-p`, min: 1, max: 1, memoryMb: 256 }] });
     await stack.provision(handle, 'olive');
   });
 
@@ -239,5 +239,31 @@ describe.skipIf(!available)('dispatch end to end', () => {
     expect(second).not.toEqual(first);
     expect((await fetch(platformApi, { method: 'DELETE', headers: stackAuth })).status).toBe(204);
     expect(await liveKeys()).toEqual([]);
+  });
+
+  test("a pooled container's AI calls are charged to the tenant holding it, and its key goes with it", async () => {
+    const pool = `${stack.platform.url}/api/pools/${prefix}-p`;
+    // A warm container, made before any tenant: its own key is the pool's, so the tenant's must be handed over.
+    await eventually(async () => {
+      const { pools } = await (await fetch(`${stack.platform.url}/api/pools`, { headers: stackAuth })).json();
+      return pools[0]?.available === 1;
+    }, 20_000);
+    const acquired = await post(`${pool}/acquire`, { tenant: 'tess' }, stackAuth);
+    expect(acquired.status).toBe(200);
+    const { handle: pooled } = await acquired.json();
+    await stack.healthy(pooled);
+    const res = await post(`${stack.gateway.url}/api/message`, { handle: pooled, text: 'on whose bill?' });
+    const body = await res.json();
+    expect(body.status).toBe('ok');
+    const row = await eventually(() => usageRow(body.traceId));
+    expect(row).toMatchObject({ user: 'tess', handle: pooled });
+
+    const tessKeys = async () => {
+      const list = await fetch(`${stack.proxy.url}/api/keys?user=tess`, { headers: stackAuth });
+      return ((await list.json()).keys as { revokedAt: string | null }[]).filter((k) => !k.revokedAt);
+    };
+    expect(await tessKeys()).toHaveLength(1);
+    expect((await post(`${pool}/release`, { tenant: 'tess' }, stackAuth)).status).toBe(200);
+    expect(await tessKeys()).toEqual([]);
   });
 });

@@ -118,4 +118,35 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     expect(refused).toEqual([expect.stringContaining('exhausted'), expect.stringContaining('exhausted')]);
     pools.stop();
   });
+
+  test("the tenant's key is handed over on acquire and taken back on release; a failed hand-over returns the container", async () => {
+    const pool = `${prefix}-k`;
+    const parts = createPlatformParts();
+    const calls: string[] = [];
+    const tenantKeys = {
+      give: async (handle: string, tenant: string) => {
+        calls.push(`give ${tenant} ${handle}`);
+        if (tenant === 'broken') throw new Error('proxy unreachable');
+      },
+      take: async (handle: string, tenant: string) => void calls.push(`take ${tenant} ${handle}`),
+    };
+    const pools = createPools({
+      ...parts,
+      tenantKeys,
+      pools: [{ name: pool, min: 1, max: 2 }],
+      sweepMs: 60_000,
+    });
+    await pools.start();
+    const { handle } = await pools.acquire(pool, 'ann');
+    await pools.acquire(pool, 'ann');
+    expect(calls).toEqual([`give ann ${handle}`]);
+    await expect(pools.acquire(pool, 'broken')).rejects.toThrow('proxy unreachable');
+    await eventually(
+      () => pools.list()[0]?.members.some((m) => m.status === 'available' && !m.tenant),
+      20_000,
+    );
+    await pools.release(pool, 'ann');
+    expect(calls.at(-1)).toBe(`take ann ${handle}`);
+    pools.stop();
+  });
 });

@@ -37,7 +37,7 @@ export { post };
  * the platform with the kernel image built from this checkout, a gateway on NATS and one on HTTP, and
  * the fake upstream in this process.
  */
-export async function startStack(work: string) {
+export async function startStack(work: string, { pools = [] }: { pools?: unknown[] } = {}) {
   mkdirSync(work, { recursive: true });
   await buildKernelImage();
   const host = await bridgeAddress();
@@ -61,6 +61,7 @@ export async function startStack(work: string) {
     BEACON_PROXY_URL: proxy.url,
     BEACON_DEFAULT_IMAGE: 'beacon-kernel:e2e',
     BEACON_SECRETS_RUNTIME_DIR: join(work, 'secrets'),
+    BEACON_POOLS: JSON.stringify(pools),
   });
   const gatewayEnv = {
     BEACON_LOG_LEVEL: 'info',
@@ -89,6 +90,10 @@ export async function startStack(work: string) {
       );
       if (created.status !== 201)
         throw new Error(`provision ${handle}: ${created.status} ${await created.text()}`);
+      await this.healthy(handle);
+    },
+    /** Wait until a kernel container answers healthy (HTTP up, NATS subscription live). */
+    async healthy(handle: string) {
       await eventually(async () => {
         const c = await (
           await fetch(`${platform.url}/api/containers/${handle}`, { headers: stackAuth })

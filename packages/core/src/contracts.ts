@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** A container handle (SPEC §5); it is also a token of bus subjects. */
 export const HANDLE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** Where the platform writes the proxy key of a pooled container's current tenant; the kernel prefers it. */
+export const TENANT_KEY_FILE = '/run/beacon/proxy-key';
+
 /** Bus payloads (SPEC §6). Unknown fields are ignored; the handle is the subject's second token. */
 export const busKinds = ['questions', 'progress', 'results', 'errors', 'cancelled'] as const;
 export type BusKind = (typeof busKinds)[number];

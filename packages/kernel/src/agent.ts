@@ -2,11 +2,21 @@ import { type Command, type KernelResult, type Logger, SseParser } from '@beacon
 
 export interface AgentOptions {
   proxyUrl: string;
-  proxyKey: string;
+  /** The key to call the proxy with, asked before every call (a pooled container's changes with its tenant). */
+  proxyKey: () => Promise<string>;
   model: string;
   timeoutMs: number;
   log: Logger;
 }
+
+/** The key a pool wrote for the container's current tenant, else the container's own. */
+export const proxyKeyFrom = (file: string, fallback: string) => async () => {
+  try {
+    return (await Bun.file(file).text()).trim() || fallback;
+  } catch {
+    return fallback;
+  }
+};
 
 export class AgentError extends Error {
   constructor(
@@ -36,7 +46,7 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          authorization: `Bearer ${proxyKey}`,
+          authorization: `Bearer ${await proxyKey()}`,
           'x-beacon-trace-id': command.traceId,
         },
         body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: command.text }] }),

@@ -9,7 +9,7 @@ import {
 } from '@beacon/core';
 import { z } from 'zod';
 import pkg from '../package.json';
-import { createAgent } from './agent';
+import { createAgent, proxyKeyFrom } from './agent';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { createRunner, type TaskSink } from './runner';
@@ -20,7 +20,7 @@ const log = createLogger({ service: 'kernel', level: config.BEACON_LOG_LEVEL }).
 });
 const agent = createAgent({
   proxyUrl: config.BEACON_PROXY_URL,
-  proxyKey: config.BEACON_PROXY_KEY,
+  proxyKey: proxyKeyFrom(config.BEACON_PROXY_KEY_FILE, config.BEACON_PROXY_KEY),
   model: config.BEACON_MODEL,
   timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
   log,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createMemoryBus, createNatsBus, type Logger, type Probe } from '@beacon/core';
+import { createMemoryBus, createNatsBus, type Logger, type Probe, TENANT_KEY_FILE } from '@beacon/core';
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient } from './clients/docker';
@@ -8,6 +8,7 @@ import type { PlatformConfig } from './config';
 import { createContainerService } from './containers';
 import { openDatabase } from './db';
 import { DockerEventWatcher } from './docker-events';
+import { containerName } from './domain/spec';
 import { createPlatformEvents } from './events';
 import { HealthMonitor } from './health-monitor';
 import type { PlatformMetrics } from './metrics';
@@ -54,7 +55,8 @@ export function createDeps(
         ...(proxyUrl && proxy
           ? {
               BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl,
-              BEACON_PROXY_KEY: await proxy.mint(owner, handle),
+              // A pooled container recycled while a tenant holds it keeps billing that tenant.
+              BEACON_PROXY_KEY: await proxy.mint(pools.tenantOf(handle) ?? owner, handle),
             }
           : {}),
       };
@@ -75,7 +77,22 @@ export function createDeps(
     intervalMs: config.BEACON_STATS_INTERVAL * 1000,
     cgroup: createCgroupReader(),
   });
-  const pools = createPools({ containers, db, metrics, log, pools: config.BEACON_POOLS });
+  const pools = createPools({
+    containers,
+    db,
+    metrics,
+    log,
+    pools: config.BEACON_POOLS,
+    ...(proxy
+      ? {
+          tenantKeys: {
+            give: async (handle, tenant) =>
+              docker.writeFile(containerName(handle), TENANT_KEY_FILE, await proxy.mint(tenant, handle)),
+            take: (handle, tenant) => proxy.revoke(tenant, handle),
+          },
+        }
+      : {}),
+  });
   const monitor = new HealthMonitor({
     containers,
     docker,

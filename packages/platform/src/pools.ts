@@ -7,8 +7,15 @@ import { type PoolMemberRow, poolMembers } from './db/schema/pool-members';
 import { decide, type PoolConfig } from './domain/pools';
 import type { PlatformMetrics } from './metrics';
 
+/** Hands a tenant its own proxy key inside the container it holds, so its AI calls are charged to it. */
+export interface TenantKeys {
+  give(handle: string, tenant: string): Promise<void>;
+  take(handle: string, tenant: string): Promise<void>;
+}
+
 export interface PoolDeps {
   containers: Pick<ContainerService, 'create' | 'recycle' | 'destroy' | 'find'>;
+  tenantKeys?: TenantKeys;
   db: PlatformDb;
   metrics: PlatformMetrics;
   log: Logger;
@@ -35,7 +42,7 @@ type Choice =
  * warm for the same tenant until another needs it. Membership lives in the database, so a restart keeps
  * every tenant's container.
  */
-export function createPools({ containers, db, metrics, log, pools, sweepMs = 10_000 }: PoolDeps) {
+export function createPools({ containers, tenantKeys, db, metrics, log, pools, sweepMs = 10_000 }: PoolDeps) {
   const byName = new Map(pools.map((p) => [p.name, p]));
   const locks = new Map<string, Promise<unknown>>();
   /** Containers being created or wiped, by handle; these promises never reject. */
@@ -204,7 +211,22 @@ export function createPools({ containers, db, metrics, log, pools, sweepMs = 10_
         continue;
       }
       await pick.ready;
+      if (pick.affinity !== 'held') await handOver(config, pick.handle, tenant);
       return { pool: config.name, handle: pick.handle, tenant, affinity: pick.affinity };
+    }
+  }
+
+  /** Give the tenant its key in the container; if that fails the container goes back to the pool. */
+  async function handOver(config: PoolConfig, handle: string, tenant: string) {
+    try {
+      await tenantKeys?.give(handle, tenant);
+    } catch (err) {
+      await locked(config.name, () => update(handle, { status: 'available', tenant: null }));
+      log.warn(
+        { event: 'pool.hand_over_failed', pool: config.name, handle, tenant, err: String(err) },
+        'tenant key not delivered; container returned to the pool',
+      );
+      throw err;
     }
   }
 
@@ -264,12 +286,26 @@ export function createPools({ containers, db, metrics, log, pools, sweepMs = 10_
       });
       publish(config);
       log.info({ event: 'pool.released', pool: name, tenant, handle }, `${tenant} released ${handle}`);
+      // The wipe removes the key file with the container; revoking stops any copy of it too.
+      await tenantKeys
+        ?.take(handle, tenant)
+        .catch((err) =>
+          log.warn(
+            { event: 'pool.key_revoke_failed', handle, tenant, err: String(err) },
+            'tenant key not revoked',
+          ),
+        );
       try {
         await wipe(config, handle);
       } finally {
         void topUp(config);
       }
       return { pool: name, handle, tenant };
+    },
+
+    /** The tenant holding (or about to hold) this container, if it is a pool's. */
+    tenantOf(handle: string): string | undefined {
+      return db.select().from(poolMembers).where(eq(poolMembers.handle, handle)).get()?.tenant ?? undefined;
     },
 
     list() {

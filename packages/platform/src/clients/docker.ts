@@ -63,6 +63,8 @@ export interface DockerClient {
   stats(id: string, signal: AbortSignal): Promise<DockerStatsJson>;
   /** The engine's event stream (NDJSON) for managed containers; ends when `signal` aborts. */
   events(signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /** Write one file into a running container (absolute `path`; parent directories are created). */
+  writeFile(id: string, path: string, content: string): Promise<void>;
 }
 
 type DockerodeError = Error & { statusCode?: number; code?: string };
@@ -173,6 +175,10 @@ export function createDockerClient(docker = new Docker()): DockerClient {
     }),
     remove: wrap('remove', async (id: string) => {
       await (await managed(id)).remove({ force: true, v: true });
+    }),
+    writeFile: wrap('writeFile', async (id: string, path: string, content: string) => {
+      const tar = await new Bun.Archive({ [path.replace(/^\/+/, '')]: content }).bytes();
+      await (await managed(id)).putArchive(Buffer.from(tar), { path: '/' });
     }),
     list: wrap('list', async () => {
       const all = await docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });
