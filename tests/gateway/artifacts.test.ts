@@ -85,12 +85,10 @@ for (const [kind, makeStore] of stores) {
       expect(stored.etag).toBeString();
       await put('results/task-2.json', '{}', { 'content-type': 'application/json' });
       await put('other/x.txt', 'x', { 'content-type': 'text/plain' });
-
-      const got = await app.request('/api/artifacts/results/task-1.json');
-      expect(got.status).toBe(200);
-      expect(got.headers.get('content-type')).toStartWith('application/json');
-      expect(got.headers.get('etag')).toBe(`"${stored.etag}"`);
-      expect(await got.text()).toBe(body);
+      // Any character but the refused ones is a key: spaces, brackets, non-ASCII, percent-encoded once.
+      const odd = 'odd/50 percent (½) off.txt';
+      expect((await put(encodeURIComponent(odd), 'y')).status).toBe(201);
+      expect(await (await app.request(`/api/artifacts/${encodeURIComponent(odd)}`)).text()).toBe('y');
 
       const list = await (await app.request('/api/artifacts?prefix=results/')).json();
       expect(list.artifacts.map((a: { key: string }) => a.key)).toEqual([
@@ -98,6 +96,8 @@ for (const [kind, makeStore] of stores) {
         'results/task-2.json',
       ]);
       expect(list.artifacts[0]).toMatchObject({ size: body.length, etag: stored.etag });
+      const listedOdd = await (await app.request('/api/artifacts?prefix=odd/')).json();
+      expect(listedOdd.artifacts.map((a: { key: string }) => a.key)).toEqual([odd]);
       const limited = await (await app.request('/api/artifacts?limit=1')).json();
       expect(limited.artifacts).toHaveLength(1);
 
@@ -108,7 +108,7 @@ for (const [kind, makeStore] of stores) {
       expect((await app.request('/api/artifacts/results/task-1.json', { method: 'DELETE' })).status).toBe(
         404,
       );
-      expect(await ops('put', 'ok')).toBe(3);
+      expect(await ops('put', 'ok')).toBe(4);
       expect(await ops('get', 'not_found')).toBe(1);
       expect(await ops('delete', 'ok')).toBe(1);
     });
@@ -161,6 +161,13 @@ describe('artifact input and modes', () => {
     expect(big.status).toBe(413);
     expect((await big.json()).error.message).toContain('1024-byte limit');
     expect(await ops('put', 'rejected')).toBe(8);
+  });
+
+  test('a literal % in a key survives: the path is decoded exactly once', async () => {
+    const { app, put } = gateway(createFsArtifactStore(join(work, 'percent')));
+    const key = encodeURIComponent('deals/50% off.txt');
+    expect((await put(key, 'z')).status).toBe(201);
+    expect(await (await app.request(`/api/artifacts/${key}`)).text()).toBe('z');
   });
 
   test('on the filesystem a key inside another artifact is a 409, not a 500', async () => {

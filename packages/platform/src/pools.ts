@@ -240,11 +240,16 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
     }
   }
 
+  /** Never throws: a failing sweep is logged and the next one tries again. */
   async function sweep(resume = false) {
     for (const config of pools) {
-      recover(config, { resume });
-      publish(config);
-      await topUp(config);
+      try {
+        recover(config, { resume });
+        publish(config);
+        await topUp(config);
+      } catch (err) {
+        log.warn({ event: 'pool.sweep_failed', pool: config.name, err: String(err) }, 'pool sweep failed');
+      }
     }
   }
 

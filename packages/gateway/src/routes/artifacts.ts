@@ -48,7 +48,8 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log }: Artifact
   function keyOf(c: Context, op: Op): string {
     let key: string;
     try {
-      key = decodeURIComponent(c.req.path.slice(ROUTE.length + 1));
+      // The raw path, percent-decoded exactly once.
+      key = decodeURIComponent(new URL(c.req.url).pathname.slice(ROUTE.length + 1));
     } catch {
       throw reject(op, 'key: not valid percent-encoding');
     }
