@@ -9,13 +9,14 @@ export interface AgentOptions {
   log: Logger;
 }
 
-/** The key a pool wrote for the container's current tenant, else the container's own. */
-export const proxyKeyFrom = (file: string, fallback: string) => async () => {
-  try {
-    return (await Bun.file(file).text()).trim() || fallback;
-  } catch {
-    return fallback;
-  }
+/**
+ * The key a pool wrote for the container's current tenant, else the container's own. Checked before
+ * reading: a failed read costs ~40 µs (an exception), a missing file ~1 µs this way.
+ */
+export const proxyKeyFrom = (path: string, fallback: string) => async () => {
+  const file = Bun.file(path);
+  if (!(await file.exists())) return fallback;
+  return (await file.text().catch(() => '')).trim() || fallback;
 };
 
 export class AgentError extends Error {
