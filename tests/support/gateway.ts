@@ -12,6 +12,7 @@ export interface GatewayOptions {
   sseQueueSize?: number;
   port?: number;
   alertToken?: string;
+  apiToken?: string;
 }
 
 /** The gateway's event side and app, served on loopback (SSE needs a real socket). */
@@ -22,6 +23,7 @@ export function startGateway({
   sseQueueSize = 256,
   port = 0,
   alertToken,
+  apiToken,
 }: GatewayOptions = {}) {
   const registry = new Registry();
   const metrics = createMetrics(registry);
@@ -43,6 +45,7 @@ export function startGateway({
     sse: events.sse,
     tasks: events.tasks,
     ...(alertToken ? { alertToken } : {}),
+    ...(apiToken ? { apiToken } : {}),
   });
   const server = Bun.serve({ hostname: '127.0.0.1', port, fetch: app.fetch, idleTimeout: 0 });
   return {

@@ -71,6 +71,7 @@ export const commonEnv = {
 };
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+export const isLoopback = (host: string) => LOOPBACK.has(host);
 
 /** Safe by default: binding beyond loopback requires an admin token. Returns the problem, if any. */
 export function checkBind(host: string, adminToken: string | undefined): string | undefined {

@@ -34,20 +34,31 @@ export function createServiceApp({
 }
 
 /**
- * Admin routes: `Authorization: Bearer <BEACON_ADMIN_TOKEN>` (401 without, 403 wrong).
- * With no token the service listens on loopback only (config enforces it), so local callers pass.
+ * Routes behind a token: `Authorization: Bearer <token>` or Basic with the token as password (401 without,
+ * 403 wrong). With `query`, a `?token=` also counts: browsers cannot set headers on EventSource or WebSocket.
+ * No token configured: everyone passes.
  */
-export function adminAuth(token: string | undefined): MiddlewareHandler {
+export function tokenAuth(
+  token: string | undefined,
+  { name = 'admin token', query = false }: { name?: string; query?: boolean } = {},
+): MiddlewareHandler {
   return async (c, next) => {
     if (token) {
-      const presented = presentedToken(c.req.header('authorization'));
-      // The Basic challenge lets a browser open the admin page (the token as password, any user name).
+      const presented =
+        presentedToken(c.req.header('authorization')) ?? (query ? c.req.query('token') : undefined);
+      // The Basic challenge lets a browser open a page (the token as password, any user name).
       if (presented === undefined)
-        throw new AppError('unauthorized', 'this route needs the admin token', {
+        throw new AppError('unauthorized', `this route needs the ${name}`, {
           'www-authenticate': 'Basic realm="beacon"',
         });
-      if (!secretMatches(presented, token)) throw new AppError('forbidden', 'wrong admin token');
+      if (!secretMatches(presented, token)) throw new AppError('forbidden', `wrong ${name}`);
     }
     await next();
   };
 }
+
+/**
+ * Admin routes: `Authorization: Bearer <BEACON_ADMIN_TOKEN>` (401 without, 403 wrong).
+ * With no token the service listens on loopback only (config enforces it), so local callers pass.
+ */
+export const adminAuth = (token: string | undefined) => tokenAuth(token);

@@ -4,6 +4,7 @@ import {
   type Probe,
   type ServiceIdentity,
   type SseBroadcaster,
+  tokenAuth,
 } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -34,11 +35,30 @@ export interface GatewayDeps {
   artifacts?: Omit<ArtifactDeps, 'metrics' | 'log'>;
   interactions?: Pick<InteractionLogger, 'read'>;
   adminToken?: string;
+  /** Guards the user API when set (BEACON_API_TOKEN). */
+  apiToken?: string;
 }
+
+/** The user API: what a client (the web shell, a bot, an agent) calls; guarded by the API token. */
+const USER_ROUTES = [
+  '/api/message',
+  '/api/tasks',
+  '/api/tasks/*',
+  '/api/alerts',
+  '/api/artifacts',
+  '/api/artifacts/*',
+];
+/** Streams a browser opens with EventSource or WebSocket, which cannot send headers: `?token=` counts. */
+const STREAM_ROUTES = ['/api/events', '/ws'];
 
 export function createApp(deps: GatewayDeps): Hono {
   const app = createServiceApp(deps);
   const { sse, tasks, metrics, log } = deps;
+  if (deps.apiToken) {
+    const name = 'API token (BEACON_API_TOKEN)';
+    for (const path of USER_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name }));
+    for (const path of STREAM_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name, query: true }));
+  }
   if (sse && tasks) {
     app.route('/', eventRoutes(sse, tasks));
     app.route('/', alertRoutes(sse, metrics, log, deps.alertToken));

@@ -12,6 +12,8 @@ const schema = z.object({
   BEACON_SSE_QUEUE_SIZE: env.positiveInt(256),
   BEACON_DISPATCH_TIMEOUT: env.seconds(120),
   BEACON_ALERT_TOKEN: z.string().optional(),
+  /** Guards the user API (message, web shell, events, tasks, alerts list, artifacts) when set. */
+  BEACON_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BEACON_COMMIT: z.string().optional(),
   BEACON_ARTIFACT_MODE: z.enum(['off', 'warn', 'enforce']).default('warn'),
   // Bun.serve refuses bodies over 128 MiB before any route sees them.

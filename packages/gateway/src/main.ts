@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { configOrExit, serveApp, serviceBasics } from '@beacon/core';
+import { configOrExit, isLoopback, serveApp, serviceBasics } from '@beacon/core';
 import { createBunWebSocket } from 'hono/bun';
 import pkg from '../package.json';
 import { createApp } from './app';
@@ -16,6 +16,11 @@ const config = configOrExit(() => loadConfig(Bun.env));
 const { log, registry } = serviceBasics('gateway', pkg.version, config.BEACON_LOG_LEVEL);
 const metrics = createMetrics(registry);
 
+if (!config.BEACON_API_TOKEN && !isLoopback(config.BEACON_HOST))
+  log.warn(
+    { event: 'gateway.api_open', host: config.BEACON_HOST },
+    'the user API (message, web shell, events, artifacts) is open to anyone who reaches this port: set BEACON_API_TOKEN',
+  );
 const platform = createPlatformClient(config.BEACON_PLATFORM_URL, config.BEACON_ADMIN_TOKEN);
 const events = startEventSide({
   natsUrl: config.BEACON_NATS_URL,
@@ -64,6 +69,7 @@ const app = createApp({
   dispatcher,
   interactions,
   adminToken: config.BEACON_ADMIN_TOKEN,
+  ...(config.BEACON_API_TOKEN ? { apiToken: config.BEACON_API_TOKEN } : {}),
   upgradeWebSocket,
   artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
 });
