@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { AppError } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
 import { createPools } from '../../packages/platform/src/pools';
 import { hasDocker } from '../support/deps';
@@ -126,7 +127,8 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     const tenantKeys = {
       give: async (handle: string, tenant: string) => {
         calls.push(`give ${tenant} ${handle}`);
-        if (tenant === 'broken') throw new Error('proxy unreachable');
+        // What the real proxy client throws: a 503, which must not count as the pool being exhausted.
+        if (tenant === 'broken') throw new AppError('unavailable', 'proxy unreachable');
       },
       take: async (handle: string, tenant: string) => void calls.push(`take ${tenant} ${handle}`),
     };
@@ -141,6 +143,13 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     await pools.acquire(pool, 'ann');
     expect(calls).toEqual([`give ann ${handle}`]);
     await expect(pools.acquire(pool, 'broken')).rejects.toThrow('proxy unreachable');
+    const counts = (await parts.registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith(`platform_pool_acquire_duration_seconds_count{pool="${pool}"`));
+    expect(counts.sort()).toEqual([
+      `platform_pool_acquire_duration_seconds_count{pool="${pool}",status="error"} 1`,
+      `platform_pool_acquire_duration_seconds_count{pool="${pool}",status="ok"} 2`,
+    ]);
     await eventually(
       () => pools.list()[0]?.members.some((m) => m.status === 'available' && !m.tenant),
       20_000,

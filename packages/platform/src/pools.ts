@@ -32,6 +32,9 @@ export interface Acquired {
   affinity: 'held' | 'hit' | 'miss';
 }
 
+/** The one refusal an acquisition counts as `exhausted` (a failed hand-over is 503 too, but an error). */
+class PoolExhausted extends AppError {}
+
 type Choice =
   | { handle: string; affinity: Acquired['affinity']; ready?: Promise<unknown> }
   | { wait: Promise<unknown> };
@@ -195,7 +198,7 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
         // On their way (busy), or about to be resumed by the first sweep.
         return { wait: Promise.race(decision.handles.map((h) => busy.get(h) ?? Bun.sleep(100))) };
       case 'exhausted':
-        throw new AppError(
+        throw new PoolExhausted(
           'unavailable',
           `pool ${config.name} is exhausted: all ${config.max} containers are held`,
           { 'retry-after': '5' },
@@ -272,7 +275,7 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
         log.info({ event: 'pool.acquired', ...acquired }, `${tenant} acquired ${acquired.handle}`);
         return acquired;
       } catch (err) {
-        end({ status: err instanceof AppError && err.code === 'unavailable' ? 'exhausted' : 'error' });
+        end({ status: err instanceof PoolExhausted ? 'exhausted' : 'error' });
         throw err;
       } finally {
         publish(config);
