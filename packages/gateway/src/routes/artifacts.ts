@@ -58,10 +58,6 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log }: Artifact
     return key;
   }
 
-  const notFound = (message: string): never => {
-    throw new AppError('not_found', message);
-  };
-
   /** One store operation; a failure becomes a 502 (enforce) or the soft answer (warn). */
   async function attempt<T, R>(
     op: Op,
@@ -82,6 +78,19 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log }: Artifact
       if (mode === 'enforce') throw new AppError('bad_gateway', message);
       return soft(message);
     }
+  }
+
+  /** get and delete: nothing there (undefined or false) is a 404, and so, in `warn` mode, is a failing store. */
+  async function existing<T>(op: 'get' | 'delete', key: string, fn: () => Promise<T | undefined>) {
+    const found = await attempt(op, key, fn, (message): never => {
+      throw new AppError('not_found', message);
+    });
+    if (!found) {
+      count(op, 'not_found');
+      throw new AppError('not_found', `no artifact ${key}`);
+    }
+    count(op, 'ok');
+    return found;
   }
 
   // Before the key routes: `/api/artifacts/*` matches `/api/artifacts` too.
@@ -127,12 +136,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log }: Artifact
 
   app.get(`${ROUTE}/*`, async (c) => {
     const key = keyOf(c, 'get');
-    const object = await attempt('get', key, () => store.get(key), notFound);
-    if (!object) {
-      count('get', 'not_found');
-      throw new AppError('not_found', `no artifact ${key}`);
-    }
-    count('get', 'ok');
+    const object = await existing('get', key, () => store.get(key));
     return new Response(object.body, {
       headers: {
         'content-type': object.contentType,
@@ -145,12 +149,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log }: Artifact
 
   app.delete(`${ROUTE}/*`, async (c) => {
     const key = keyOf(c, 'delete');
-    const deleted = await attempt('delete', key, () => store.delete(key), notFound);
-    if (!deleted) {
-      count('delete', 'not_found');
-      throw new AppError('not_found', `no artifact ${key}`);
-    }
-    count('delete', 'ok');
+    await existing('delete', key, () => store.delete(key));
     return c.body(null, 204);
   });
 
