@@ -25,13 +25,13 @@ const samples = async (registry: Registry, name: string) => {
 /** GET /admin (a page) and /admin/dashboard (JSON): what an operator wants at a glance without Grafana (US50). */
 export function adminRoutes({ containers, registry, stats, proxy, log, grafanaUrl, adminToken }: AdminDeps) {
   const app = new Hono();
+  const unhealthyHandles = async () =>
+    (await samples(registry, 'platform_container_healthy'))
+      .filter((v) => v.value === 0)
+      .map((v) => String(v.labels.handle));
   app.use('/admin/*', adminAuth(adminToken));
   app.get('/admin', async (c) => {
-    const unhealthy = new Set(
-      (await samples(registry, 'platform_container_healthy'))
-        .filter((v) => v.value === 0)
-        .map((v) => String(v.labels.handle)),
-    );
+    const unhealthy = new Set(await unhealthyHandles());
     const startOfDay = new Date(new Date().toISOString().slice(0, 10));
     let costs: Map<string, number> | undefined;
     let costProblem: string | undefined;
@@ -59,9 +59,7 @@ export function adminRoutes({ containers, registry, stats, proxy, log, grafanaUr
     const rows = containers.list();
     const byState: Record<string, number> = {};
     for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
-    const unhealthy = (await samples(registry, 'platform_container_healthy'))
-      .filter((v) => v.value === 0)
-      .map((v) => String(v.labels.handle));
+    const unhealthy = await unhealthyHandles();
     const recycledLastHour: Record<string, number> = {};
     for (const r of containers.recycledSince(Date.now() - 3_600_000)) {
       recycledLastHour[r.reason] = (recycledLastHour[r.reason] ?? 0) + 1;
