@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeContainers } from '../tests/support/docker';
-import { post, startStack } from '../tests/support/stack';
+import { post } from '../tests/support/http';
+import { startStack } from '../tests/support/stack';
 
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);

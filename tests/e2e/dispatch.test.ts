@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { runCommand } from '../support/command';
 import { hasDocker, hasTool } from '../support/deps';
 import { docker, handlePrefix, removeContainers } from '../support/docker';
+import { post } from '../support/http';
 import { startService } from '../support/service';
 import { sseClient } from '../support/sse';
-import { post, STACK_TOKEN, type Stack, stackAuth, startStack } from '../support/stack';
+import { STACK_TOKEN, type Stack, stackAuth, startStack } from '../support/stack';
 import { eventually } from '../support/wait';
 
 // The whole path: gateway → (NATS | HTTP) → kernel in a real container → proxy → fake upstream.

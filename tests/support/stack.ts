@@ -30,8 +30,6 @@ async function bridgeAddress(): Promise<string> {
   return `${subnet[1]}.${subnet[2]}.${subnet[3]}.${Number(subnet[4]) + 1}`;
 }
 
-export { post };
-
 /**
  * The whole of Beacon on this machine: NATS and the proxy on the Docker bridge (containers reach them),
  * the platform with the kernel image built from this checkout, a gateway on NATS and one on HTTP, and
