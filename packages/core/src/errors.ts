@@ -24,15 +24,23 @@ export type ErrorCode = keyof typeof errorStatus;
 
 export class AppError extends Error {
   readonly status: ContentfulStatusCode;
+  /** `cause` is logged with the requestId, never shown to the caller. */
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.status = errorStatus[code];
   }
 }
+
+const ADDRESS =
+  /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`,;)]+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\/(?:var|run|tmp|dev|home|root)\/[^\s"'`,;)]*/gi;
+
+/** A message safe to show to an unauthenticated caller: no URL, IP address or host path in it. */
+export const withoutAddresses = (message: string) => message.replace(ADDRESS, '<address>');
 
 /** "body.limits.memoryMb: expected number" for each zod issue, joined. */
 export function describeZodError(error: ZodError, prefix = ''): string {
@@ -57,8 +65,11 @@ export function createOnError(log: Logger) {
   return (err: Error, c: Context) => {
     const requestId = requestIdOf(c);
     if (err instanceof AppError) {
-      if (err.status >= 500) log.warn({ event: 'http.error', requestId, code: err.code, err }, err.message);
-      return c.json(errorBody(err.code, err.message, requestId), err.status, err.headers);
+      if (err.status < 500)
+        return c.json(errorBody(err.code, err.message, requestId), err.status, err.headers);
+      log.warn({ event: 'http.error', requestId, code: err.code, err, cause: err.cause }, err.message);
+      // The detail (and the cause) stays in the log under the requestId.
+      return c.json(errorBody(err.code, withoutAddresses(err.message), requestId), err.status, err.headers);
     }
     if (err instanceof ZodError) {
       return c.json(errorBody('bad_request', describeZodError(err), requestId), 400);

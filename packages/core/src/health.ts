@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { withoutAddresses } from './errors';
 
 export type CheckStatus = 'ok' | 'warning' | 'error';
 
@@ -44,7 +45,8 @@ async function runProbe(probe: Probe): Promise<CheckResult> {
       ...(result?.message ? { message: result.message } : {}),
     };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    // /health is unauthenticated: it names what failed, never where it lives.
+    const message = withoutAddresses(err instanceof Error ? err.message : String(err));
     return { status: 'error', latency_ms: Math.round(performance.now() - start), message };
   } finally {
     clearTimeout(timer);

@@ -172,7 +172,7 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
       if (nc) void startDurable(nc, entry);
     },
     async check() {
-      if (!nc || !connected) throw new Error(`not connected to ${url}`);
+      if (!nc || !connected) throw new Error('not connected to NATS');
       await nc.flush();
     },
     async close() {

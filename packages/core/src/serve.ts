@@ -11,24 +11,39 @@ export interface ServeOptions {
   log: Logger;
   /** Run after the listener stops accepting, in order. */
   stopSteps?: ShutdownStep[];
+  /** Close long-lived streams (SSE) first: the listener's stop waits for open requests to end. */
+  closeStreams?: ShutdownStep;
   /** Bun's WebSocket handler (hono/bun createBunWebSocket), when the app upgrades connections. */
   websocket?: Bun.WebSocketHandler<unknown>;
 }
 
 /** Bun.serve the app and wire graceful shutdown; used only by each service's main.ts. */
-export function serveApp(app: Hono, { host, port, log, stopSteps = [], websocket }: ServeOptions) {
+export function serveApp(
+  app: Hono,
+  { host, port, log, stopSteps = [], closeStreams, websocket }: ServeOptions,
+) {
   const options = {
     hostname: host,
     port,
     fetch: (req: Request, srv: Bun.Server<unknown>) => app.fetch(req, { server: srv }),
     idleTimeout: 120,
   };
-  const server = websocket ? Bun.serve({ ...options, websocket }) : Bun.serve(options);
+  let server: Bun.Server<unknown>;
+  try {
+    server = websocket ? Bun.serve({ ...options, websocket }) : Bun.serve(options);
+  } catch (err) {
+    // Before any loop starts: a service that cannot listen must not run half-alive.
+    log.fatal(
+      { event: 'service.listen_failed', host, port, err: String(err) },
+      `cannot listen on ${host}:${port}`,
+    );
+    process.exit(1);
+  }
   log.info(
     { event: 'service.started', host, port: server.port },
     `listening on http://${host}:${server.port}`,
   );
-  const stop = onShutdown(log, [() => server.stop(), ...stopSteps]);
+  const stop = onShutdown(log, [...(closeStreams ? [closeStreams] : []), () => server.stop(), ...stopSteps]);
   return { server, stop };
 }
 

@@ -14,6 +14,8 @@ import { TaskStore } from './tasks';
 export interface EventSideOptions {
   natsUrl?: string | undefined;
   platformUrl: string;
+  /** The platform's GET /api/events is an admin route. */
+  adminToken?: string | undefined;
   sseQueueSize: number;
   metrics: GatewayMetrics;
   log: Logger;
@@ -29,6 +31,7 @@ export interface EventSideOptions {
 export function startEventSide({
   natsUrl,
   platformUrl,
+  adminToken,
   sseQueueSize,
   metrics,
   log,
@@ -58,6 +61,7 @@ export function startEventSide({
     ? undefined
     : startPlatformRelay({
         url: `${platformUrl.replace(/\/$/, '')}/api/events`,
+        ...(adminToken ? { token: adminToken } : {}),
         log,
         onEvent: (e) => {
           if (!e.event.startsWith('container.')) return;
@@ -77,7 +81,7 @@ export function startEventSide({
       : {
           name: 'platform_events',
           check: async () => {
-            if (!relay?.connected) throw new Error(`not receiving ${platformUrl}/api/events`);
+            if (!relay?.connected) throw new Error("not receiving the platform's event stream");
           },
         },
   ];

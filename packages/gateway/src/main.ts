@@ -25,6 +25,7 @@ const platform = createPlatformClient(config.BEACON_PLATFORM_URL, config.BEACON_
 const events = startEventSide({
   natsUrl: config.BEACON_NATS_URL,
   platformUrl: config.BEACON_PLATFORM_URL,
+  adminToken: config.BEACON_ADMIN_TOKEN,
   sseQueueSize: config.BEACON_SSE_QUEUE_SIZE,
   metrics,
   log,
@@ -79,5 +80,6 @@ serveApp(app, {
   port: config.BEACON_PORT,
   log,
   websocket: websocket as Bun.WebSocketHandler<unknown>,
+  closeStreams: () => events.sse.close(),
   stopSteps: [() => events.stop()],
 });

@@ -39,6 +39,11 @@ export function createMetrics(registry: Registry) {
       help: 'Open web-shell WebSocket connections.',
       registers,
     }),
+    wsBadFrames: new Counter({
+      name: 'gateway_ws_frames_invalid_total',
+      help: 'Web-shell frames refused because they were not a valid message.',
+      registers,
+    }),
     sseClients: new Gauge({
       name: 'gateway_sse_clients_active',
       help: 'Connected SSE clients on /api/events.',

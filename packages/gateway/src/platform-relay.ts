@@ -2,6 +2,7 @@ import { type Logger, type SseEvent, SseParser } from '@beacon/core';
 
 export interface RelayOptions {
   url: string;
+  token?: string;
   log: Logger;
   onEvent: (event: SseEvent) => void;
   onStatus?: (connected: boolean) => void;
@@ -11,7 +12,7 @@ export interface RelayOptions {
  * Without NATS, container events reach the gateway by reading the platform's GET /api/events.
  * Reconnects (1 s, doubling to 30 s) with Last-Event-ID when the stream drops.
  */
-export function startPlatformRelay({ url, log, onEvent, onStatus }: RelayOptions) {
+export function startPlatformRelay({ url, token, log, onEvent, onStatus }: RelayOptions) {
   let stopped = false;
   let abort = new AbortController();
   let lastId: string | undefined;
@@ -26,7 +27,11 @@ export function startPlatformRelay({ url, log, onEvent, onStatus }: RelayOptions
       try {
         abort = new AbortController();
         const res = await fetch(url, {
-          headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+          headers: {
+            accept: 'text/event-stream',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(lastId ? { 'last-event-id': lastId } : {}),
+          },
           signal: abort.signal,
         });
         if (!res.ok || !res.body) throw new Error(`platform answered ${res.status}`);

@@ -1,4 +1,4 @@
-import { createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
+import { adminAuth, createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { DockerClient } from './clients/docker';
@@ -37,7 +37,9 @@ export function createApp(deps: PlatformDeps): Hono {
   const app = createServiceApp({ ...deps, probes });
   const { events } = deps;
   if (events)
-    app.get('/api/events', (c) => events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal));
+    app.get('/api/events', adminAuth(deps.adminToken), (c) =>
+      events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal),
+    );
   if (deps.pools) app.route('/', poolRoutes(deps.pools, deps.adminToken));
   if (docker && containers) {
     const stats = deps.stats ?? { latest: () => undefined };

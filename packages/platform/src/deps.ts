@@ -148,12 +148,12 @@ export function createDeps(
       stats.start();
       monitor.start();
     },
+    closeStreams: () => events.close(),
     stopSteps: [
       () => pools.stop(),
       () => monitor.stop(),
       () => stats.stop(),
       () => watcher.stop(),
-      () => events.close(),
       () => bus.close(),
     ],
   };

@@ -15,6 +15,12 @@ const app = createApp({
   metricsToken: config.BEACON_METRICS_TOKEN,
   adminToken: config.BEACON_ADMIN_TOKEN,
 });
+// Listen first: a platform that cannot listen exits before its watcher, monitor and pools start.
+serveApp(app, {
+  host: config.BEACON_HOST,
+  port: config.BEACON_PORT,
+  log,
+  closeStreams: platform.closeStreams,
+  stopSteps: platform.stopSteps,
+});
 platform.start();
-
-serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log, stopSteps: platform.stopSteps });

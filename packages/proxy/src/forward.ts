@@ -1,6 +1,7 @@
 import type { Logger } from '@beacon/core';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { outputLimit } from './domain/output-limit';
 import { NO_USAGE, type Provider, type TokenUsage } from './domain/prices';
 import { ERROR_TYPES, providerError } from './domain/provider-errors';
 import { fromAnthropic, fromOpenAi, StreamUsageTracker } from './domain/usage';
@@ -24,8 +25,6 @@ export interface ForwarderDeps {
   timeoutMs: number;
 }
 
-/** Output tokens assumed for the reservation when the caller sets no max_tokens. */
-const DEFAULT_MAX_OUTPUT = 4096;
 /** What the proxy charged for a call: a response header, or for streams a final SSE comment. */
 export const COST_HEADER = 'x-beacon-cost-usd';
 const PATHS: Record<Provider, string> = { openai: '/v1/chat/completions', anthropic: '/v1/messages' };
@@ -79,6 +78,8 @@ export function createForwarder(deps: ForwarderDeps) {
       return fail(c, provider, 400, 'bad_request', 'body.model: required string');
     }
     const model = body.model;
+    const maxOutput = outputLimit(body);
+    if (typeof maxOutput === 'string') return fail(c, provider, 400, 'bad_request', maxOutput);
     const stream = body.stream === true;
     if (provider === 'openai' && stream) {
       body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
@@ -86,8 +87,6 @@ export function createForwarder(deps: ForwarderDeps) {
     const upstreamBody = JSON.stringify(body);
     const metricUser = recorder.userLabel(owner.user);
 
-    const maxOutput =
-      Number(body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_OUTPUT) || DEFAULT_MAX_OUTPUT;
     // Worst case: every byte of the request a token (prompts are ~4 bytes per token), priced at the dearer input rate.
     const bytes = upstreamBody.length;
     const worstCase = Math.max(

@@ -129,7 +129,9 @@ export function createQuotaGuard(
       };
     },
 
-    reserve(user: string, metricUser: string, worstCaseUsd: number): Reservation {
+    reserve(user: string, metricUser: string, worstCase: number): Reservation {
+      // Never a negative (or NaN) reservation: it would make room in the budget instead of taking it.
+      const worstCaseUsd = Number.isFinite(worstCase) ? Math.max(0, worstCase) : Number.POSITIVE_INFINITY;
       const limits = limitsOf(user);
       const s = spendOf(user);
       const t = now();

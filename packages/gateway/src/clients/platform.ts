@@ -20,6 +20,12 @@ export interface PlatformClient {
  */
 const CACHE_MS = 5000;
 
+/** The platform's own words for a refused handle (e.g. "handle: is reserved"). */
+async function platformReason(res: Response, handle: string): Promise<string> {
+  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  return body.error?.message ?? `handle ${handle} was refused by the platform`;
+}
+
 export function createPlatformClient(baseUrl: string, adminToken?: string): PlatformClient {
   const base = baseUrl.replace(/\/$/, '');
   const cache = new Map<string, { at: number; address: KernelAddress }>();
@@ -35,10 +41,10 @@ export function createPlatformClient(baseUrl: string, adminToken?: string): Plat
           signal: AbortSignal.timeout(5000),
         });
       } catch (err) {
-        throw new AppError('unavailable', `platform unreachable at ${base}: ${String(err)}`);
+        throw new AppError('unavailable', 'the platform is unreachable; is it running?', {}, err);
       }
-      if (res.status === 404 || res.status === 400)
-        throw new AppError('not_found', `no container for handle ${handle}`);
+      if (res.status === 404) throw new AppError('not_found', `no container for handle ${handle}`);
+      if (res.status === 400) throw new AppError('bad_request', await platformReason(res, handle));
       if (!res.ok) throw new AppError('unavailable', `platform answered ${res.status} for ${handle}`);
       const body = (await res.json()) as {
         handle: string;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { InteractionLogger } from '../interaction-logger';
 
 const query = z.object({
-  date: z.iso.date().optional(),
+  date: z.iso.date({ error: 'must be a date as YYYY-MM-DD' }).optional(),
   handle: z.string().regex(HANDLE_PATTERN, 'must be a handle').optional(),
   traceId: z.string().max(128).optional(),
   status: z.string().max(32).optional(),

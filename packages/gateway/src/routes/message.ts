@@ -1,4 +1,4 @@
-import { HANDLE_PATTERN, parseJsonBody } from '@beacon/core';
+import { describeZodError, HANDLE_PATTERN, parseJsonBody } from '@beacon/core';
 import { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { z } from 'zod';
@@ -15,9 +15,21 @@ const messageSchema = z.object({
 
 const wsMessage = z.object({
   type: z.literal('message'),
-  text: z.string().min(1),
-  sessionId: z.string().optional(),
+  text: z.string().min(1).max(100_000),
+  sessionId: z.string().max(200).optional(),
 });
+
+/** A frame from the web shell: JSON first, then the shape; the problem is named, never thrown. */
+function parseFrame(data: unknown): z.infer<typeof wsMessage> | string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof data === 'string' ? data : String(data));
+  } catch {
+    return 'frame: invalid JSON; send {"type":"message","text":"…"}';
+  }
+  const parsed = wsMessage.safeParse(raw);
+  return parsed.success ? parsed.data : describeZodError(parsed.error, 'frame');
+}
 
 const STATUS_CODE = { ok: 200, error: 502, timeout: 504, cancelled: 409 } as const;
 
@@ -68,22 +80,19 @@ export function messageRoutes(
             metrics.wsConnections.dec();
           },
           onMessage(event, ws) {
-            const parsed = wsMessage.safeParse(JSON.parse(String(event.data)));
-            if (!parsed.success) {
-              ws.send(
-                JSON.stringify({
-                  type: 'error',
-                  error: { code: 'bad_request', message: parsed.error.message },
-                }),
-              );
+            if (!HANDLE_PATTERN.test(handle)) return;
+            const frame = parseFrame(event.data);
+            if (typeof frame === 'string') {
+              metrics.wsBadFrames.inc();
+              ws.send(JSON.stringify({ type: 'error', error: { code: 'bad_request', message: frame } }));
               return;
             }
             void dispatcher
               .dispatch({
                 handle,
-                text: parsed.data.text,
+                text: frame.text,
                 source: 'web',
-                ...(parsed.data.sessionId ? { sessionId: parsed.data.sessionId } : {}),
+                ...(frame.sessionId ? { sessionId: frame.sessionId } : {}),
                 onUpdate: (u) => {
                   if (u.type === 'task.progress')
                     ws.send(JSON.stringify({ type: 'progress', taskId: u.task.id, ...u.data }));
@@ -97,7 +106,8 @@ export function messageRoutes(
                       : { type: 'error', taskId: task.id, traceId: task.traceId, status, error: task.error },
                   ),
                 );
-              });
+              })
+              .catch(() => {});
           },
         };
       }),

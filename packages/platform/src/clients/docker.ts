@@ -147,21 +147,32 @@ export function createDockerClient(docker = new Docker()): DockerClient {
       await docker.ping();
     }),
     create: wrap('create', async (req: ProvisionRequest) => {
-      const container = await docker.createContainer({
-        name: req.name,
-        Image: req.image,
-        ...(req.command ? { Cmd: req.command } : {}),
-        Env: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
-        Labels: { ...req.labels, [MANAGED_LABEL]: 'true' },
-        ExposedPorts: { [`${KERNEL_PORT}/tcp`]: {} },
-        HostConfig: {
-          Memory: req.memoryBytes,
-          NanoCpus: req.nanoCpus,
-          RestartPolicy: { Name: 'no' },
-          ...(req.binds?.length ? { Binds: req.binds } : {}),
-          ...(req.network ? { NetworkMode: req.network } : {}),
-        },
-      });
+      const container = await docker
+        .createContainer({
+          name: req.name,
+          Image: req.image,
+          ...(req.command ? { Cmd: req.command } : {}),
+          Env: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
+          Labels: { ...req.labels, [MANAGED_LABEL]: 'true' },
+          ExposedPorts: { [`${KERNEL_PORT}/tcp`]: {} },
+          HostConfig: {
+            Memory: req.memoryBytes,
+            NanoCpus: req.nanoCpus,
+            RestartPolicy: { Name: 'no' },
+            ...(req.binds?.length ? { Binds: req.binds } : {}),
+            ...(req.network ? { NetworkMode: req.network } : {}),
+          },
+        })
+        .catch((err: DockerodeError) => {
+          if (err.statusCode === 404 && /image/i.test(err.message))
+            throw new AppError(
+              'bad_request',
+              `image ${req.image} is not on the Docker engine: build or pull it first`,
+            );
+          if (err.statusCode === 404 && /network/i.test(err.message))
+            throw new AppError('bad_request', `network ${req.network} does not exist on the Docker engine`);
+          throw err;
+        });
       return container.id;
     }),
     start: wrap('start', async (id: string) => {

@@ -26,10 +26,13 @@ export function createProxyClient(proxyUrl: string, adminToken: string | undefin
         signal: AbortSignal.timeout(5000),
       });
     } catch (err) {
-      throw new AppError('unavailable', `proxy unreachable at ${proxyUrl}: ${String(err)}`);
+      throw new AppError('unavailable', 'the proxy is unreachable; is it running?', {}, err);
     }
     if (!res.ok && res.status !== 404)
-      throw new AppError('unavailable', `proxy refused ${init.method ?? 'GET'} ${path} (${res.status})`);
+      throw new AppError(
+        'unavailable',
+        `the proxy refused ${init.method ?? 'GET'} ${path.split('?')[0]} (${res.status}); is BEACON_ADMIN_TOKEN the same on both?`,
+      );
     return res;
   }
 

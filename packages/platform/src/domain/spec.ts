@@ -9,10 +9,31 @@ export const handleSchema = z
   .regex(HANDLE_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
   .refine((h) => !RESERVED_HANDLES.has(h), 'is reserved');
 
-export const healthSettingSchema = z.union([
-  z.enum(['http', 'docker', 'none']),
-  z.object({ port: z.number().int().min(1).max(65535), path: z.string().startsWith('/') }),
-]);
+export const healthSettingSchema = z.union(
+  [
+    z.enum(['http', 'docker', 'none']),
+    z.object({ port: z.number().int().min(1).max(65535), path: z.string().startsWith('/') }),
+  ],
+  { error: 'must be "http", "docker", "none" or {"port": 1-65535, "path": "/…"}' },
+);
+
+/** Docker refuses a create request past its header limits; these keep the answer a clear 413. */
+export const ENV_VALUE_MAX_BYTES = 32 * 1024;
+export const ENV_TOTAL_MAX_BYTES = 256 * 1024;
+
+/** The first env entry over the limits, as "body.env.NAME: …", or undefined. */
+export function envTooLarge(env: Record<string, string> = {}): string | undefined {
+  let total = 0;
+  for (const [name, value] of Object.entries(env)) {
+    const bytes = Buffer.byteLength(name) + Buffer.byteLength(value) + 1;
+    if (bytes > ENV_VALUE_MAX_BYTES)
+      return `body.env.${name}: ${bytes} bytes; the limit is ${ENV_VALUE_MAX_BYTES} bytes per variable`;
+    total += bytes;
+  }
+  return total > ENV_TOTAL_MAX_BYTES
+    ? `body.env: ${total} bytes in all; the limit is ${ENV_TOTAL_MAX_BYTES} bytes`
+    : undefined;
+}
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

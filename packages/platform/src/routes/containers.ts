@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { DockerClient } from '../clients/docker';
 import { type ContainerService, toView } from '../containers';
-import { containerName, createContainerSchema, handleSchema } from '../domain/spec';
+import { containerName, createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
 import type { StatsCollector } from '../stats-collector';
 
 export interface ContainerRoutesDeps {
@@ -30,6 +30,8 @@ export function containerRoutes({ containers, docker, stats, adminToken }: Conta
   app.use('*', adminAuth(adminToken));
   app.post('/api/containers', async (c) => {
     const input = await parseJsonBody(c, createContainerSchema);
+    const tooLarge = envTooLarge(input.env);
+    if (tooLarge) throw new AppError('payload_too_large', tooLarge);
     return c.json(await containers.create(input), 201);
   });
   app.get('/api/containers', (c) => c.json({ containers: containers.list().map(toView) }));

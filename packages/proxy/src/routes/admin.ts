@@ -10,16 +10,19 @@ import type { UsageWriter } from '../usage-writer';
 
 const name = z.string().min(1).max(128);
 const createKey = z.object({ user: name, handle: name.optional() });
-const money = z.number().min(0).nullable().optional();
+const money = z.number().min(0).max(1_000_000_000).nullable().optional();
 const quotaBody = z.object({
   dailyUsd: money,
   monthlyUsd: money,
-  requestsPerMinute: z.number().int().positive().nullable().optional(),
+  requestsPerMinute: z.number().int().positive().max(1_000_000).nullable().optional(),
+});
+const isoTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: 'must be an ISO date (2026-12-01) or date-time (2026-12-01T09:00:00Z)',
 });
 const usageQuery = z.object({
   user: name.optional(),
-  from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
-  to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
   groupBy: z.enum(['day', 'model', 'user', 'handle']).default('day'),
 });
 
