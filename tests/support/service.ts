@@ -5,6 +5,8 @@ export interface RunningService {
   url: string;
   pid: number;
   stop(): Promise<void>;
+  /** kill -9: no shutdown step runs. */
+  kill(): Promise<void>;
   output(): string;
 }
 
@@ -43,6 +45,10 @@ export async function startService(
     output: () => output,
     async stop() {
       proc.kill('SIGTERM');
+      await proc.exited;
+    },
+    async kill() {
+      proc.kill('SIGKILL');
       await proc.exited;
     },
   };

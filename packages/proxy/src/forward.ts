@@ -94,20 +94,22 @@ export function createForwarder(deps: ForwarderDeps) {
       recorder.costOf(model, { input: 0, output: maxOutput, cacheRead: 0, cacheWrite: bytes }),
     );
     const reservation = quotas.reserve(owner.user, metricUser, worstCase);
+    const call = {
+      user: owner.user,
+      handle: owner.handle,
+      keyId: owner.id,
+      provider,
+      model,
+      stream,
+      traceId,
+    };
+    // Written before the upstream is asked: a proxy killed mid-call leaves a row, not a lost charge.
+    const pendingId = reservation.ok ? recorder.begin(call, worstCase) : undefined;
     const record = (usage: TokenUsage, status: CallStatus, httpStatus: number, usedModel = model) => {
-      const cost = recorder.record({
-        user: owner.user,
-        handle: owner.handle,
-        keyId: owner.id,
-        provider,
-        model: usedModel,
-        stream,
-        usage,
-        status,
-        httpStatus,
-        durationMs: performance.now() - started,
-        traceId,
-      });
+      const cost = recorder.record(
+        { ...call, model: usedModel, usage, status, httpStatus, durationMs: performance.now() - started },
+        pendingId,
+      );
       if (reservation.ok) reservation.settle(cost);
       return cost;
     };

@@ -13,6 +13,12 @@ const { log, registry } = serviceBasics('proxy', pkg.version, config.BEACON_LOG_
 
 const db = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'));
 const usageWriter = createUsageWriter(db, log);
+const interrupted = usageWriter.closeInterrupted();
+if (interrupted.calls > 0)
+  log.warn(
+    { event: 'proxy.calls_interrupted', ...interrupted },
+    `${interrupted.calls} calls were in flight when the proxy last stopped; charged what they reserved`,
+  );
 const app = createApp({
   identity: { name: 'proxy', version: pkg.version, commit: config.BEACON_COMMIT },
   registry,

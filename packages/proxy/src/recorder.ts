@@ -55,8 +55,31 @@ export function createRecorder(
     modelLabel,
     costOf: (model: string, u: TokenUsage) => costUsd(lookupPrice(prices, model)?.price, u),
 
-    /** Returns the call's cost in USD. */
-    record(call: CallRecord): number {
+    /** The call's `pending` row, written before its upstream call with the cost it reserved. */
+    begin(call: Omit<CallRecord, 'usage' | 'status' | 'httpStatus' | 'durationMs'>, reservedUsd: number) {
+      return writer.begin({
+        at: new Date(),
+        user: call.user,
+        handle: call.handle,
+        keyId: call.keyId,
+        provider: call.provider,
+        model: call.model,
+        stream: call.stream,
+        inputTokens: 0,
+        outputTokens: 0,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        costUsd: 0,
+        status: 'pending',
+        httpStatus: 0,
+        durationMs: 0,
+        traceId: call.traceId,
+        reservedUsd,
+      });
+    },
+
+    /** Returns the call's cost in USD; `pendingId` settles the row begin() wrote. */
+    record(call: CallRecord, pendingId?: number): number {
       const cost = costUsd(lookupPrice(prices, call.model)?.price, call.usage);
       const user = userLabel(call.user);
       const model = modelLabel(call.model);
@@ -88,10 +111,11 @@ export function createRecorder(
         httpStatus: call.httpStatus,
         durationMs: Math.round(call.durationMs),
         traceId: call.traceId,
+        reservedUsd: null,
       };
-      writer.append(row);
+      writer.settle(pendingId, row);
       // One line per call, so logs alone (Loki) find every AI call with its cost, tokens and duration.
-      const { at: _at, keyId: _keyId, ...fields } = row;
+      const { at: _at, keyId: _keyId, reservedUsd: _reserved, ...fields } = row;
       log.info({ event: 'proxy.call', ...fields }, 'AI call recorded');
       return cost;
     },

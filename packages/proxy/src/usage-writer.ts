@@ -1,9 +1,11 @@
 import type { Logger } from '@beacon/core';
-import { getTableColumns, sql } from 'drizzle-orm';
+import { eq, getTableColumns, sql, sum } from 'drizzle-orm';
 import type { ProxyDb } from './db';
 import { usage } from './db/schema/usage';
 
 export type UsageInsert = Omit<typeof usage.$inferInsert, 'id'>;
+
+type Write = { row: UsageInsert; id?: number };
 
 /** How long a usage row may wait to be written: one transaction per window instead of one per call. */
 const FLUSH_AFTER_MS = 5;
@@ -22,7 +24,12 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
     .insert(usage)
     .values(placeholders as never)
     .prepare();
-  let pending: UsageInsert[] = [];
+  const settle = db
+    .update(usage)
+    .set(placeholders as never)
+    .where(eq(usage.id, sql.placeholder('id')))
+    .prepare();
+  let pending: Write[] = [];
   let timer: Timer | undefined;
   let lastError: string | undefined;
 
@@ -34,7 +41,10 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
     pending = [];
     try {
       db.transaction(() => {
-        for (const row of rows) insert.run(row);
+        for (const { row, id } of rows) {
+          if (id === undefined) insert.run(row);
+          else settle.run({ ...row, id });
+        }
       });
       lastError = undefined;
     } catch (err) {
@@ -50,10 +60,45 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
     }
   }
 
+  const queue = (write: Write) => {
+    // Every placeholder needs a value: an optional column left out is null.
+    pending.push({ ...write, row: { reservedUsd: null, ...write.row } });
+    timer ??= setTimeout(flush, FLUSH_AFTER_MS);
+  };
+
   return {
-    append(row: UsageInsert) {
-      pending.push(row);
-      timer ??= setTimeout(flush, FLUSH_AFTER_MS);
+    append: (row: UsageInsert) => queue({ row }),
+    /**
+     * Write a call's `pending` row now, before its upstream call, so a crash cannot lose it; returns its
+     * id for settle(). undefined when the database refuses: the call's final row is appended instead.
+     */
+    begin(row: UsageInsert): number | undefined {
+      try {
+        return db.insert(usage).values(row).returning({ id: usage.id }).get()?.id;
+      } catch (err) {
+        log.error({ event: 'proxy.usage_write_failed', err }, 'pending usage row not written');
+        return undefined;
+      }
+    },
+    /** The final row of a call begun with begin() (or appended, without an id). */
+    settle: (id: number | undefined, row: UsageInsert) => queue(id === undefined ? { row } : { row, id }),
+    /**
+     * At start: calls left pending by a crash (their upstream may have answered and billed) are closed as
+     * `interrupted` and charged what they reserved, so the budget counts them.
+     */
+    closeInterrupted(): { calls: number; reservedUsd: number } {
+      const left = eq(usage.status, 'pending');
+      const { calls, reservedUsd } = db
+        .select({ calls: sql<number>`count(*)`, reservedUsd: sum(usage.reservedUsd) })
+        .from(usage)
+        .where(left)
+        .get() ?? { calls: 0, reservedUsd: 0 };
+      if (calls > 0)
+        db.update(usage)
+          .set({ status: 'interrupted', costUsd: sql`coalesce(${usage.reservedUsd}, 0)` })
+          .where(left)
+          .run();
+      return { calls, reservedUsd: Number(reservedUsd ?? 0) };
     },
     flush,
     /** For /health: throws while rows are waiting on a failing database. */

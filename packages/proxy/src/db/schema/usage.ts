@@ -17,13 +17,19 @@ export const usage = sqliteTable(
     cacheReadTokens: integer('cache_read_tokens').notNull(),
     cacheWriteTokens: integer('cache_write_tokens').notNull(),
     costUsd: real('cost_usd').notNull(),
-    /** ok | upstream_error | timeout | client_closed */
+    /** pending (in flight) | ok | upstream_error | timeout | client_closed | rejected | interrupted */
     status: text('status').notNull(),
     httpStatus: integer('http_status').notNull(),
     durationMs: integer('duration_ms').notNull(),
     traceId: text('trace_id').notNull(),
+    /** The worst-case cost reserved while in flight; what an interrupted call is charged. */
+    reservedUsd: real('reserved_usd'),
   },
-  (t) => [index('usage_user_at').on(t.user, t.at), index('usage_at').on(t.at)],
+  (t) => [
+    index('usage_user_at').on(t.user, t.at),
+    index('usage_at').on(t.at),
+    index('usage_status').on(t.status),
+  ],
 );
 
 export type UsageRow = typeof usage.$inferSelect;

@@ -1,0 +1,125 @@
+import { Database } from 'bun:sqlite';
+import { afterAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeUpstream } from '../support/fake-upstream';
+import { post } from '../support/http';
+import { anthropicCall, buildProxy, openaiCall } from '../support/proxy';
+import { startService } from '../support/service';
+import { eventually } from '../support/wait';
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+describe('faults: the web shell', () => {
+  test('a frame that is not JSON gets an error frame and is counted; the gateway keeps serving', async () => {
+    const gateway = await startService('gateway', { BEACON_DATA_DIR: mkdtempSync(join(tmpdir(), 'gw-')) });
+    try {
+      const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/ws?handle=alice`);
+      const frames: { type: string; error?: { message: string } }[] = [];
+      ws.onmessage = (e) => frames.push(JSON.parse(String(e.data)));
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      for (const bad of ['not json', '{"type":"message"', '[]', '{"type":"message","text":5}']) ws.send(bad);
+      ws.send(new Uint8Array([0xff, 0x00, 0x7b]));
+      await eventually(() => frames.length === 5);
+      expect(frames.every((f) => f.type === 'error')).toBe(true);
+      expect(frames[0]?.error?.message).toContain('frame: invalid JSON');
+      expect(frames[3]?.error?.message).toContain('frame.text');
+      ws.close();
+      expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+      expect(metrics).toContain('gateway_ws_frames_invalid_total 5');
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('faults: money', () => {
+  test('negative or absurd output limits are a 400 in the provider format, before any reservation or upstream call', async () => {
+    const proxy = buildProxy();
+    try {
+      const key = await proxy.keyFor('mallory');
+      await proxy.setQuota('mallory', { dailyUsd: 0.002 });
+      // Spend the budget: a small call passes, the next one is refused.
+      const small = { ...openaiCall(), max_tokens: 10 };
+      expect((await proxy.post('/v1/chat/completions', small, bearer(key))).status).toBe(200);
+      expect((await proxy.post('/v1/chat/completions', openaiCall(), bearer(key))).status).toBe(429);
+      const upstreamCalls = proxy.fake.calls.length;
+      const attacks = [
+        ['/v1/chat/completions', { ...openaiCall(), max_tokens: -1e9 }, 'max_tokens'],
+        ['/v1/chat/completions', { ...openaiCall(), max_completion_tokens: -1e9 }, 'max_completion_tokens'],
+        ['/v1/chat/completions', { ...openaiCall(), max_tokens: 1e12 }, 'max_tokens'],
+        ['/v1/chat/completions', { ...openaiCall(), max_tokens: 1.5 }, 'max_tokens'],
+        ['/v1/chat/completions', { ...openaiCall(), max_tokens: '100' }, 'max_tokens'],
+        ['/v1/chat/completions', { ...openaiCall(), n: -3 }, 'n'],
+        ['/v1/messages', { ...anthropicCall(), max_tokens: -1e9 }, 'max_tokens'],
+      ] as const;
+      const answers = await Promise.all(
+        attacks.flatMap(([path, body]) =>
+          Array.from({ length: 10 }, () => proxy.post(path, body, bearer(key))),
+        ),
+      );
+      for (const [i, res] of answers.entries()) {
+        const [path, , field] = attacks[Math.floor(i / 10)] ?? [];
+        expect(res.status).toBe(400);
+        const body = await res.json();
+        expect(body.error.message).toContain(`body.${field}`);
+        if (path === '/v1/messages') expect(body.type).toBe('error');
+        else expect(body.error.type).toBe('invalid_request_error');
+      }
+      expect(proxy.fake.calls.length).toBe(upstreamCalls);
+      const quota = await (await proxy.app.request('/api/quotas/mallory')).json();
+      expect(quota.reservedUsd).toBe(0);
+    } finally {
+      proxy.stop();
+    }
+  });
+});
+
+describe('faults: kill -9 of the proxy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'proxy-kill-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('every call the upstream saw has a row; calls in flight are closed as interrupted and charged', async () => {
+    const fake = startFakeUpstream({ latencyMs: 400 });
+    const env = { BEACON_DATA_DIR: dir, BEACON_UPSTREAM_OPENAI_URL: fake.url };
+    let proxy = await startService('proxy', env);
+    try {
+      const { key } = await (await post(`${proxy.url}/api/keys`, { user: 'kim' })).json();
+      const quick = await post(`${proxy.url}/v1/chat/completions`, openaiCall(), bearer(key));
+      expect(quick.status).toBe(200);
+      // 20 calls reach the upstream, then the proxy dies before it answers any of them.
+      const inFlight = Array.from({ length: 20 }, () =>
+        post(`${proxy.url}/v1/chat/completions`, openaiCall(), bearer(key)).catch(() => undefined),
+      );
+      await eventually(() => fake.calls.length === 21);
+      await proxy.kill();
+      await Promise.all(inFlight);
+      proxy = await startService('proxy', env);
+      const db = new Database(join(dir, 'proxy.sqlite'), { readonly: true });
+      const rows = db.query('SELECT status, cost_usd AS cost, reserved_usd AS reserved FROM usage').all() as {
+        status: string;
+        cost: number;
+        reserved: number | null;
+      }[];
+      db.close();
+      expect(rows.length).toBe(fake.calls.length);
+      expect(rows.filter((r) => r.status === 'ok').length).toBe(1);
+      const interrupted = rows.filter((r) => r.status === 'interrupted');
+      expect(interrupted.length).toBe(20);
+      for (const r of interrupted) expect(r.cost).toBe(r.reserved ?? -1);
+      expect(proxy.output()).toContain('proxy.calls_interrupted');
+      // The budget counts what they reserved.
+      const quota = await (await fetch(`${proxy.url}/api/quotas/kim`)).json();
+      const charged = rows.reduce((sum, r) => sum + r.cost, 0);
+      expect(quota.spentTodayUsd).toBeCloseTo(charged, 9);
+    } finally {
+      await proxy.stop();
+      fake.stop();
+    }
+  });
+});
