@@ -29,7 +29,12 @@ export async function benchStatsCollector(count = 100) {
   try {
     console.log(`\n== stats-collector: starting ${count} containers…`);
     await mapWithConcurrency([...Array(count).keys()], 8, (i) =>
-      parts.containers.create({ handle: `${prefix}-${i}`, command: ['sleep', '3600'], memoryMb: 32 }),
+      parts.containers.create({
+        handle: `${prefix}-${i}`,
+        command: ['sleep', '3600'],
+        memoryMb: 32,
+        health: 'none',
+      }),
     );
     const names = (await parts.docker.list()).filter((c) => c.name.startsWith(`beacon-${prefix}`));
     const collector = (cgroup?: CgroupReader) =>

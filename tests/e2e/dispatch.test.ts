@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../support/command';
 import { hasDocker, hasTool } from '../support/deps';
-import { docker, handlePrefix, removeContainers } from '../support/docker';
+import { docker, execIn, handlePrefix, removeContainers } from '../support/docker';
 import { post } from '../support/http';
 import { startService } from '../support/service';
 import { sseClient } from '../support/sse';
@@ -229,8 +229,12 @@ describe.skipIf(!available)('dispatch end to end', () => {
     await stack.provision(quinn, 'quinn');
     const first = await liveKeys();
     expect(first).toHaveLength(1);
+    // The key is a file the container's user reads, never in its environment (`docker inspect` shows that).
     const env = (await docker.getContainer(`beacon-${quinn}`).inspect()).Config.Env;
-    const oldKey = env.find((e) => e.startsWith('BEACON_PROXY_KEY='))?.split('=')[1] ?? '';
+    expect(env.some((e) => e.startsWith('BEACON_PROXY_KEY='))).toBe(false);
+    const oldKey = (await execIn(quinn, 'cat', '/run/beacon/proxy-key')).trim();
+    expect(oldKey).toStartWith('bk_');
+    expect(JSON.stringify(env)).not.toContain(oldKey);
     expect((await askProxy(oldKey)).status).toBe(200);
     const recycled = await fetch(`${platformApi}/recycle`, { method: 'POST', headers: stackAuth });
     expect(recycled.status).toBe(200);

@@ -144,7 +144,7 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
       Image: TEST_IMAGE,
     });
 
-    await parts.containers.reconcile();
+    await parts.reconcile();
     expect(parts.containers.find(handle)?.state).toBe('gone');
     expect(parts.containers.find(stranger)).toMatchObject({ owner: 'bob', state: 'running' });
     expect(parts.containers.find(`${prefix}-unmanaged`)).toBeUndefined();
@@ -168,6 +168,6 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     const health = await app.request('/health');
     expect(health.status).toBe(200);
     expect((await health.json()).status).toBe('degraded');
-    await expect(parts.containers.reconcile()).rejects.toThrow('Docker engine unreachable');
+    await expect(parts.reconcile()).rejects.toThrow('Docker engine unreachable');
   });
 });

@@ -42,8 +42,8 @@ function setup() {
     metrics: parts.metrics,
     log,
     events,
-    reconcile: () => parts.containers.reconcile(),
-    onState: (h, a) => parts.containers.applyEngineAction(h, a),
+    reconcile: () => parts.reconcile(),
+    onState: (h, a, id) => parts.containers.applyEngineAction(h, a, id),
     reconnectMs: 300,
   });
   watcher.start();
@@ -72,7 +72,7 @@ describe.skipIf(!available)('Docker events on a real engine', () => {
     try {
       await eventually(() => p.watcher.connections === 1);
       const handle = `${prefix}-kill`;
-      await p.containers.create({ handle, command: ['sleep', '3600'] });
+      await p.containers.create({ handle, command: ['sleep', '3600'], health: 'none' });
       await eventually(() => of(p.seen, handle, 'container.started'), 2000);
       const c = await docker.getContainer(`beacon-${handle}`).inspect();
       await docker.getContainer(c.Id).kill();

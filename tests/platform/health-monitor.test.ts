@@ -82,11 +82,10 @@ describe.skipIf(!available)('health monitor on a real Docker engine', () => {
     const hung = `${prefix}-hung`;
     const fine = `${prefix}-fine`;
     // nc accepts the connection and never answers.
-    await p.containers.create({
-      handle: hung,
-      command: ['nc', '-l', '-p', '7682'],
-      health: { port: 7682, path: '/' },
-    });
+    await p.containers.create(
+      { handle: hung, command: ['nc', '-l', '-p', '7682'], health: { port: 7682, path: '/' } },
+      { wait: false },
+    );
     await p.containers.create({ handle: fine });
     const result = await p.monitor.checkOnce();
     expect(result.get(hung)).toBe('unhealthy');

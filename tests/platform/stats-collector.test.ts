@@ -68,12 +68,18 @@ const metricValue = async (name: string, handle: string) => {
 describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
   beforeAll(async () => {
     await ensureTestImage();
-    await parts.containers.create({ handle: busy, command: ['sh', '-c', 'while :; do :; done'], cpus: 1 });
-    await parts.containers.create({ handle: idle, command: ['sleep', '3600'], memoryMb: 64 });
+    await parts.containers.create({
+      handle: busy,
+      command: ['sh', '-c', 'while :; do :; done'],
+      cpus: 1,
+      health: 'none',
+    });
+    await parts.containers.create({ handle: idle, command: ['sleep', '3600'], memoryMb: 64, health: 'none' });
     await parts.containers.create({
       handle: mem,
       command: ['sh', '-c', 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; sleep 3600'],
       memoryMb: 96,
+      health: 'none',
     });
     await docker
       .createContainer({ name: `${prefix}-unmanaged`, Image: TEST_IMAGE, Cmd: ['sleep', '3600'] })
@@ -127,7 +133,7 @@ describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
 
   test('a container removed between list and stats is skipped without error', async () => {
     const victim = `${prefix}-victim`;
-    await parts.containers.create({ handle: victim, command: ['sleep', '3600'] });
+    await parts.containers.create({ handle: victim, command: ['sleep', '3600'], health: 'none' });
     const racing: DockerClient = {
       ...parts.docker,
       list: async () => {

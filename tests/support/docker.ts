@@ -3,9 +3,12 @@ import Docker from 'dockerode';
 import { Registry } from 'prom-client';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
 import { createContainerService } from '../../packages/platform/src/containers';
-import { openDatabase } from '../../packages/platform/src/db';
+import { openDatabase, type PlatformDb } from '../../packages/platform/src/db';
+import type { BackoffPolicy } from '../../packages/platform/src/domain/restart-policy';
 import type { PlatformEvents } from '../../packages/platform/src/events';
 import { createMetrics } from '../../packages/platform/src/metrics';
+import { reconcile } from '../../packages/platform/src/reconcile';
+import type { Releases } from '../../packages/platform/src/releases';
 import type { Secrets } from '../../packages/platform/src/secrets';
 
 // Bump the tag when build.sh changes, so machines with an older image build the new one.
@@ -50,6 +53,9 @@ export interface PartsOptions {
   log?: Logger;
   secrets?: Secrets;
   events?: PlatformEvents;
+  releases?: (db: PlatformDb, log: Logger) => Releases;
+  mintKey?: (handle: string, owner: string) => Promise<string>;
+  restartPolicy?: BackoffPolicy;
 }
 
 /** A platform's container layer on the real engine and an in-memory database. */
@@ -58,16 +64,22 @@ export function createPlatformParts(client = createDockerClient(docker), options
   const metrics = createMetrics(registry);
   const log = options.log ?? createLogger({ service: 'platform', level: 'silent' });
   const db = openDatabase(':memory:');
+  const defaults = { image: TEST_IMAGE, memoryMb: 64, cpus: 1, ttlSeconds: 3600 };
   const containers = createContainerService({
     docker: client,
     db,
     metrics,
     log,
-    defaults: { image: TEST_IMAGE, memoryMb: 64, cpus: 1, ttlSeconds: 3600 },
+    defaults,
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ...(options.events ? { events: options.events } : {}),
+    ...(options.releases ? { releases: options.releases(db, log) } : {}),
+    ...(options.mintKey ? { mintKey: options.mintKey } : {}),
+    ...(options.restartPolicy ? { restartPolicy: options.restartPolicy } : {}),
   });
-  return { registry, metrics, log, db, containers, docker: client };
+  const reconcileOnce = (atStart = false) =>
+    reconcile({ docker: client, db, log, defaults, containers }, { atStart });
+  return { registry, metrics, log, db, containers, docker: client, reconcile: reconcileOnce };
 }
 
 /** `docker exec` in a managed container; returns stdout. */

@@ -3,8 +3,10 @@ import { z } from 'zod';
 /** A container handle (SPEC §5); it is also a token of bus subjects. */
 export const HANDLE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Where the platform writes the proxy key of a pooled container's current tenant; the kernel prefers it. */
-export const TENANT_KEY_FILE = '/run/beacon/proxy-key';
+/** Files the platform gives a container, mounted read-only (never env: `docker inspect` would show them). */
+export const PLATFORM_FILES_DIR = '/run/beacon';
+/** The container's proxy key (a pooled container's current tenant's); the kernel reads it before each call. */
+export const PROXY_KEY_FILE = `${PLATFORM_FILES_DIR}/proxy-key`;
 
 /** Bus payloads (SPEC §6). Unknown fields are ignored; the handle is the subject's second token. */
 export const busKinds = ['questions', 'progress', 'results', 'errors', 'cancelled'] as const;

@@ -10,7 +10,7 @@ export interface AgentOptions {
 }
 
 /**
- * The key a pool wrote for the container's current tenant, else the container's own. Checked before
+ * The key the platform wrote for the container (its pool tenant's while one holds it), else the env's. Checked before
  * reading: a failed read costs ~40 µs (an exception), a missing file ~1 µs this way.
  */
 export const proxyKeyFrom = (path: string, fallback: string) => async () => {

@@ -1,4 +1,4 @@
-import { commonEnv, type EnvSource, env, parseEnv, TENANT_KEY_FILE } from '@beacon/core';
+import { commonEnv, type EnvSource, env, PROXY_KEY_FILE, parseEnv } from '@beacon/core';
 import { z } from 'zod';
 
 const schema = z.object({
@@ -8,9 +8,10 @@ const schema = z.object({
   BEACON_PORT: env.port(7681),
   BEACON_HANDLE: z.string().min(1),
   BEACON_PROXY_URL: z.url(),
-  BEACON_PROXY_KEY: z.string().min(1),
-  /** Written by the platform when a pool hands this container to a tenant; wins over BEACON_PROXY_KEY. */
-  BEACON_PROXY_KEY_FILE: z.string().default(TENANT_KEY_FILE),
+  /** For a kernel run by hand; the platform gives its containers the key as a file instead. */
+  BEACON_PROXY_KEY: z.string().min(1).optional(),
+  /** Written by the platform (a pool's tenant key replaces it); wins over BEACON_PROXY_KEY. */
+  BEACON_PROXY_KEY_FILE: z.string().default(PROXY_KEY_FILE),
   BEACON_NATS_URL: env.url(),
   BEACON_MODEL: z.string().default('gpt-4o-mini'),
   BEACON_LLM_TIMEOUT: env.seconds(300),

@@ -20,7 +20,7 @@ const log = createLogger({ service: 'kernel', level: config.BEACON_LOG_LEVEL }).
 });
 const agent = createAgent({
   proxyUrl: config.BEACON_PROXY_URL,
-  proxyKey: proxyKeyFrom(config.BEACON_PROXY_KEY_FILE, config.BEACON_PROXY_KEY),
+  proxyKey: proxyKeyFrom(config.BEACON_PROXY_KEY_FILE, config.BEACON_PROXY_KEY ?? ''),
   model: config.BEACON_MODEL,
   timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
   log,

@@ -6,6 +6,11 @@ const schema = z.object({
   ...commonEnv,
   BEACON_PORT: env.port(9000),
   BEACON_DATA_DIR: z.string().default('.data/platform'),
+  /** Several platforms may share one engine: each manages only the containers labelled with its instance. */
+  BEACON_INSTANCE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must match ^[a-z0-9][a-z0-9-]{0,30}$')
+    .default('default'),
   BEACON_NATS_URL: env.url(),
   BEACON_STATS_INTERVAL: env.seconds(15),
   BEACON_CONTAINER_TTL: env.seconds(3600),
@@ -16,6 +21,11 @@ const schema = z.object({
   BEACON_HEALTH_INTERVAL: env.seconds(30),
   BEACON_HEALTH_TIMEOUT: env.seconds(5),
   BEACON_HEALTH_RETRIES: env.positiveInt(3),
+  /** A new container must pass its health check this fast for POST /api/containers to answer 201. */
+  BEACON_CREATE_TIMEOUT: env.seconds(60),
+  /** Restarts after an exit wait this long, doubling up to the maximum. */
+  BEACON_RESTART_BACKOFF: env.seconds(10),
+  BEACON_RESTART_BACKOFF_MAX: env.seconds(300),
   BEACON_SECRETS_DIR: z.string().optional(),
   BEACON_SECRETS_MODE: z.enum(['hardened', 'legacy']).default('hardened'),
   BEACON_SECRETS_RUNTIME_DIR: z.string().default('/dev/shm/beacon-secrets'),

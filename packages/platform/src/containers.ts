@@ -1,8 +1,17 @@
-import { AppError, type Logger } from '@beacon/core';
+import { basename } from 'node:path';
+import { AppError, type Logger, PROXY_KEY_FILE } from '@beacon/core';
 import { eq } from 'drizzle-orm';
-import type { ContainerDetail, DockerClient, LogLine, LogOptions } from './clients/docker';
+import { type CheckOutcome, checkContainer, describeCheck } from './clients/container-health';
+import {
+  type ContainerDetail,
+  type DockerClient,
+  LABELS,
+  type LogLine,
+  type LogOptions,
+} from './clients/docker';
 import type { PlatformDb } from './db';
-import { type ContainerRow, containers } from './db/schema/containers';
+import { type ContainerRow, containers, type LastExit, type RecordState } from './db/schema/containers';
+import type { BackoffPolicy } from './domain/restart-policy';
 import {
   type ContainerSpec,
   type CreateContainerInput,
@@ -12,10 +21,10 @@ import {
 } from './domain/spec';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
-import { reconcile } from './reconcile';
-import type { Secrets } from './secrets';
+import type { Releases } from './releases';
+import { createRestarter } from './restarter';
+import { fileOwner, type Secrets } from './secrets';
 
-export type RecordState = 'creating' | 'running' | 'stopped' | 'recycling' | 'gone';
 export type RecycleReason = 'unhealthy' | 'ttl' | 'oom' | 'manual' | 'released';
 
 export interface ContainerView {
@@ -23,6 +32,10 @@ export interface ContainerView {
   owner: string;
   image: string;
   state: string;
+  /** running, or stopped through the API (then nothing restarts or recycles it). */
+  desired: string;
+  restarts: number;
+  lastExit: LastExit | null;
   containerId: string | null;
   createdAt: string;
   expiresAt: string | null;
@@ -37,6 +50,9 @@ export function toView(row: ContainerRow): ContainerView {
     owner: row.owner,
     image: row.image,
     state: row.state,
+    desired: row.desired,
+    restarts: row.restarts,
+    lastExit: row.lastExit ?? null,
     containerId: row.containerId,
     createdAt: row.createdAt.toISOString(),
     expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
@@ -51,14 +67,23 @@ export interface ContainerServiceDeps {
   log: Logger;
   defaults: SpecDefaults;
   events?: Pick<PlatformEvents, 'emit'>;
-  secrets?: Pick<Secrets, 'mount' | 'unmount'>;
-  /** Extra env for a container at provision (e.g. its proxy key); values never logged. */
-  provisionEnv?: (handle: string, owner: string) => Promise<Record<string, string>>;
-  /** Undo provisionEnv when a container is destroyed (revoke its proxy key); a failure is logged. */
-  releaseEnv?: (handle: string, owner: string) => Promise<void>;
+  secrets?: Pick<Secrets, 'mount' | 'writeFile'>;
+  releases?: Pick<Releases, 'schedule' | 'cancel'>;
+  /** Non-secret env for every container (where NATS and the proxy are). */
+  env?: (handle: string) => Record<string, string>;
+  /** A fresh proxy key for the container, delivered as the file PROXY_KEY_FILE (needs `secrets`). */
+  mintKey?: (handle: string, owner: string) => Promise<string>;
+  restartPolicy?: BackoffPolicy;
+  /** How long a create waits for the container's health check before answering 504. */
+  readyTimeoutMs?: number;
 }
 
 export type ContainerService = ReturnType<typeof createContainerService>;
+
+/** The platform's own stops and removals: the engine's `die` for them is not a death. */
+const OWN_ACTION_MS = 60_000;
+/** Engine `oom` events of one container this close together are one incident. */
+const OOM_INCIDENT_MS = 30_000;
 
 export function createContainerService({
   docker,
@@ -66,27 +91,49 @@ export function createContainerService({
   metrics,
   log,
   defaults,
-  provisionEnv,
-  releaseEnv,
   events,
   secrets,
+  releases,
+  env,
+  mintKey,
+  restartPolicy = { initialMs: 10_000, maxMs: 300_000 },
+  readyTimeoutMs = 60_000,
 }: ContainerServiceDeps) {
   const recycled: { at: number; handle: string; reason: RecycleReason }[] = [];
+  /** Container ids the platform itself is stopping or removing, until when. */
+  const ownActions = new Map<string, number>();
+  const oomIncidents = new Map<string, number>();
+
+  const find = (handle: string) => db.select().from(containers).where(eq(containers.handle, handle)).get();
+  const update = (handle: string, values: Partial<ContainerRow>) =>
+    db.update(containers).set(values).where(eq(containers.handle, handle)).run();
+  const setState = (handle: string, state: RecordState, containerId?: string | null) =>
+    update(handle, { state, ...(containerId !== undefined ? { containerId } : {}) });
   const emit = (type: string, handle: string, detail?: Record<string, unknown>) =>
     events?.emit(type, handle, find(handle)?.containerId ?? '', detail);
-  const find = (handle: string) => db.select().from(containers).where(eq(containers.handle, handle)).get();
-  const setState = (handle: string, state: RecordState, containerId?: string | null) =>
-    db
-      .update(containers)
-      .set({ state, ...(containerId !== undefined ? { containerId } : {}) })
-      .where(eq(containers.handle, handle))
-      .run();
 
-  const require = (handle: string): ContainerRow => {
+  const existing = (handle: string): ContainerRow => {
     const row = find(handle);
     if (!row || row.state === 'gone') throw new AppError('not_found', `no container with handle ${handle}`);
     return row;
   };
+
+  const markOwn = (id: string | null | undefined, ms = OWN_ACTION_MS) => {
+    if (id) ownActions.set(id, Date.now() + ms);
+  };
+  const isOwn = (id: string) => {
+    const until = ownActions.get(id);
+    if (until !== undefined && until < Date.now()) ownActions.delete(id);
+    return until !== undefined && until >= Date.now();
+  };
+
+  function publishDesired(row: Pick<ContainerRow, 'handle' | 'desired'>) {
+    metrics.desiredRunning.set({ handle: row.handle }, row.desired === 'running' ? 1 : 0);
+  }
+  function forgetSeries(handle: string) {
+    metrics.desiredRunning.remove({ handle });
+    metrics.restarts.remove({ handle });
+  }
 
   async function counted<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -99,35 +146,48 @@ export function createContainerService({
     }
   }
 
-  /** start / stop / restart: the engine acts, the record follows. */
-  async function lifecycle(handle: string, action: 'start' | 'stop' | 'restart', state: RecordState) {
-    require(handle);
-    await counted(action, () => docker[action](containerName(handle)));
-    setState(handle, state);
-    return toView(require(handle));
-  }
+  const restarter = createRestarter({
+    policy: restartPolicy,
+    log,
+    restart: async (handle) => {
+      const row = find(handle);
+      if (row?.desired !== 'running' || row.state === 'gone') return;
+      await counted('restart', () => docker.start(containerName(handle)));
+      const restarts = row.restarts + 1;
+      update(handle, { state: 'running', restarts });
+      metrics.restarts.inc({ handle });
+      log.warn(
+        { event: 'container.restarted', handle, restarts, lastExit: row.lastExit },
+        'restarted after it exited',
+      );
+      emit('container.restarted', handle, { restarts, lastExit: row.lastExit });
+    },
+  });
 
   /** Create and start `beacon-<handle>`; a failure removes what was created. Returns the container id. */
   async function provision(handle: string, owner: string, spec: ContainerSpec): Promise<string> {
     const end = metrics.provisionDuration.startTimer();
     let id: string | undefined;
     try {
-      const env = { ...spec.env, ...(provisionEnv ? await provisionEnv(handle, owner) : {}) };
-      // Secrets are resolved first: a missing source fails the provision before any container exists.
-      const secretsBind = secrets ? await secrets.mount(handle) : undefined;
+      // Asked first: a missing image is a clear 400 before a key is minted or a file written.
+      const user = fileOwner(await docker.imageUser(spec.image));
+      const key = mintKey ? await mintKey(handle, owner) : undefined;
+      if (key && !secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
+      const files = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
+      const binds = secrets ? await secrets.mount(handle, { files, user }) : [];
       id = await docker.create({
         name: containerName(handle),
         image: spec.image,
         ...(spec.command ? { command: spec.command } : {}),
-        env,
+        env: { ...spec.env, ...env?.(handle) },
         labels: {
-          'beacon.handle': handle,
-          'beacon.owner': owner,
-          ...(spec.pool ? { 'beacon.pool': spec.pool } : {}),
+          [LABELS.handle]: handle,
+          [LABELS.owner]: owner,
+          ...(spec.pool ? { [LABELS.pool]: spec.pool } : {}),
         },
         memoryBytes: spec.memoryMb * 1024 * 1024,
         nanoCpus: Math.round(spec.cpus * 1e9),
-        ...(secretsBind ? { binds: [secretsBind] } : {}),
+        binds,
         ...(defaults.network ? { network: defaults.network } : {}),
       });
       await docker.start(id);
@@ -139,9 +199,77 @@ export function createContainerService({
       return id;
     } catch (err) {
       end({ status: 'error' });
-      if (id) await docker.remove(id).catch(() => {});
+      if (id) {
+        markOwn(id);
+        await docker.remove(id).catch(() => {});
+      }
       throw err;
     }
+  }
+
+  /** Until the container's health check passes: 504 at the deadline, 502 if it exits first (kept either way). */
+  async function untilServing(handle: string, spec: ContainerSpec) {
+    if (spec.health === 'none') return;
+    const deadline = Date.now() + readyTimeoutMs;
+    let last: CheckOutcome = { ok: false, reason: 'not checked yet' };
+    let detail: ContainerDetail | undefined;
+    while (Date.now() < deadline) {
+      detail = await docker.inspect(containerName(handle));
+      if (detail?.exit)
+        throw new AppError(
+          'bad_gateway',
+          `${handle} exited with code ${detail.exit.code}${detail.exit.oomKilled ? ' (OOM-killed)' : ''} before ${describeCheck(spec)} passed; the container is kept: see GET /api/containers/${handle}/logs`,
+        );
+      const signal = AbortSignal.timeout(Math.max(100, Math.min(2000, deadline - Date.now())));
+      last = await checkContainer(detail, spec, signal, { strict: true }).catch(
+        (err): CheckOutcome => ({ ok: false, reason: String(err) }),
+      );
+      if (last.ok) return;
+      await Bun.sleep(25);
+    }
+    throw new AppError(
+      'timeout',
+      `${handle} was created but ${describeCheck(spec)} did not pass within ${readyTimeoutMs / 1000} s (${last.ok ? '' : last.reason}); the container is kept: see GET /api/containers/${handle}/logs, or create with ?wait=false`,
+    );
+  }
+
+  /** The container exited on its own: remember how, report it once, restart it if it is meant to run. */
+  async function exited(handle: string, id: string) {
+    const row = find(handle);
+    if (!row || row.state === 'creating' || row.state === 'recycling' || row.state === 'gone') return;
+    const detail = await docker.inspect(id);
+    const exit = detail?.exit;
+    const lastExit: LastExit = {
+      code: exit?.code ?? -1,
+      oomKilled: exit?.oomKilled ?? false,
+      at: exit?.finishedAt ?? new Date().toISOString(),
+      reason: exit?.oomKilled ? 'oom' : exit?.error || `exited with code ${exit?.code ?? 'unknown'}`,
+    };
+    update(handle, { state: 'stopped', lastExit });
+    if (lastExit.oomKilled) oomIncident(handle, id, lastExit.code);
+    else emit('container.died', handle, { exitCode: lastExit.code });
+    if (row.desired === 'running') {
+      const upMs = detail?.startedAt ? Date.parse(lastExit.at) - Date.parse(detail.startedAt) : 0;
+      restarter.exited(handle, Number.isFinite(upMs) ? upMs : 0);
+    }
+  }
+
+  /** One OOM incident, however many `oom` events and exits the engine reports for it. */
+  function oomIncident(handle: string, id: string, exitCode?: number) {
+    const last = oomIncidents.get(id);
+    const now = Date.now();
+    if (last !== undefined && now - last < OOM_INCIDENT_MS) return;
+    oomIncidents.set(id, now);
+    for (const [key, at] of oomIncidents) if (now - at > OOM_INCIDENT_MS) oomIncidents.delete(key);
+    metrics.oomKills.inc();
+    emit('container.oom', handle, exitCode === undefined ? undefined : { exitCode });
+  }
+
+  /** The container vanished: its record goes, and what it held is released. */
+  async function vanished(handle: string) {
+    restarter.cancel(handle);
+    forgetSeries(handle);
+    await releases?.schedule(handle);
   }
 
   return {
@@ -149,52 +277,91 @@ export function createContainerService({
     find,
     setState,
 
-    /** `pool`: the container is one of that pool's (labelled beacon.pool, kept in its spec). */
-    async create(input: CreateContainerInput, pool?: string): Promise<ContainerView> {
-      const existing = find(input.handle);
-      if (existing && existing.state !== 'gone')
+    /** `pool`: the container is one of that pool's. `wait`: answer once its health check passes. */
+    async create(
+      input: CreateContainerInput,
+      { pool, wait = true }: { pool?: string; wait?: boolean } = {},
+    ): Promise<ContainerView> {
+      const previous = find(input.handle);
+      if (previous && previous.state !== 'gone')
         throw new AppError('conflict', `handle ${input.handle} exists`);
       const spec = { ...specFrom(input, defaults), ...(pool ? { pool } : {}) };
       const owner = input.owner ?? input.handle;
       const now = new Date();
-      const row = {
-        handle: input.handle,
-        owner,
-        image: spec.image,
-        spec,
-        state: 'creating' as const,
-        containerId: null,
-        createdAt: now,
-        expiresAt: spec.ttlSeconds > 0 ? new Date(now.getTime() + spec.ttlSeconds * 1000) : null,
-      };
-      if (existing) db.delete(containers).where(eq(containers.handle, input.handle)).run();
-      db.insert(containers).values(row).run();
+      if (previous) db.delete(containers).where(eq(containers.handle, input.handle)).run();
+      db.insert(containers)
+        .values({
+          handle: input.handle,
+          owner,
+          image: spec.image,
+          spec,
+          state: 'creating',
+          desired: 'running',
+          containerId: null,
+          createdAt: now,
+          expiresAt: spec.ttlSeconds > 0 ? new Date(now.getTime() + spec.ttlSeconds * 1000) : null,
+        })
+        .run();
+      await releases?.cancel(input.handle);
       try {
         const id = await counted('create', () => provision(input.handle, owner, spec));
         setState(input.handle, 'running', id);
+        publishDesired({ handle: input.handle, desired: 'running' });
       } catch (err) {
-        // Nothing half-written: the record goes with the failed container.
+        // Nothing half-written: the record goes with the failed container, and so does its key.
         db.delete(containers).where(eq(containers.handle, input.handle)).run();
+        await releases?.schedule(input.handle);
         throw err;
       }
-      return toView(require(input.handle));
+      if (wait) await untilServing(input.handle, spec);
+      return toView(existing(input.handle));
     },
 
     list: () => db.select().from(containers).all(),
 
-    get: require,
+    get: existing,
 
     async inspect(handle: string): Promise<ContainerDetail | undefined> {
-      require(handle);
+      existing(handle);
       return docker.inspect(containerName(handle));
     },
 
-    start: (handle: string) => lifecycle(handle, 'start', 'running'),
-    stop: (handle: string) => lifecycle(handle, 'stop', 'stopped'),
-    restart: (handle: string) => lifecycle(handle, 'restart', 'running'),
+    async start(handle: string) {
+      const row = existing(handle);
+      await counted('start', () => docker.start(containerName(handle)));
+      update(handle, { state: 'running', desired: 'running' });
+      publishDesired({ handle, desired: 'running' });
+      if (row.containerId) ownActions.delete(row.containerId);
+      return toView(existing(handle));
+    },
+
+    /** Stays stopped (no health check, restart or recycle, not "down") until started. */
+    async stop(handle: string) {
+      const row = existing(handle);
+      update(handle, { desired: 'stopped' });
+      publishDesired({ handle, desired: 'stopped' });
+      restarter.cancel(handle);
+      markOwn(row.containerId);
+      await counted('stop', () => docker.stop(containerName(handle)));
+      setState(handle, 'stopped');
+      return toView(existing(handle));
+    },
+
+    async restart(handle: string) {
+      const row = existing(handle);
+      markOwn(row.containerId);
+      await counted('restart', () => docker.restart(containerName(handle)));
+      update(handle, { state: 'running', desired: 'running' });
+      publishDesired({ handle, desired: 'running' });
+      // The engine's events for the restart arrive just after it returns.
+      markOwn(row.containerId, 2000);
+      return toView(existing(handle));
+    },
 
     async destroy(handle: string) {
-      const { owner } = require(handle);
+      const row = existing(handle);
+      markOwn(row.containerId);
+      restarter.cancel(handle);
       await counted('destroy', async () => {
         try {
           await docker.remove(containerName(handle));
@@ -202,20 +369,18 @@ export function createContainerService({
           if (!(err instanceof AppError && err.code === 'not_found')) throw err;
         }
       });
-      await secrets?.unmount(handle);
       db.delete(containers).where(eq(containers.handle, handle)).run();
-      await releaseEnv?.(handle, owner).catch((err) =>
-        // The next provision of this handle revokes the key again.
-        log.warn({ event: 'container.release_failed', handle, err: String(err) }, 'could not revoke its key'),
-      );
+      await vanished(handle);
       log.info({ event: 'container.destroyed', handle }, 'destroyed');
     },
 
     /** Destroy and provision again from the stored spec under the same handle (new container id). */
     async recycle(handle: string, reason: RecycleReason): Promise<ContainerView> {
-      const row = require(handle);
+      const row = existing(handle);
       if (row.state === 'recycling') throw new AppError('conflict', `${handle} is already being recycled`);
       setState(handle, 'recycling');
+      restarter.cancel(handle);
+      markOwn(row.containerId);
       const spec = row.spec as ContainerSpec;
       try {
         const id = await counted('recycle', async () => {
@@ -225,41 +390,71 @@ export function createContainerService({
           return provision(handle, row.owner, spec);
         });
         const expiresAt = spec.ttlSeconds > 0 ? new Date(Date.now() + spec.ttlSeconds * 1000) : null;
-        db.update(containers)
-          .set({ state: 'running', containerId: id, expiresAt })
-          .where(eq(containers.handle, handle))
-          .run();
+        update(handle, { state: 'running', desired: 'running', containerId: id, expiresAt });
+        publishDesired({ handle, desired: 'running' });
         metrics.recycles.inc({ reason });
         recycled.push({ at: Date.now(), handle, reason });
         if (recycled.length > 10_000) recycled.shift();
         log.info({ event: 'container.recycled', handle, reason, containerId: id }, `recycled (${reason})`);
         emit('container.recycled', handle, { reason });
       } catch (err) {
-        setState(handle, 'stopped');
+        // The old container is gone and no new one runs: the record says so, and its key goes.
+        setState(handle, 'gone', null);
+        await vanished(handle);
         log.error({ event: 'container.recycle_failed', handle, reason, err: String(err) }, 'recycle failed');
         throw err;
       }
-      return toView(require(handle));
+      return toView(existing(handle));
     },
 
     /** Recycles since `sinceMs` (kept in memory; the counter has the full history). */
     recycledSince: (sinceMs: number) => recycled.filter((r) => r.at >= sinceMs),
 
-    /** The engine reported a lifecycle action on a managed container (docker events). */
-    applyEngineAction(handle: string, action: string) {
+    /** The engine reported an action on one of this instance's containers. */
+    async applyEngineAction(handle: string, action: string, id: string): Promise<void> {
+      if (action === 'oom') return oomIncident(handle, id);
       const row = find(handle);
-      if (!row || row.state === 'creating' || row.state === 'recycling') return;
-      const next = { start: 'running', die: 'stopped', stop: 'stopped', destroy: 'gone' }[action] as
-        | RecordState
-        | undefined;
-      if (next && next !== row.state) setState(handle, next);
+      // Actions of the platform's own stops and removals, or of a container no longer the record's.
+      if (!row || row.containerId !== id || isOwn(id)) return;
+      if (row.state === 'creating' || row.state === 'recycling') return;
+      if (action === 'die') return exited(handle, id);
+      if (action === 'start' && row.state !== 'running') setState(handle, 'running');
+      if (action === 'stop') {
+        // `docker stop` behind the platform's back: the operator wants it stopped, as Docker's unless-stopped.
+        update(handle, { state: 'stopped', desired: 'stopped' });
+        publishDesired({ handle, desired: 'stopped' });
+        restarter.cancel(handle);
+      }
+      if (action === 'destroy') {
+        setState(handle, 'gone', null);
+        await vanished(handle);
+      }
+    },
+
+    /** A health cycle found a container meant to run not running (an exit whose event was missed). */
+    async noticeExited(handle: string) {
+      const row = find(handle);
+      if (!row?.containerId || row.desired !== 'running' || restarter.isPending(handle)) return;
+      await exited(handle, row.containerId);
     },
 
     async logs(handle: string, options: LogOptions): Promise<LogLine[]> {
-      require(handle);
+      existing(handle);
       return docker.logs(containerName(handle), options);
     },
 
-    reconcile: () => reconcile({ docker, db, log, defaults, setState }),
+    /** Give a running container another proxy key (a pool's tenant), replacing its key file. */
+    async giveKey(handle: string, key: string) {
+      const row = existing(handle);
+      if (!secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
+      const user = fileOwner(await docker.imageUser(row.image));
+      await secrets.writeFile(handle, basename(PROXY_KEY_FILE), key, user);
+    },
+
+    /** Records whose container vanished get released; called by reconcile. */
+    vanished,
+    publishDesired,
+    /** At shutdown: no restart fires any more. */
+    close: () => restarter.stop(),
   };
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { createMemoryBus, createNatsBus, type Logger, type Probe, TENANT_KEY_FILE } from '@beacon/core';
+import { createMemoryBus, createNatsBus, type Logger, type Probe } from '@beacon/core';
+import Docker from 'dockerode';
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient } from './clients/docker';
@@ -8,11 +9,12 @@ import type { PlatformConfig } from './config';
 import { createContainerService } from './containers';
 import { openDatabase } from './db';
 import { DockerEventWatcher } from './docker-events';
-import { containerName } from './domain/spec';
 import { createPlatformEvents } from './events';
 import { HealthMonitor } from './health-monitor';
 import type { PlatformMetrics } from './metrics';
 import { createPools } from './pools';
+import { reconcile } from './reconcile';
+import { createReleases } from './releases';
 import { createSecrets } from './secrets';
 import { StatsCollector } from './stats-collector';
 
@@ -27,19 +29,29 @@ export function createDeps(
     ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
     : createMemoryBus(log);
   const events = createPlatformEvents(bus, log);
-  const docker = createDockerClient();
+  const docker = createDockerClient(new Docker(), config.BEACON_INSTANCE);
   const secrets = createSecrets({
     dir: config.BEACON_SECRETS_DIR,
     opToken: config.OP_SERVICE_ACCOUNT_TOKEN,
     opTokenFile: config.BEACON_OP_TOKEN_FILE,
     opVault: config.BEACON_OP_VAULT,
-    runtimeDir: config.BEACON_SECRETS_RUNTIME_DIR,
+    // Per instance: a platform sharing the host's tmpfs with another never touches its files.
+    runtimeDir: join(config.BEACON_SECRETS_RUNTIME_DIR, config.BEACON_INSTANCE),
     mode: config.BEACON_SECRETS_MODE,
     log,
   });
   const proxyUrl = config.BEACON_PROXY_URL;
   const proxy = proxyUrl ? createProxyClient(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
   const db = openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
+  const releases = createReleases({ db, log, secrets, revokeKeys: proxy?.revokeHandle });
+  const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
+  const defaults = {
+    image: config.BEACON_DEFAULT_IMAGE,
+    ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
+    memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
+    cpus: config.BEACON_DEFAULT_CPUS,
+    ttlSeconds: config.BEACON_CONTAINER_TTL,
+  };
   const containers = createContainerService({
     docker,
     db,
@@ -47,29 +59,23 @@ export function createDeps(
     log,
     events,
     secrets,
-    provisionEnv: async (handle, owner) => {
-      const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
-      return {
-        BEACON_HANDLE: handle,
-        ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
-        ...(proxyUrl && proxy
-          ? {
-              BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl,
-              // A pooled container recycled while a tenant holds it keeps billing that tenant.
-              BEACON_PROXY_KEY: await proxy.mint(pools.tenantOf(handle) ?? owner, handle),
-            }
-          : {}),
-      };
+    releases,
+    env: (handle) => ({
+      BEACON_HANDLE: handle,
+      ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
+      ...(proxyUrl ? { BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl } : {}),
+    }),
+    // A pooled container recycled while a tenant holds it keeps billing that tenant.
+    ...(proxy ? { mintKey: (handle, owner) => proxy.mint(pools.tenantOf(handle) ?? owner, handle) } : {}),
+    defaults,
+    restartPolicy: {
+      initialMs: config.BEACON_RESTART_BACKOFF * 1000,
+      maxMs: config.BEACON_RESTART_BACKOFF_MAX * 1000,
     },
-    ...(proxy ? { releaseEnv: (handle, owner) => proxy.revoke(owner, handle) } : {}),
-    defaults: {
-      image: config.BEACON_DEFAULT_IMAGE,
-      ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
-      memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
-      cpus: config.BEACON_DEFAULT_CPUS,
-      ttlSeconds: config.BEACON_CONTAINER_TTL,
-    },
+    readyTimeoutMs: config.BEACON_CREATE_TIMEOUT * 1000,
   });
+  const reconcileOnce = (atStart = false) =>
+    reconcile({ docker, db, log, defaults, containers, secretHandles: secrets.handles }, { atStart });
   const stats = new StatsCollector({
     docker,
     metrics,
@@ -86,9 +92,8 @@ export function createDeps(
     ...(proxy
       ? {
           tenantKeys: {
-            give: async (handle, tenant) =>
-              docker.writeFile(containerName(handle), TENANT_KEY_FILE, await proxy.mint(tenant, handle)),
-            take: (handle, tenant) => proxy.revoke(tenant, handle),
+            give: async (handle, tenant) => containers.giveKey(handle, await proxy.mint(tenant, handle)),
+            take: (handle) => proxy.revokeHandle(handle),
           },
         }
       : {}),
@@ -109,21 +114,23 @@ export function createDeps(
     metrics,
     log,
     events,
-    reconcile: () => containers.reconcile(),
-    onState: (handle, action) => containers.applyEngineAction(handle, action),
+    reconcile: () => reconcileOnce(),
+    onState: (handle, action, id) => containers.applyEngineAction(handle, action, id),
+    instance: config.BEACON_INSTANCE,
   });
   const probes: Probe[] = config.BEACON_NATS_URL
     ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }]
     : [];
 
   // Docker may be down at start: keep serving (health says so) and reconcile once it answers.
-  const reconcile = async (): Promise<void> => {
+  const reconcileAtStart = async (): Promise<void> => {
     try {
-      await containers.reconcile();
+      await reconcileOnce(true);
+      await releases.retry();
     } catch (err) {
       log.warn({ event: 'platform.reconcile_failed', err: String(err) }, 'reconcile failed; retrying in 5 s');
       await Bun.sleep(5000);
-      return reconcile();
+      return reconcileAtStart();
     }
   };
 
@@ -143,7 +150,8 @@ export function createDeps(
     },
     start() {
       // Pools rebuild from records that agree with the engine.
-      void reconcile().then(() => pools.start());
+      void reconcileAtStart().then(() => pools.start());
+      releases.start();
       watcher.start();
       stats.start();
       monitor.start();
@@ -151,6 +159,8 @@ export function createDeps(
     closeStreams: () => events.close(),
     stopSteps: [
       () => pools.stop(),
+      () => releases.stop(),
+      () => containers.close(),
       () => monitor.stop(),
       () => stats.stop(),
       () => watcher.stop(),

@@ -1,5 +1,5 @@
 import type { Logger } from '@beacon/core';
-import type { DockerClient } from './clients/docker';
+import { belongsTo, DEFAULT_INSTANCE, type DockerClient, LABELS } from './clients/docker';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
 
@@ -38,8 +38,12 @@ export interface DockerEventWatcherOptions {
   events: Pick<PlatformEvents, 'emit'>;
   /** Re-list after every reconnect, so what changed during the gap is not missed. */
   reconcile: () => Promise<unknown>;
-  /** A managed container's state changed in the engine. */
-  onState?: (handle: string, action: string) => void;
+  /**
+   * An action on one of this instance's containers. With it, exits and OOM kills are the handler's to
+   * report (once per incident, and not at all for the platform's own stops and removals).
+   */
+  onState?: (handle: string, action: string, id: string) => Promise<unknown>;
+  instance?: string;
   reconnectMs?: number;
 }
 
@@ -49,6 +53,7 @@ export class DockerEventWatcher {
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #connections = 0;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: DockerEventWatcherOptions) {
     this.#o = options;
@@ -105,17 +110,34 @@ export class DockerEventWatcher {
       return;
     }
     const attributes = e.Actor?.Attributes ?? {};
-    if (e.Type !== 'container' || attributes['beacon.managed'] !== 'true') return;
+    if (e.Type !== 'container' || !belongsTo(attributes, this.#o.instance ?? DEFAULT_INSTANCE)) return;
     const action = (e.Action ?? '').split(':')[0] ?? '';
     const type = ACTIONS[action];
     if (!type) return;
-    const handle = attributes['beacon.handle'] ?? attributes.name ?? '';
+    const handle = attributes[LABELS.handle] ?? attributes.name ?? '';
+    const id = e.Actor?.ID ?? '';
     this.#o.metrics.dockerEvents.inc({ action });
-    if (action === 'oom') this.#o.metrics.oomKills.inc();
     const detail: Record<string, unknown> = {};
     if (attributes.exitCode !== undefined) detail.exitCode = Number(attributes.exitCode);
     if (action === 'health_status') detail.status = (e.Action ?? '').split(':')[1]?.trim();
-    this.#o.events.emit(type, handle, e.Actor?.ID ?? '', Object.keys(detail).length ? detail : undefined);
-    this.#o.onState?.(handle, action);
+    const report = () =>
+      this.#o.events.emit(type, handle, id, Object.keys(detail).length ? detail : undefined);
+    const { onState } = this.#o;
+    if (!onState) {
+      if (action === 'oom') this.#o.metrics.oomKills.inc();
+      return report();
+    }
+    // Handled in order per stream: a die is settled before the destroy that follows it.
+    this.#queue = this.#queue
+      .then(() => onState(handle, action, id))
+      .then(() => {
+        if (action !== 'die' && action !== 'oom') report();
+      })
+      .catch((err) =>
+        this.#o.log.warn(
+          { event: 'docker.event_failed', handle, action, err: String(err) },
+          'engine event not applied',
+        ),
+      );
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '@beacon/core';
-import { type ContainerDetail, type DockerClient, KERNEL_PORT } from './clients/docker';
+import { type CheckOutcome, checkContainer } from './clients/container-health';
+import type { DockerClient } from './clients/docker';
 import type { ContainerService } from './containers';
 import type { ContainerRow } from './db/schema/containers';
 import { type ContainerSpec, containerName } from './domain/spec';
@@ -19,31 +20,7 @@ export interface HealthMonitorOptions {
   events?: Pick<PlatformEvents, 'emit'>;
 }
 
-export type CheckOutcome = { ok: true } | { ok: false; reason: string };
-
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-
-/** One container's health check, as its `health` setting says, on the container's own address. */
-export async function checkContainer(
-  detail: ContainerDetail | undefined,
-  spec: ContainerSpec,
-  signal: AbortSignal,
-): Promise<CheckOutcome> {
-  if (!detail) return { ok: false, reason: 'container is missing' };
-  if (detail.state !== 'running') return { ok: false, reason: `container is ${detail.state}` };
-  const health = spec.health;
-  if (health === 'none') return { ok: true };
-  if (health === 'docker') {
-    return detail.health === 'unhealthy'
-      ? { ok: false, reason: 'docker HEALTHCHECK reports unhealthy' }
-      : { ok: true };
-  }
-  if (!detail.ip) return { ok: false, reason: 'container has no address' };
-  const { port, path } = health === 'http' ? { port: KERNEL_PORT, path: '/health' } : health;
-  const res = await fetch(`http://${detail.ip}:${port}${path}`, { signal });
-  await res.body?.cancel();
-  return res.ok ? { ok: true } : { ok: false, reason: `GET :${port}${path} answered ${res.status}` };
-}
 
 /**
  * Every interval, checks every tracked container concurrently (each cut at the timeout, so a hung one
@@ -97,7 +74,10 @@ export class HealthMonitor {
       );
       return outcome;
     }
-    const rows = containers.list().filter((r) => r.state === 'running' || r.state === 'stopped');
+    // Only containers meant to run: one stopped through the API is nobody's concern until it is started.
+    const rows = containers
+      .list()
+      .filter((r) => r.desired === 'running' && (r.state === 'running' || r.state === 'stopped'));
     await Promise.all(rows.map(async (row) => outcome.set(row.handle, await this.#checkOne(row))));
     const now = new Set(rows.map((r) => r.handle));
     for (const handle of this.#tracked) {
@@ -125,8 +105,13 @@ export class HealthMonitor {
           resolve({ ok: false, reason: `no answer within ${timeoutMs} ms` }),
         ),
       );
-      const check = (async () =>
-        checkContainer(await docker.inspect(containerName(handle)), row.spec as ContainerSpec, signal))();
+      const detail = await docker.inspect(containerName(handle));
+      if (detail && detail.state !== 'running' && detail.state !== 'restarting') {
+        // It exited on its own: restarted with backoff, not counted as a failed check.
+        await containers.noticeExited(handle);
+        return 'skipped';
+      }
+      const check = checkContainer(detail, row.spec as ContainerSpec, signal);
       const result = await Promise.race([
         check.catch((err): CheckOutcome => ({ ok: false, reason: String(err) })),
         timeout,

@@ -44,6 +44,14 @@ export function createMetrics(registry: Registry) {
     ),
     pids: perHandle('platform_container_pids', 'Processes and threads in the container.'),
     healthy: perHandle('platform_container_healthy', 'Whether the last health check passed (1) or not (0).'),
+    desiredRunning: perHandle(
+      'platform_container_desired_running',
+      'Whether the container is meant to run (1) or was stopped through the API (0).',
+    ),
+    restarts: perHandleCounter(
+      'platform_container_restarts_total',
+      'Restarts (with backoff) after the container exited or was OOM-killed on its own.',
+    ),
     healthCheckFailures: new Counter({
       name: 'platform_container_health_check_failures_total',
       help: 'Failed container health checks.',

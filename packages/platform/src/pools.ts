@@ -137,7 +137,7 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
       ...(config.cpus ? { cpus: config.cpus } : {}),
       ...(config.health ? { health: config.health } : {}),
     };
-    const created = containers.create(input, config.name).then(
+    const created = containers.create(input, { pool: config.name }).then(
       () => update(handle, { status: tenant ? 'borrowed' : 'available' }),
       (err) => {
         forget(handle);

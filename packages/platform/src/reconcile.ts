@@ -1,6 +1,6 @@
 import type { Logger } from '@beacon/core';
-import type { DockerClient } from './clients/docker';
-import type { RecordState } from './containers';
+import { type DockerClient, LABELS } from './clients/docker';
+import type { ContainerService } from './containers';
 import type { PlatformDb } from './db';
 import { containers } from './db/schema/containers';
 import { type ContainerSpec, recordState, type SpecDefaults } from './domain/spec';
@@ -10,29 +10,37 @@ export interface ReconcileDeps {
   db: PlatformDb;
   log: Logger;
   defaults: SpecDefaults;
-  setState: (handle: string, state: RecordState, containerId?: string | null) => unknown;
+  containers: Pick<ContainerService, 'setState' | 'vanished' | 'publishDesired'>;
+  /** Handles with secret files on the tmpfs: those without a container are released. */
+  secretHandles?: () => Promise<string[]>;
 }
 
 /**
- * Make records agree with the engine: a record whose container was removed behind our back is
- * marked gone; a managed container without a record is adopted.
+ * Make records agree with this instance's containers on the engine: a record whose container was
+ * removed behind our back is marked gone and released; a managed container without a record is
+ * adopted. `atStart`: nothing is in flight, so records left creating or recycling by a crash count too.
  */
-export async function reconcile({ docker, db, log, defaults, setState }: ReconcileDeps) {
+export async function reconcile(
+  { docker, db, log, defaults, containers: service, secretHandles }: ReconcileDeps,
+  { atStart = false }: { atStart?: boolean } = {},
+) {
   const running = await docker.list();
-  const byHandle = new Map(running.map((c) => [c.labels['beacon.handle'] ?? '', c]));
-  let gone = 0;
+  const byHandle = new Map(running.map((c) => [c.labels[LABELS.handle] ?? '', c]));
+  const gone: string[] = [];
   let adopted = 0;
-  for (const row of db.select().from(containers).all()) {
+  const rows = db.select().from(containers).all();
+  for (const row of rows) {
     const actual = byHandle.get(row.handle);
-    if (!actual) {
-      if (row.state === 'running' || row.state === 'stopped') {
-        setState(row.handle, 'gone');
-        gone++;
-      }
-    } else if (row.state !== 'recycling') {
-      setState(row.handle, recordState(actual.state), actual.id);
-    }
     byHandle.delete(row.handle);
+    const inFlight = row.state === 'creating' || row.state === 'recycling';
+    if (row.state === 'gone' || (inFlight && !atStart)) continue;
+    if (!actual) {
+      service.setState(row.handle, 'gone', null);
+      gone.push(row.handle);
+    } else {
+      service.setState(row.handle, recordState(actual.state), actual.id);
+      service.publishDesired(row);
+    }
   }
   for (const [handle, c] of byHandle) {
     if (!handle) continue;
@@ -48,23 +56,31 @@ export async function reconcile({ docker, db, log, defaults, setState }: Reconci
       ttlSeconds: 0,
       health: 'none',
     };
-    db.insert(containers)
-      .values({
-        handle,
-        owner: c.labels['beacon.owner'] ?? handle,
-        image: c.image,
-        spec,
-        state: recordState(c.state),
-        containerId: c.id,
-        createdAt: new Date(),
-        expiresAt: null,
-      })
-      .run();
+    const row = {
+      handle,
+      owner: c.labels[LABELS.owner] ?? handle,
+      image: c.image,
+      spec,
+      state: recordState(c.state),
+      desired: 'running',
+      containerId: c.id,
+      createdAt: new Date(),
+      expiresAt: null,
+    };
+    db.insert(containers).values(row).run();
+    service.publishDesired(row);
     adopted++;
   }
+  // Secret files with no live record behind them: a provision or removal that a crash cut short.
+  if (atStart && secretHandles) {
+    const live = new Set(rows.filter((r) => r.state !== 'gone').map((r) => r.handle));
+    for (const handle of await secretHandles())
+      if (!live.has(handle) && !gone.includes(handle)) gone.push(handle);
+  }
+  for (const handle of gone) await service.vanished(handle);
   log.info(
-    { event: 'platform.reconciled', gone, adopted, containers: running.length },
+    { event: 'platform.reconciled', gone: gone.length, adopted, containers: running.length },
     'reconciled with Docker',
   );
-  return { gone, adopted };
+  return { gone: gone.length, adopted };
 }

@@ -1,6 +1,6 @@
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError, type Logger } from '@beacon/core';
+import { AppError, type Logger, PLATFORM_FILES_DIR } from '@beacon/core';
 
 export interface SecretsConfig {
   /** Directory whose files are secrets (file name = key). */
@@ -14,6 +14,29 @@ export interface SecretsConfig {
   /** hardened: files under /run/secrets (0400); legacy: one ~/.env file. */
   mode: 'hardened' | 'legacy';
   log: Logger;
+}
+
+/** The container's user, from its image: files it must read are given to it. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+export interface MountOptions {
+  /** The platform's own files for the container (name → content), e.g. `proxy-key`. */
+  files?: Record<string, string>;
+  /** undefined: a user the platform cannot resolve (a name), so the files are world-readable. */
+  user?: FileOwner | undefined;
+}
+
+/** `Config.User` of an image → the owner to give files to ("" and "root" are uid 0; a name is unknown). */
+export function fileOwner(imageUser: string): FileOwner | undefined {
+  const user = imageUser.trim();
+  if (user === '' || user === 'root') return { uid: 0, gid: 0 };
+  const match = /^(\d+)(?::(\d+))?$/.exec(user);
+  if (!match) return undefined;
+  const uid = Number(match[1]);
+  return { uid, gid: match[2] ? Number(match[2]) : uid };
 }
 
 type OpField = { id?: string; label?: string; type?: string; purpose?: string; value?: string };
@@ -72,7 +95,11 @@ export function createSecrets(config: SecretsConfig) {
       names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new AppError('unavailable', `secrets directory ${dir} is not readable (${code ?? 'error'})`);
+      config.log.error({ event: 'secrets.dir_unreadable', dir, code }, 'secrets directory not readable');
+      throw new AppError(
+        'unavailable',
+        `the secrets directory (BEACON_SECRETS_DIR) is not readable (${code ?? 'error'})`,
+      );
     }
     const out: Record<string, string> = {};
     for (const name of names) {
@@ -81,7 +108,7 @@ export function createSecrets(config: SecretsConfig) {
       } catch (err) {
         throw new AppError(
           'unavailable',
-          `secret ${name} in ${dir} is not readable (${(err as NodeJS.ErrnoException).code})`,
+          `secret ${name} in BEACON_SECRETS_DIR is not readable (${(err as NodeJS.ErrnoException).code})`,
         );
       }
     }
@@ -97,30 +124,77 @@ export function createSecrets(config: SecretsConfig) {
     return {};
   }
 
+  /** Give a file or directory to the container's user; world-readable when that user is unknown. */
+  async function own(path: string, user: FileOwner | undefined, mode: number) {
+    if (user) {
+      try {
+        await chown(path, user.uid, user.gid);
+        await chmod(path, mode);
+        return;
+      } catch (err) {
+        config.log.warn(
+          { event: 'secrets.chown_failed', uid: user.uid, code: (err as NodeJS.ErrnoException).code },
+          'cannot give secret files to the container user; they are readable by every user in it',
+        );
+      }
+    }
+    await chmod(path, mode === 0o500 ? 0o555 : 0o444);
+  }
+
+  async function writeOwned(path: string, content: string, user: FileOwner | undefined) {
+    // Written aside and renamed: a reader never sees half a file.
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, content, { mode: 0o600 });
+    await own(tmp, user, 0o400);
+    await rename(tmp, path);
+  }
+
+  const dirOf = (handle: string) => join(config.runtimeDir, handle);
+
   return {
     resolve,
-    /** Write a container's secrets to the host tmpfs and return the bind mount; undefined when there are none. */
-    async mount(handle: string): Promise<string | undefined> {
+    /**
+     * Write a container's files on the host tmpfs and return their bind mounts: the platform's own files
+     * (its proxy key) under /run/beacon, the resolved secrets under /run/secrets (hardened) or ~/.env.
+     */
+    async mount(handle: string, { files = {}, user }: MountOptions = {}): Promise<string[]> {
       const secrets = await resolve();
       const keys = Object.keys(secrets);
-      if (keys.length === 0) return undefined;
-      const dir = join(config.runtimeDir, handle);
+      const dir = dirOf(handle);
       await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      const binds: string[] = [];
+      if (Object.keys(files).length > 0) {
+        const platformDir = join(dir, 'beacon');
+        await mkdir(platformDir, { mode: 0o700 });
+        for (const [name, content] of Object.entries(files))
+          await writeOwned(join(platformDir, name), content, user);
+        await own(platformDir, user, 0o500);
+        binds.push(`${platformDir}:${PLATFORM_FILES_DIR}:ro`);
+      }
+      if (keys.length === 0) return binds;
       if (config.mode === 'legacy') {
         const lines = keys.map((k) => `${k}=${JSON.stringify(secrets[k])}`);
-        await writeFile(join(dir, '.env'), `${lines.join('\n')}\n`, { mode: 0o400 });
+        await writeOwned(join(dir, '.env'), `${lines.join('\n')}\n`, user);
         config.log.info({ event: 'secrets.mounted', handle, mode: 'legacy', keys }, 'secrets prepared');
-        return `${join(dir, '.env')}:/root/.env:ro`;
+        return [...binds, `${join(dir, '.env')}:/root/.env:ro`];
       }
-      for (const key of keys) await writeFile(join(dir, key), secrets[key] ?? '', { mode: 0o400 });
-      await chmod(dir, 0o500);
+      const hardened = join(dir, 'secrets');
+      await mkdir(hardened, { mode: 0o700 });
+      for (const key of keys) await writeOwned(join(hardened, key), secrets[key] ?? '', user);
+      await own(hardened, user, 0o500);
       config.log.info({ event: 'secrets.mounted', handle, mode: 'hardened', keys }, 'secrets prepared');
-      return `${dir}:/run/secrets:ro`;
+      return [...binds, `${hardened}:/run/secrets:ro`];
+    },
+    /** Replace one of the platform's files of a running container (a pool tenant's proxy key). */
+    async writeFile(handle: string, name: string, content: string, user?: FileOwner): Promise<void> {
+      await writeOwned(join(dirOf(handle), 'beacon', name), content, user);
     },
     async unmount(handle: string): Promise<void> {
-      await rm(join(config.runtimeDir, handle), { recursive: true, force: true });
+      await rm(dirOf(handle), { recursive: true, force: true });
     },
+    /** Handles that have files on the tmpfs (to find what a crash left behind). */
+    handles: (): Promise<string[]> => readdir(config.runtimeDir).catch(() => []),
   };
 }
 

@@ -47,10 +47,16 @@ export function createKeyStore(db: ProxyDb) {
       return owner ?? undefined;
     },
 
-    list(user?: string) {
-      const rows = user
-        ? db.select().from(apiKeys).where(eq(apiKeys.user, user)).all()
-        : db.select().from(apiKeys).all();
+    list({ user, handle }: { user?: string | undefined; handle?: string | undefined } = {}) {
+      const where = [
+        ...(user ? [eq(apiKeys.user, user)] : []),
+        ...(handle ? [eq(apiKeys.handle, handle)] : []),
+      ];
+      const rows = db
+        .select()
+        .from(apiKeys)
+        .where(and(...where))
+        .all();
       return rows.map(({ keyHash: _hash, ...row }) => ({
         ...row,
         createdAt: row.createdAt.toISOString(),

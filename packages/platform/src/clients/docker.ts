@@ -3,7 +3,17 @@ import Docker from 'dockerode';
 import type { DockerStatsJson } from '../domain/stats';
 
 export const MANAGED_LABEL = 'beacon.managed';
+/** The labels the platform writes on every container it runs. */
+export const LABELS = {
+  handle: 'beacon.handle',
+  owner: 'beacon.owner',
+  pool: 'beacon.pool',
+  /** BEACON_INSTANCE: several platforms may share one engine; each sees only its own containers. */
+  instance: 'beacon.instance',
+} as const;
 export const KERNEL_PORT = 7681;
+/** Containers labelled before instances existed belong to the default one. */
+export const DEFAULT_INSTANCE = 'default';
 
 export interface ProvisionRequest {
   name: string;
@@ -28,9 +38,18 @@ export interface ManagedContainer {
   state: string;
 }
 
+export interface ContainerExit {
+  code: number;
+  oomKilled: boolean;
+  finishedAt: string;
+  /** The engine's error text, if it gave one (e.g. a failed start). */
+  error: string;
+}
+
 export interface ContainerDetail extends ManagedContainer {
   ip?: string;
   startedAt?: string;
+  exit?: ContainerExit;
   memoryBytes: number;
   nanoCpus: number;
   health?: string;
@@ -63,8 +82,8 @@ export interface DockerClient {
   stats(id: string, signal: AbortSignal): Promise<DockerStatsJson>;
   /** The engine's event stream (NDJSON) for managed containers; ends when `signal` aborts. */
   events(signal: AbortSignal): Promise<NodeJS.ReadableStream>;
-  /** Write one file into a running container (absolute `path`; parent directories are created). */
-  writeFile(id: string, path: string, content: string): Promise<void>;
+  /** The user an image runs as (`Config.User`: "", "1000", "1000:1000" or a name). */
+  imageUser(image: string): Promise<string>;
 }
 
 type DockerodeError = Error & { statusCode?: number; code?: string };
@@ -99,8 +118,12 @@ export function demuxLogs(buffer: Buffer): LogLine[] {
   return lines;
 }
 
-export function createDockerClient(docker = new Docker()): DockerClient {
-  const isManaged = (labels: Record<string, string> | undefined) => labels?.[MANAGED_LABEL] === 'true';
+/** Whether labels (or event attributes) mark a container this instance manages. */
+export const belongsTo = (labels: Record<string, string> | undefined, instance: string) =>
+  labels?.[MANAGED_LABEL] === 'true' && (labels[LABELS.instance] ?? DEFAULT_INSTANCE) === instance;
+
+export function createDockerClient(docker = new Docker(), instance = DEFAULT_INSTANCE): DockerClient {
+  const isManaged = (labels: Record<string, string> | undefined) => belongsTo(labels, instance);
   const managed = async (idOrName: string) => {
     const detail = await inspect(idOrName);
     if (!detail) throw new AppError('not_found', `no managed container ${idOrName}`);
@@ -122,6 +145,16 @@ export function createDockerClient(docker = new Docker()): DockerClient {
         ...(ip ? { ip } : {}),
         ...(info.State.StartedAt ? { startedAt: info.State.StartedAt } : {}),
         ...(info.State.Health?.Status ? { health: info.State.Health.Status } : {}),
+        ...(info.State.Status === 'exited' || info.State.Status === 'dead'
+          ? {
+              exit: {
+                code: info.State.ExitCode,
+                oomKilled: info.State.OOMKilled,
+                finishedAt: info.State.FinishedAt,
+                error: info.State.Error ?? '',
+              },
+            }
+          : {}),
         memoryBytes: info.HostConfig.Memory ?? 0,
         nanoCpus: info.HostConfig.NanoCpus ?? 0,
         pid: info.State.Pid,
@@ -153,7 +186,7 @@ export function createDockerClient(docker = new Docker()): DockerClient {
           Image: req.image,
           ...(req.command ? { Cmd: req.command } : {}),
           Env: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
-          Labels: { ...req.labels, [MANAGED_LABEL]: 'true' },
+          Labels: { ...req.labels, [MANAGED_LABEL]: 'true', [LABELS.instance]: instance },
           ExposedPorts: { [`${KERNEL_PORT}/tcp`]: {} },
           HostConfig: {
             Memory: req.memoryBytes,
@@ -187,9 +220,19 @@ export function createDockerClient(docker = new Docker()): DockerClient {
     remove: wrap('remove', async (id: string) => {
       await (await managed(id)).remove({ force: true, v: true });
     }),
-    writeFile: wrap('writeFile', async (id: string, path: string, content: string) => {
-      const tar = await new Bun.Archive({ [path.replace(/^\/+/, '')]: content }).bytes();
-      await (await managed(id)).putArchive(Buffer.from(tar), { path: '/' });
+    imageUser: wrap('image inspect', async (image: string) => {
+      const info = await docker
+        .getImage(image)
+        .inspect()
+        .catch((err: DockerodeError) => {
+          if (err.statusCode === 404)
+            throw new AppError(
+              'bad_request',
+              `image ${image} is not on the Docker engine: build or pull it first`,
+            );
+          throw err;
+        });
+      return info.Config?.User ?? '';
     }),
     list: wrap('list', async () => {
       const all = await docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });

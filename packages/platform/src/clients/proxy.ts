@@ -36,8 +36,9 @@ export function createProxyClient(proxyUrl: string, adminToken: string | undefin
     return res;
   }
 
-  async function revoke(user: string, handle: string) {
-    const { keys } = (await (await call(`/api/keys?user=${encodeURIComponent(user)}`)).json()) as {
+  /** Every live key of the handle, whoever it bills (its owner, or a pool's tenant). */
+  async function revokeHandle(handle: string) {
+    const { keys } = (await (await call(`/api/keys?handle=${encodeURIComponent(handle)}`)).json()) as {
       keys: ProxyKey[];
     };
     for (const key of keys)
@@ -46,11 +47,11 @@ export function createProxyClient(proxyUrl: string, adminToken: string | undefin
 
   return {
     async mint(user: string, handle: string): Promise<string> {
-      await revoke(user, handle);
+      await revokeHandle(handle);
       const res = await call('/api/keys', { method: 'POST', body: JSON.stringify({ user, handle }) });
       return ((await res.json()) as { key: string }).key;
     },
-    revoke,
+    revokeHandle,
 
     /** USD per handle since `from` (UTC), from the proxy's usage rows. */
     async costByHandle(from: Date): Promise<Map<string, number>> {

@@ -10,6 +10,7 @@ import type { UsageWriter } from '../usage-writer';
 
 const name = z.string().min(1).max(128);
 const createKey = z.object({ user: name, handle: name.optional() });
+const keysQuery = z.object({ user: name.optional(), handle: name.optional() });
 const money = z.number().min(0).max(1_000_000_000).nullable().optional();
 const quotaBody = z.object({
   dailyUsd: money,
@@ -39,7 +40,10 @@ export function adminRoutes(
     const { user, handle } = await parseJsonBody(c, createKey);
     return c.json(keys.create({ user, handle }), 201);
   });
-  app.get('/api/keys', (c) => c.json({ keys: keys.list(c.req.query('user')) }));
+  app.get('/api/keys', (c) => {
+    const { user, handle } = parseWith(keysQuery, c.req.query(), 'query');
+    return c.json({ keys: keys.list({ user, handle }) });
+  });
   app.delete('/api/keys/:id', (c) => {
     if (!keys.revoke(c.req.param('id')))
       throw new AppError('not_found', `no active key ${c.req.param('id')}`);
