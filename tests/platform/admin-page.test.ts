@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { createApp } from '../../packages/platform/src/app';
 import { createProxyClient } from '../../packages/platform/src/clients/proxy';
 import { formatUsd } from '../../packages/platform/src/domain/format';
+import { healthOf } from '../../packages/platform/src/routes/admin-page';
 import { StatsCollector } from '../../packages/platform/src/stats-collector';
 import { hasDocker } from '../support/deps';
 import { createPlatformParts, ensureTestImage, handlePrefix, removeContainers } from '../support/docker';
@@ -62,11 +63,13 @@ describe.skipIf(!available)('the admin page (US50 without Grafana)', () => {
     expect(cells[0]).toBe(handle);
     expect(cells[1]).toBe('&lt;b&gt;eve&lt;/b&gt;');
     expect(cells[2]).toBe('running');
-    expect(cells[4]).toMatch(/^\d+\.\d%$/);
-    expect(cells[5]).toMatch(/^[\d.]+ (B|KiB|MiB) \/ 64\.0 MiB \(\d+%\)$/);
-    expect(cells[6]).toMatch(/^[\d.]+ (B|KiB) \/ [\d.]+ (B|KiB)$/);
+    expect(cells[3]).toBe('ok');
+    expect(cells[4]).toBe('0');
+    expect(cells[5]).toMatch(/^\d+\.\d%$/);
+    expect(cells[6]).toMatch(/^[\d.]+ (B|KiB|MiB) \/ 64\.0 MiB \(\d+%\)$/);
+    expect(cells[7]).toMatch(/^[\d.]+ (B|KiB) \/ [\d.]+ (B|KiB)$/);
     expect(costUsd).toBeGreaterThan(0);
-    expect(cells[8]).toBe(formatUsd(costUsd));
+    expect(cells[9]).toBe(formatUsd(costUsd));
     expect(text).not.toContain('<b>eve</b>');
     expect(text).toContain(`AI cost today <b id="cost">${formatUsd(costUsd)}</b>`);
   });
@@ -90,5 +93,40 @@ describe.skipIf(!available)('the admin page (US50 without Grafana)', () => {
     expect(denied.headers.get('www-authenticate')).toBe('Basic realm="beacon"');
     const basic = `Basic ${Buffer.from(`operator:${token}`).toString('base64')}`;
     expect((await guarded.request('/admin', { headers: { authorization: basic } })).status).toBe(200);
+  });
+});
+
+describe('the Health column', () => {
+  const base = {
+    handle: 'h',
+    owner: 'o',
+    state: 'running',
+    desired: 'running',
+    restarts: 0,
+    lastExit: null,
+    unhealthy: false,
+  };
+  const exit = (oomKilled: boolean, minutesAgo: number) => ({
+    code: 137,
+    oomKilled,
+    at: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+    reason: oomKilled ? 'oom' : 'exited with code 137',
+  });
+
+  test('never "ok" for a container OOM-killed or crashing in the last hour, or one in a crash loop', () => {
+    expect(healthOf(base)).toEqual({ label: 'ok', trouble: false });
+    expect(healthOf({ ...base, lastExit: exit(true, 5), restarts: 1 }).label).toStartWith('OOM-killed');
+    expect(healthOf({ ...base, lastExit: exit(true, 5), restarts: 1 }).trouble).toBe(true);
+    expect(healthOf({ ...base, lastExit: exit(false, 5) }).trouble).toBe(true);
+    expect(healthOf({ ...base, lastExit: exit(true, 90) })).toEqual({ label: 'ok', trouble: false });
+    expect(healthOf({ ...base, state: 'stopped', lastExit: exit(false, 1), restarts: 4 })).toEqual({
+      label: 'exited (code 137), crash-looping',
+      trouble: true,
+    });
+    expect(healthOf({ ...base, state: 'stopped', desired: 'stopped' })).toEqual({
+      label: 'stopped by operator',
+      trouble: false,
+    });
+    expect(healthOf({ ...base, unhealthy: true }).label).toBe('unhealthy');
   });
 });

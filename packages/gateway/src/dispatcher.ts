@@ -6,6 +6,7 @@ import {
   type SseBroadcaster,
   SseParser,
   subjects,
+  withoutAddresses,
 } from '@beacon/core';
 import type { PlatformClient } from './clients/platform';
 import type { InteractionLogger } from './interaction-logger';
@@ -52,6 +53,21 @@ const KIND_OF_EVENT: Record<string, string> = {
 };
 const SETTLED: Record<string, DispatchStatus> = { completed: 'ok', failed: 'error', cancelled: 'cancelled' };
 
+/** A kernel that started moments ago refuses connections until it listens: try again for a while. */
+const REFUSED_RETRIES = [50, 100, 200, 400, 800, 1000, 1000, 1000];
+
+async function withRetry(call: () => Promise<Response>, signal: AbortSignal): Promise<Response> {
+  for (const delay of REFUSED_RETRIES) {
+    try {
+      return await call();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ECONNREFUSED' || signal.aborted) throw err;
+      await Bun.sleep(delay);
+    }
+  }
+  return call();
+}
+
 /**
  * Sends a user's message to the kernel of its handle and follows the task to its end: the trace id made
  * here travels with the command (NATS header or HTTP body) into the kernel's proxy call.
@@ -64,11 +80,17 @@ export function createDispatcher(deps: DispatcherDeps) {
     const kernel = await platform.resolve(handle);
     if (!kernel.ip || kernel.state !== 'running')
       throw new AppError('unavailable', `${handle} is not running`);
-    const res = await fetch(`http://${kernel.ip}:7681/v1/dispatch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(command),
+    const res = await withRetry(
+      () =>
+        fetch(`http://${kernel.ip}:7681/v1/dispatch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(command),
+          signal,
+        }),
       signal,
+    ).catch((err) => {
+      throw new AppError('bad_gateway', `the kernel of ${handle} did not take the message`, {}, err);
     });
     if (!res.ok || !res.body) throw new AppError('bad_gateway', `kernel of ${handle} answered ${res.status}`);
     const parser = new SseParser();
@@ -138,10 +160,15 @@ export function createDispatcher(deps: DispatcherDeps) {
     } catch (err) {
       status = 'error';
       task.status = 'failed';
+      // The caller reads this: words, never an address; the cause is in the log under the trace id.
       task.error = {
         code: err instanceof AppError ? err.code : 'dispatch_failed',
-        message: err instanceof Error ? err.message : String(err),
+        message: err instanceof AppError ? withoutAddresses(err.message) : 'the dispatch failed',
       };
+      tlog.warn(
+        { event: 'router.dispatch_failed', err: String(err), cause: String((err as Error).cause ?? '') },
+        'dispatch failed',
+      );
     } finally {
       abort.abort();
       unwatch();

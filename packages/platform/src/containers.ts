@@ -260,6 +260,16 @@ export function createContainerService({
     const now = Date.now();
     if (last !== undefined && now - last < OOM_INCIDENT_MS) return;
     oomIncidents.set(id, now);
+    // A process of the container was killed; if the container itself exits, exited() says so instead.
+    if (exitCode === undefined && find(handle)?.containerId === id)
+      update(handle, {
+        lastExit: {
+          code: 137,
+          oomKilled: true,
+          at: new Date(now).toISOString(),
+          reason: 'oom: a process was killed',
+        },
+      });
     for (const [key, at] of oomIncidents) if (now - at > OOM_INCIDENT_MS) oomIncidents.delete(key);
     metrics.oomKills.inc();
     emit('container.oom', handle, exitCode === undefined ? undefined : { exitCode });

@@ -100,6 +100,10 @@ export function dockerError(err: unknown, what: string): AppError {
   return new AppError('unavailable', `Docker engine error during ${what}`);
 }
 
+const unlessNotModified = (err: DockerodeError) => {
+  if (err.statusCode !== 304) throw err;
+};
+
 /** Splits Docker's multiplexed log stream (8-byte frame headers, no TTY). */
 export function demuxLogs(buffer: Buffer): LogLine[] {
   const lines: LogLine[] = [];
@@ -208,11 +212,12 @@ export function createDockerClient(docker = new Docker(), instance = DEFAULT_INS
         });
       return container.id;
     }),
+    // 304: already in that state, which is what was asked.
     start: wrap('start', async (id: string) => {
-      await (await managed(id)).start();
+      await (await managed(id)).start().catch(unlessNotModified);
     }),
     stop: wrap('stop', async (id: string) => {
-      await (await managed(id)).stop({ t: 5 });
+      await (await managed(id)).stop({ t: 5 }).catch(unlessNotModified);
     }),
     restart: wrap('restart', async (id: string) => {
       await (await managed(id)).restart({ t: 5 });

@@ -1,4 +1,5 @@
 import { html } from 'hono/html';
+import type { LastExit } from '../db/schema/containers';
 import { formatBytes, formatUsd } from '../domain/format';
 import type { ContainerStats } from '../domain/stats';
 
@@ -6,6 +7,9 @@ export interface AdminRow {
   handle: string;
   owner: string;
   state: string;
+  desired: string;
+  restarts: number;
+  lastExit: LastExit | null;
   unhealthy: boolean;
   stats?: ContainerStats;
   costUsd?: number;
@@ -34,14 +38,30 @@ const STYLE = `
 const percentOf = (part: number, whole: number) =>
   whole > 0 ? ` (${((part / whole) * 100).toFixed(0)}%)` : '';
 
+/** An exit this recent still marks the container: it crashed or was OOM-killed and came back. */
+const RECENT_EXIT_MS = 3_600_000;
+
+/** What the Health column says, and whether the row is trouble. Never "ok" after a recent OOM or crash. */
+export function healthOf(r: AdminRow, now = Date.now()): { label: string; trouble: boolean } {
+  if (r.desired === 'stopped') return { label: 'stopped by operator', trouble: false };
+  const exit = r.lastExit;
+  const how = exit ? (exit.oomKilled ? 'OOM-killed' : `exited (code ${exit.code})`) : 'not running';
+  if (r.state !== 'running') return { label: r.restarts > 0 ? `${how}, crash-looping` : how, trouble: true };
+  if (r.unhealthy) return { label: 'unhealthy', trouble: true };
+  if (exit && now - Date.parse(exit.at) < RECENT_EXIT_MS)
+    return { label: `${how} ${new Date(exit.at).toISOString().slice(11, 16)} UTC, restarted`, trouble: true };
+  return { label: 'ok', trouble: false };
+}
+
 function row(r: AdminRow, costKnown: boolean) {
   const s = r.stats;
-  const trouble = r.unhealthy || r.state !== 'running';
-  return html`<tr class="${trouble ? 'trouble' : ''}" data-handle="${r.handle}">
+  const health = healthOf(r);
+  return html`<tr class="${health.trouble ? 'trouble' : ''}" data-handle="${r.handle}">
     <td>${r.handle}</td>
     <td>${r.owner}</td>
     <td>${r.state}</td>
-    <td>${r.unhealthy ? 'unhealthy' : r.state === 'running' ? 'ok' : '—'}</td>
+    <td class="health">${health.label}</td>
+    <td class="num">${r.restarts}</td>
     <td class="num">${s?.cpuPercent === undefined ? '—' : `${s.cpuPercent.toFixed(1)}%`}</td>
     <td class="num">${s ? `${formatBytes(s.memoryBytes)} / ${formatBytes(s.memoryLimitBytes)}${percentOf(s.memoryBytes, s.memoryLimitBytes)}` : '—'}</td>
     <td class="num">${s ? `${formatBytes(s.networkRxBytes)} / ${formatBytes(s.networkTxBytes)}` : '—'}</td>
@@ -55,13 +75,10 @@ function row(r: AdminRow, costKnown: boolean) {
  * Grafana. Refreshes itself every 15 s (the stats interval). Values are escaped by hono/html.
  */
 export function adminPage({ rows, costProblem, grafanaUrl, generatedAt }: AdminPageData) {
-  const sorted = [...rows].sort(
-    (a, b) =>
-      Number(b.unhealthy || b.state !== 'running') - Number(a.unhealthy || a.state !== 'running') ||
-      a.handle.localeCompare(b.handle),
-  );
+  const trouble = (r: AdminRow) => Number(healthOf(r).trouble);
+  const sorted = [...rows].sort((a, b) => trouble(b) - trouble(a) || a.handle.localeCompare(b.handle));
   const running = rows.filter((r) => r.state === 'running').length;
-  const unhealthy = rows.filter((r) => r.unhealthy).length;
+  const unhealthy = rows.filter((r) => healthOf(r).trouble).length;
   const cost = rows.reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
   const costKnown = costProblem === undefined;
   return html`<!doctype html>
@@ -76,13 +93,13 @@ export function adminPage({ rows, costProblem, grafanaUrl, generatedAt }: AdminP
   <h1>Beacon — containers</h1>
   <p class="summary">
     <span><b id="running">${running}</b> running of ${rows.length}</span>
-    <span><b id="unhealthy">${unhealthy}</b> unhealthy</span>
+    <span><b id="unhealthy">${unhealthy}</b> in trouble</span>
     <span>AI cost today <b id="cost">${costKnown ? formatUsd(cost) : '—'}</b></span>
   </p>
   ${costKnown ? '' : html`<p class="notice">AI cost unavailable: ${costProblem}.</p>`}
   <table>
     <thead><tr>
-      <th>Handle</th><th>Owner</th><th>State</th><th>Health</th><th class="num">CPU</th>
+      <th>Handle</th><th>Owner</th><th>State</th><th>Health</th><th class="num">Restarts</th><th class="num">CPU</th>
       <th class="num">Memory (used / limit)</th><th class="num">Network (rx / tx)</th><th class="num">PIDs</th>
       <th class="num">AI cost today</th>
     </tr></thead>

@@ -13,6 +13,9 @@ export interface ContainerRoutesDeps {
   adminToken?: string;
 }
 
+/** wait=false answers as soon as the container runs, before its health check passes. */
+const createQuery = z.object({ wait: z.enum(['true', 'false']).default('true') });
+
 const logQuery = z.object({
   since: z.coerce.number().int().min(0).optional(),
   tail: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -29,10 +32,11 @@ export function containerRoutes({ containers, docker, stats, adminToken }: Conta
   const app = new Hono();
   app.use('*', adminAuth(adminToken));
   app.post('/api/containers', async (c) => {
+    const { wait } = parseWith(createQuery, c.req.query(), 'query');
     const input = await parseJsonBody(c, createContainerSchema);
     const tooLarge = envTooLarge(input.env);
     if (tooLarge) throw new AppError('payload_too_large', tooLarge);
-    return c.json(await containers.create(input), 201);
+    return c.json(await containers.create(input, { wait: wait === 'true' }), 201);
   });
   app.get('/api/containers', (c) => c.json({ containers: containers.list().map(toView) }));
   app.get('/api/containers/:handle', async (c) => {
