@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { decide, type PoolMember } from '../../packages/platform/src/domain/pools';
+import { decide, type PoolMember, surplus } from '../../packages/platform/src/domain/pools';
 
 const member = (
   handle: string,
@@ -40,6 +40,11 @@ describe('which container a tenant gets', () => {
     ],
     ['nothing idle, room left: grow', [member('a', 'borrowed', 'bob', 'bob')], { kind: 'grow' }],
     [
+      'nothing idle but a warm one on its way, room left: wait for it rather than grow',
+      [member('a', 'pending', null, 'bob')],
+      { kind: 'wait', handles: ['a'] },
+    ],
+    [
       'at the maximum with a warm one on its way: wait for it',
       [member('a', 'borrowed', 'bob', 'bob'), member('b', 'pending', null, null)],
       { kind: 'wait', handles: ['b'] },
@@ -52,4 +57,20 @@ describe('which container a tenant gets', () => {
   ];
   for (const [name, members, expected] of cases)
     test(name, () => expect(decide(members, 'ann', 2)).toEqual(expected));
+});
+
+describe('which idle containers a pool removes', () => {
+  const now = 1_000_000;
+  test('idle past the timeout and above min, the longest idle first; never below min', () => {
+    const members = [
+      member('held', 'borrowed', 'ann', 'ann', 0),
+      member('old', 'available', null, 'bob', now - 600_000),
+      member('older', 'available', null, null, now - 900_000),
+      member('fresh', 'available', null, null, now - 1_000),
+    ];
+    expect(surplus(members, 1, 300_000, now)).toEqual(['older', 'old']);
+    expect(surplus(members, 2, 300_000, now)).toEqual(['older']);
+    expect(surplus(members, 3, 300_000, now)).toEqual([]);
+    expect(surplus(members, 0, 3_600_000, now)).toEqual([]);
+  });
 });

@@ -159,3 +159,30 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     pools.stop();
   });
 });
+
+describe.skipIf(!available)('a pool under one-at-a-time use', () => {
+  beforeAll(ensureTestImage);
+  afterAll(() => removeContainers(`${prefix}-s`));
+
+  test('min 2, max 4: acquire/release in turn stays within one borrowed plus min idle, and idle ones above min go', async () => {
+    const pool = `${prefix}-s`;
+    const parts = createPlatformParts();
+    const pools = createPools({
+      ...parts,
+      pools: [{ name: pool, min: 2, max: 4, idleSeconds: 1 }],
+      sweepMs: 60_000,
+    });
+    const state = () => pools.list()[0];
+    await pools.start();
+    await eventually(() => state()?.available === 2, 20_000);
+    for (const tenant of ['ann', 'bob', 'ann', 'cy', 'dee', 'ann']) {
+      await pools.acquire(pool, tenant);
+      await pools.release(pool, tenant);
+      expect(state()?.size ?? 0).toBeLessThanOrEqual(3);
+    }
+    await Bun.sleep(1100);
+    await pools.sweep();
+    expect(state()).toMatchObject({ size: 2, available: 2 });
+    pools.stop();
+  });
+});

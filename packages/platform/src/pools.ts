@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import type { ContainerService } from './containers';
 import type { PlatformDb } from './db';
 import { type PoolMemberRow, poolMembers } from './db/schema/pool-members';
-import { decide, type PoolConfig } from './domain/pools';
+import { DEFAULT_IDLE_SECONDS, decide, type PoolConfig, surplus } from './domain/pools';
 import type { PlatformMetrics } from './metrics';
 
 /** Hands a tenant its own proxy key inside the container it holds, so its AI calls are charged to it. */
@@ -243,11 +243,34 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
     }
   }
 
+  /** Idle containers above `min`, idle past the pool's idleSeconds, are removed. */
+  async function shrink(config: PoolConfig) {
+    const handles = await locked(config.name, () => {
+      const idleMs = (config.idleSeconds ?? DEFAULT_IDLE_SECONDS) * 1000;
+      const extra = surplus(membersOf(config.name), config.min, idleMs, Date.now());
+      for (const handle of extra) update(handle, { status: 'pending' });
+      return extra;
+    });
+    for (const handle of handles) {
+      await containers
+        .destroy(handle)
+        .catch((err) =>
+          log.warn(
+            { event: 'pool.shrink_failed', pool: config.name, handle, err: String(err) },
+            'not removed',
+          ),
+        );
+      forget(handle);
+      log.info({ event: 'pool.shrunk', pool: config.name, handle }, 'idle container removed');
+    }
+  }
+
   /** Never throws: a failing sweep is logged and the next one tries again. */
   async function sweep(resume = false) {
     for (const config of pools) {
       try {
         recover(config, { resume });
+        await shrink(config);
         publish(config);
         await topUp(config);
       } catch (err) {
@@ -265,6 +288,9 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
     stop() {
       clearInterval(timer);
     },
+
+    /** One sweep now (the timer runs one every sweepMs). */
+    sweep: () => sweep(),
 
     async acquire(name: string, tenant: string): Promise<Acquired> {
       const config = configOf(name);

@@ -11,6 +11,8 @@ export const poolConfigSchema = z
     memoryMb: z.number().int().min(16).optional(),
     cpus: z.number().positive().optional(),
     health: healthSettingSchema.optional(),
+    /** Idle containers above `min` are removed once idle this long (default 300). */
+    idleSeconds: z.number().int().min(0).optional(),
   })
   .refine((p) => p.min <= p.max, { message: 'min must not exceed max', path: ['min'] });
 
@@ -69,7 +71,21 @@ export function decide(members: PoolMember[], tenant: string, max: number): Pool
   )[0];
   if (other)
     return { kind: 'take', handle: other.handle, affinity: 'miss', evicts: other.lastTenant !== null };
-  if (members.length < max) return { kind: 'grow' };
+  // A warm one on its way is reused before another is created.
   const coming = members.filter((m) => m.status === 'pending' && !m.tenant).map((m) => m.handle);
-  return coming.length ? { kind: 'wait', handles: coming } : { kind: 'exhausted' };
+  if (coming.length) return { kind: 'wait', handles: coming };
+  return members.length < max ? { kind: 'grow' } : { kind: 'exhausted' };
+}
+
+export const DEFAULT_IDLE_SECONDS = 300;
+
+/** Idle members past `min` that have been idle longer than `idleMs`, the longest idle first. */
+export function surplus(members: PoolMember[], min: number, idleMs: number, now: number): string[] {
+  const idle = members
+    .filter((m) => m.status === 'available')
+    .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime());
+  return idle
+    .slice(0, Math.max(0, idle.length - min))
+    .filter((m) => now - m.updatedAt.getTime() >= idleMs)
+    .map((m) => m.handle);
 }
