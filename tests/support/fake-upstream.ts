@@ -16,6 +16,8 @@ export interface FakeUsage {
 
 export interface FakeUpstreamOptions {
   port?: number;
+  /** 0.0.0.0 when containers must reach it (the compose test); loopback by default. */
+  hostname?: string;
   latencyMs?: number;
   chunks?: number;
   chunkDelayMs?: number;
@@ -144,7 +146,7 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
   }
 
   const server = Bun.serve({
-    hostname: '127.0.0.1',
+    hostname: opts.hostname ?? '127.0.0.1',
     port: opts.port ?? 0,
     idleTimeout: 0,
     async fetch(req) {
@@ -163,6 +165,7 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
 
   return {
     url: `http://127.0.0.1:${server.port}`,
+    port: server.port,
     calls,
     options: opts,
     get streamsFinished() {

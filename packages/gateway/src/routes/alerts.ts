@@ -1,4 +1,4 @@
-import { AppError, adminAuth, type Logger, parseJsonBody, type SseBroadcaster } from '@beacon/core';
+import { AppError, type Logger, parseJsonBody, type SseBroadcaster, tokenAuth } from '@beacon/core';
 import { Hono } from 'hono';
 import { alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../domain/alerts';
 import type { GatewayMetrics } from '../metrics';
@@ -10,7 +10,11 @@ export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: L
   const recent: ReceivedAlert[] = [];
   const app = new Hono();
   // Alertmanager sends `authorization: Bearer` from its http_config; without a token the gateway is loopback-only.
-  if (token) app.use('/api/alert', adminAuth(token));
+  if (token)
+    app.use(
+      '/api/alert',
+      tokenAuth(token, { name: 'alert token (BEACON_ALERT_TOKEN, else BEACON_ADMIN_TOKEN)' }),
+    );
   app.post('/api/alert', async (c) => {
     const payload = await parseJsonBody(c, alertPayloadSchema);
     const alerts = normalizeAlerts(payload);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole stack (services, NATS, MinIO, PostgreSQL, Prometheus, Alertmanager, Loki, Alloy, Grafana) with
+# one command, with `docker compose` (v2) or Debian's `docker-compose` (v1):
+#   bun run stack            # first run: writes distro/.env and distro/.secrets/, builds the images, starts
+#   bun run stack down       # any other arguments go to compose (ps, logs -f, down -v, …)
+# Without a reachable image registry the images are built on a base assembled from local files
+# (distro/images/base/build.sh); BEACON_SERVICE_BASE / BEACON_KERNEL_BASE choose another base.
+set -euo pipefail
+cd "$(dirname "$0")"
+files=(-f docker-compose.platform.yml -f observability/docker-compose.observability.yml)
+if docker compose version >/dev/null 2>&1; then compose=(docker compose); else compose=(docker-compose); fi
+
+# Secrets, made once and kept: compose reads distro/.env by itself.
+if [[ ! -f .env ]]; then
+  rand() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+  umask 077
+  cat >.env <<ENV
+# Written by \`bun run stack\` on $(date -u +%FT%TZ); keep it secret, keep it (the volumes' data depends on it).
+BEACON_ADMIN_TOKEN=$(rand 24)
+BEACON_ALERT_TOKEN=$(rand 24)
+BEACON_S3_SECRET_KEY=$(rand 16)
+BEACON_POSTGRES_PASSWORD=$(rand 16)
+GRAFANA_ADMIN_PASSWORD=$(rand 12)
+ENV
+  echo "wrote distro/.env (BEACON_ADMIN_TOKEN and the other secrets of the stack)"
+fi
+set -a
+# shellcheck disable=SC1091
+source .env
+set +a
+# Alertmanager reads the gateway's alert token from a file (its config cannot read the environment).
+mkdir -p -m 700 .secrets
+printf '%s' "$BEACON_ALERT_TOKEN" >.secrets/alert-token
+chmod 644 .secrets/alert-token
+
+if [[ $# -gt 0 && "$1" != up ]]; then exec "${compose[@]}" "${files[@]}" "$@"; fi
+[[ $# -gt 0 ]] && shift
+
+# A registry's base where one answers, else one assembled here.
+base() {
+  local image=$1
+  if docker image inspect "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null 2>&1; then
+    echo "$image"
+  else
+    bash images/base/build.sh
+  fi
+}
+export BEACON_SERVICE_BASE=${BEACON_SERVICE_BASE:-$(base oven/bun:1.4.4-slim)}
+build_base=${BEACON_KERNEL_BUILD_BASE:-$(base oven/bun:1.4.4)}
+kernel_base=${BEACON_KERNEL_BASE:-$(base debian:12-slim)}
+kernel=${BEACON_KERNEL_IMAGE:-beacon-kernel:latest}
+echo "building $kernel (the containers' image) on $kernel_base"
+docker build -q -f images/kernel/Dockerfile --build-arg "BUILD_BASE=$build_base" --build-arg "BASE=$kernel_base" \
+  -t "$kernel" .. >/dev/null
+"${compose[@]}" "${files[@]}" up -d --build "$@"
+cat <<DONE
+
+Beacon is up. Gateway http://localhost:${BEACON_GATEWAY_PORT:-4000}, admin page http://localhost:${BEACON_PLATFORM_PORT:-9000}/admin,
+Grafana http://localhost:3200, Prometheus http://localhost:${BEACON_PROMETHEUS_PORT:-9090}.
+The admin token is BEACON_ADMIN_TOKEN in distro/.env. Stop with: bun run stack down
+DONE

@@ -1,0 +1,298 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from '../support/command';
+import { hasDocker, hasTool } from '../support/deps';
+import { docker } from '../support/docker';
+import { startFakeUpstream } from '../support/fake-upstream';
+import { post } from '../support/http';
+import { freePort } from '../support/ports';
+import { sseClient } from '../support/sse';
+import { eventually } from '../support/wait';
+
+/**
+ * The real compose files, as an operator runs them, on this machine's engine with no registry: the
+ * service and kernel images from their Dockerfiles on a locally assembled base; NATS, Prometheus and
+ * Alertmanager assembled from Debian's packages under the names compose pins; s3rver standing in for
+ * MinIO. Grafana, Loki and Alloy are not started (their images are not obtainable here). The override
+ * only shortens timings (scrapes, rule `for:`, health-check intervals) and points the proxy at a fake
+ * upstream in this process.
+ */
+const available = (await hasDocker()) && hasTool('docker-compose') && hasTool('busybox');
+const id = Math.random().toString(36).slice(2, 7);
+const project = `beaconstack${id}`;
+const work = join(tmpdir(), `beacon-stack-${id}`);
+const token = `stack-admin-${id}-0123456789`;
+const BASE = 'beacon-base:stack-test';
+const KERNEL = 'beacon-kernel:stack-test';
+const SERVICES = ['nats', 'minio', 'proxy', 'platform', 'gateway', 'prometheus', 'alertmanager'];
+const compose = ['docker-compose', '-p', project, '-f', 'distro/docker-compose.platform.yml'];
+compose.push('-f', 'distro/observability/docker-compose.observability.yml', '-f', join(work, 'override.yml'));
+
+async function must(cmd: string[], env: Record<string, string> = {}) {
+  const { code, output } = await runCommand(cmd, { env });
+  if (code !== 0) throw new Error(`${cmd.join(' ')} exited ${code}:\n${output.slice(-3000)}`);
+  return output;
+}
+
+/** The image compose pins, made from a Debian package when this engine does not have it. */
+async function assembled(
+  tag: string,
+  binary: string,
+  name: string,
+  data: string,
+  uid: number,
+  ...extra: string[]
+) {
+  if (
+    await docker
+      .getImage(tag)
+      .inspect()
+      .catch(() => undefined)
+  )
+    return;
+  await must(['bash', 'tests/stack/assemble.sh', tag, binary, name, data, String(uid), ...extra]);
+}
+
+const fake = startFakeUpstream({ chunks: 2, hostname: '0.0.0.0' });
+let env: Record<string, string> = {};
+let ports: Record<string, number> = {};
+
+async function api(service: 'gateway' | 'platform' | 'prometheus', path: string, init: RequestInit = {}) {
+  const headers = { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) };
+  return fetch(`http://127.0.0.1:${ports[service]}${path}`, { ...init, headers });
+}
+
+/** Run a command in a service's container (the proxy is not published). */
+async function inService(service: string, cmd: string[]) {
+  const [c] = await docker.listContainers({
+    filters: { label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] },
+  });
+  if (!c) throw new Error(`no ${service} container`);
+  return must(['docker', 'exec', c.Id, ...cmd]);
+}
+
+describe.skipIf(!available)('the compose stack, built offline and run as an operator would', () => {
+  beforeAll(async () => {
+    mkdirSync(work, { recursive: true });
+    await must(['bash', 'distro/images/base/build.sh', BASE]);
+    await assembled('nats:2.10.29-alpine', '/usr/sbin/nats-server', 'nats-server', '/data', 0);
+    // Debian's Prometheus keeps its data under /var/lib/prometheus/metrics2; the image's volume is /prometheus.
+    await assembled(
+      'prom/prometheus:v3.5.0',
+      '/usr/bin/prometheus',
+      'prometheus',
+      '/prometheus',
+      65534,
+      'link:/var/lib/prometheus/metrics2=/prometheus',
+    );
+    await assembled(
+      'prom/alertmanager:v0.28.1',
+      '/usr/bin/prometheus-alertmanager',
+      'alertmanager',
+      '/alertmanager',
+      65534,
+      'copy:/usr/share/prometheus/alertmanager',
+    );
+    await must([
+      'docker',
+      'build',
+      '-q',
+      '--build-arg',
+      `BASE=${BASE}`,
+      '-t',
+      `beacon-s3-standin:${id}`,
+      'tests/stack/s3-standin',
+    ]);
+    await must([
+      'docker',
+      'build',
+      '-q',
+      '-f',
+      'distro/images/kernel/Dockerfile',
+      '--build-arg',
+      `BUILD_BASE=${BASE}`,
+      '--build-arg',
+      `BASE=${BASE}`,
+      '-t',
+      KERNEL,
+      '.',
+    ]);
+
+    // Timings shortened, so the alert path is seen in a minute; nothing else differs from the shipped files.
+    const prometheus = readFileSync('distro/observability/prometheus.yml', 'utf8')
+      .replace(/scrape_interval: 15s/, 'scrape_interval: 2s')
+      .replace(/evaluation_interval: 15s/, 'evaluation_interval: 2s');
+    const rules = readFileSync('distro/observability/alerting/rules.yml', 'utf8').replace(
+      /for: \w+/g,
+      'for: 0s',
+    );
+    mkdirSync(join(work, 'alerting'), { recursive: true });
+    writeFileSync(join(work, 'prometheus.yml'), prometheus);
+    writeFileSync(join(work, 'alerting/rules.yml'), rules);
+    writeFileSync(join(work, 'alert-token'), `stack-alert-${id}-0123456789`);
+    const fast = '    healthcheck: { interval: 2s, start_period: 0s }\n';
+    writeFileSync(
+      join(work, 'override.yml'),
+      `# The compose test's changes: timings, the fake upstream, MinIO's stand-in.
+services:
+  minio:
+    image: beacon-s3-standin:${id}
+${fast}  nats:
+${fast}  proxy:
+    extra_hosts: ["host.docker.internal:host-gateway"]
+${fast}  platform:
+${fast}  gateway:
+${fast}  prometheus:
+    volumes:
+      - ${join(work, 'prometheus.yml')}:/etc/prometheus/prometheus.yml:ro
+      - ${join(work, 'alerting')}:/etc/prometheus/alerting:ro
+${fast}  alertmanager:
+${fast}`,
+    );
+    ports = {
+      gateway: await freePort(),
+      platform: await freePort(),
+      prometheus: await freePort(),
+      alertmanager: await freePort(),
+    };
+    env = {
+      BEACON_ADMIN_TOKEN: token,
+      BEACON_ALERT_TOKEN: `stack-alert-${id}-0123456789`,
+      BEACON_ALERT_TOKEN_FILE: join(work, 'alert-token'),
+      BEACON_S3_SECRET_KEY: `s3-${id}-secret`,
+      BEACON_POSTGRES_PASSWORD: 'unused-here',
+      GRAFANA_ADMIN_PASSWORD: 'unused-here',
+      BEACON_SERVICE_BASE: BASE,
+      BEACON_IMAGE_PREFIX: 'beacon-stacktest',
+      BEACON_KERNEL_IMAGE: KERNEL,
+      BEACON_INSTANCE: project,
+      BEACON_NETWORK: project,
+      BEACON_SECRETS_RUNTIME_DIR: `/dev/shm/${project}`,
+      BEACON_STATS_INTERVAL: '2',
+      // A killed container stays down long enough for ContainerDown to fire.
+      BEACON_RESTART_BACKOFF: '300',
+      BEACON_UPSTREAM_OPENAI_URL: `http://host.docker.internal:${fake.port}`,
+      BEACON_GATEWAY_PORT: String(ports.gateway),
+      BEACON_PLATFORM_PORT: String(ports.platform),
+      BEACON_PROMETHEUS_PORT: String(ports.prometheus),
+      BEACON_ALERTMANAGER_PORT: String(ports.alertmanager),
+    };
+    await must([...compose, 'up', '-d', '--build', ...SERVICES], env);
+  });
+
+  afterAll(async () => {
+    // KEEP_STACK=1 leaves it up to look at (then `docker-compose -p <project> … down -v` by hand).
+    if (Bun.env.KEEP_STACK) return;
+    await runCommand([...compose, 'down', '-v', '--remove-orphans'], { env });
+    const ours = await docker.listContainers({
+      all: true,
+      filters: { label: [`beacon.instance=${project}`] },
+    });
+    await Promise.all(
+      ours.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
+    await docker
+      .getNetwork(project)
+      .remove()
+      .catch(() => {});
+    await docker
+      .getImage(`beacon-s3-standin:${id}`)
+      .remove()
+      .catch(() => {});
+    rmSync(`/dev/shm/${project}`, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+    fake.stop();
+  });
+
+  test('every service is healthy and Prometheus scrapes the three services', async () => {
+    await eventually(async () => {
+      const states = await Promise.all(
+        SERVICES.map(async (service) => {
+          const [c] = await docker.listContainers({
+            filters: {
+              label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`],
+            },
+          });
+          return c?.Status.includes('(healthy)');
+        }),
+      );
+      return states.every(Boolean);
+    }, 120_000);
+    const up = await eventually(async () => {
+      const res = await api('prometheus', '/api/v1/targets');
+      const { data } = (await res.json()) as {
+        data: { activeTargets: { labels: { job: string }; health: string }[] };
+      };
+      const healthy = data.activeTargets.filter((t) => t.health === 'up').map((t) => t.labels.job);
+      return ['gateway', 'platform', 'proxy'].every((job) => healthy.includes(job)) && healthy;
+    }, 30_000);
+    expect(up).toEqual(expect.arrayContaining(['gateway', 'platform', 'proxy']));
+  }, 180_000);
+
+  test('a provisioned container shows in Prometheus; its message over NATS is billed to its owner', async () => {
+    const handle = `${project}-alice`;
+    const created = await api('platform', '/api/containers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle, owner: 'alice' }),
+    });
+    expect(created.status).toBe(201);
+    // The container's user reads its key file; it is not in its environment.
+    const info = await docker.getContainer(`beacon-${handle}`).inspect();
+    expect(info.Config.User).toBe('1000:1000');
+    expect(info.Config.Env.join(' ')).not.toContain('bk_');
+    const key = (await must(['docker', 'exec', info.Id, 'cat', '/run/beacon/proxy-key'])).trim();
+    expect(key).toStartWith('bk_');
+
+    const seen = await eventually(async () => {
+      const q = encodeURIComponent(`platform_container_up{handle="${handle}"}`);
+      const { data } = await (await api('prometheus', `/api/v1/query?query=${q}`)).json();
+      return data.result[0]?.value?.[1] === '1';
+    }, 30_000);
+    expect(seen).toBe(true);
+
+    const res = await post(`http://127.0.0.1:${ports.gateway}/api/message`, { handle, text: 'hello' });
+    const body = await res.json();
+    expect(res.status).toBe(200);
+    expect(body.status).toBe('ok');
+    const usage = JSON.parse(
+      await inService('proxy', [
+        'bun',
+        '-e',
+        `fetch('http://127.0.0.1:8080/api/usage?groupBy=handle&user=alice',{headers:{authorization:'Bearer ${token}'}}).then(r=>r.text()).then(t=>console.log(t))`,
+      ]),
+    );
+    expect(usage.rows).toEqual([expect.objectContaining({ handle, calls: 1 })]);
+    expect(fake.calls.length).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+
+  test('a container whose process is killed fires an alert: Prometheus → Alertmanager → gateway SSE', async () => {
+    const handle = `${project}-bob`;
+    const created = await api('platform', '/api/containers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle, owner: 'bob' }),
+    });
+    expect(created.status).toBe(201);
+    const events = await sseClient(`http://127.0.0.1:${ports.gateway}/api/events`);
+    try {
+      await docker.getContainer(`beacon-${handle}`).kill();
+      const firing = await events.waitFor(
+        (e) => e.event === 'alert.firing' && e.data.includes('ContainerDown') && e.data.includes(handle),
+        90_000,
+      );
+      expect(JSON.parse(firing.data)).toMatchObject({ alertname: 'ContainerDown', status: 'firing' });
+      const died = events.events.find((e) => e.event === 'container.died' && e.data.includes(handle));
+      expect(died).toBeDefined();
+    } finally {
+      events.close();
+    }
+  }, 120_000);
+});
