@@ -183,8 +183,6 @@ ${fast}`,
   });
 
   afterAll(async () => {
-    // KEEP_STACK=1 leaves it up to look at (then `docker-compose -p <project> … down -v` by hand).
-    if (Bun.env.KEEP_STACK) return;
     await runCommand([...compose, 'down', '-v', '--remove-orphans'], { env });
     const ours = await docker.listContainers({
       all: true,
