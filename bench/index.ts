@@ -1,5 +1,6 @@
 import { benchDispatch } from './dispatch';
 import { benchHttpOverhead } from './http-overhead';
+import { benchLifecycle } from './lifecycle';
 import { benchProxyOverhead } from './proxy-overhead';
 import { benchSseFanout } from './sse-fanout';
 import { benchStatsCollector } from './stats-collector';
@@ -10,3 +11,4 @@ await benchProxyOverhead();
 await benchSseFanout();
 await benchStatsCollector();
 await benchDispatch();
+await benchLifecycle();
