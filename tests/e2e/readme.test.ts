@@ -47,13 +47,15 @@ describe.skipIf(!available)('the README recipe, pasted as written', () => {
       if (r.done) break;
       out += decoder.decode(r.value);
     }
-    // curl prints no newline after a body: the two answers may share a line.
-    const answers = out
-      .replaceAll('}{"', '}\n{"')
-      .split('\n')
-      .filter((l) => l.startsWith('{"'));
-    if (answers.length < 2) throw new Error(`the recipe printed:\n${out}`);
-    const [created, answered] = answers.map((l) => JSON.parse(l));
+    // curl prints no newline after a body: the two answers may share a line (the services log JSON too).
+    const lines = out.replaceAll('}{"', '}\n{"').split('\n');
+    const answer = (start: string) => {
+      const line = lines.find((l) => l.startsWith(start));
+      if (!line) throw new Error(`the recipe printed no ${start}…:\n${out}`);
+      return JSON.parse(line);
+    };
+    const created = answer('{"handle"');
+    const answered = answer('{"taskId"');
     expect(created).toMatchObject({ handle, state: 'running' });
     expect(answered).toMatchObject({ status: 'ok', result: { text: expect.any(String) } });
   }, 150_000);

@@ -96,6 +96,7 @@ describe('docker compose', () => {
         ],
         {
           BEACON_ADMIN_TOKEN: 'x'.repeat(24),
+          BEACON_ALERT_TOKEN: 'y'.repeat(24),
           BEACON_S3_SECRET_KEY: 'secret123',
           BEACON_POSTGRES_PASSWORD: 'pw',
           GRAFANA_ADMIN_PASSWORD: 'pw',
@@ -119,6 +120,11 @@ describe('docker compose', () => {
         expect(config.services[s]).toBeDefined();
         expect(config.services[s].healthcheck).toBeDefined();
       }
+      // Alertmanager presents the gateway's alert token, from a file.
+      expect(config.services.gateway.environment.BEACON_ALERT_TOKEN).toBe('y'.repeat(24));
+      expect(JSON.stringify(config.services.alertmanager.volumes)).toContain(
+        '/etc/alertmanager/gateway-token',
+      );
       // Published ports are on loopback only.
       for (const service of Object.values(config.services) as {
         ports?: (string | { host_ip?: string })[];

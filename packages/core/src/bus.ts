@@ -12,19 +12,41 @@ export interface PublishOptions {
   traceId?: string;
 }
 
+/** A JetStream stream: what it keeps and for how long (SPEC subjects; see `streams` in contracts). */
+export interface StreamConfig {
+  name: string;
+  subjects: readonly string[];
+  /** workqueue: a message goes once it is acknowledged; limits: kept for maxAgeSeconds. */
+  retention: 'limits' | 'workqueue';
+  maxAgeSeconds: number;
+}
+
+/** The bus cannot take a message now (NATS away): the caller is told at once, nothing is half-sent. */
+export class BusUnavailable extends Error {}
+
 /**
  * The event bus: subjects are dot-separated tokens, subscriptions may use NATS wildcards
  * (`*` one token, `>` the rest). In-process by default; NATS when BEACON_NATS_URL is set.
  */
 export interface DurableSubscription {
-  stream: string;
-  subjects: string[];
+  stream: StreamConfig;
   durable: string;
+  /** Only these subjects of the stream (a kernel reads its own commands). */
+  filter?: string;
 }
 
 export interface EventBus {
   readonly kind: 'memory' | 'nats';
   publish(subject: string, data: unknown, options?: PublishOptions): Promise<void>;
+  /**
+   * Publish into a stream and resolve once it is stored (NATS: JetStream's ack); throws BusUnavailable
+   * when the bus cannot take it now. In process it is a plain publish.
+   */
+  publishDurable(
+    subject: string,
+    data: unknown,
+    options: PublishOptions & { stream: StreamConfig },
+  ): Promise<void>;
   subscribe(pattern: string, handler: BusHandler): () => void;
   /**
    * Messages on `subjects` survive the subscriber being down (NATS: a JetStream stream and durable
@@ -54,8 +76,9 @@ export function createMemoryBus(log?: Logger): EventBus {
     subscriptions.add(sub);
     return () => subscriptions.delete(sub);
   };
-  return {
+  const bus: EventBus = {
     kind: 'memory',
+    publishDurable: (subject, data, options) => bus.publish(subject, data, options),
     async publish(subject, data, options = {}) {
       const message: BusMessage = { subject, data, ...(options.traceId ? { traceId: options.traceId } : {}) };
       for (const sub of subscriptions) {
@@ -71,11 +94,12 @@ export function createMemoryBus(log?: Logger): EventBus {
     },
     subscribe,
     subscribeDurable(sub, handler) {
-      for (const pattern of sub.subjects) subscribe(pattern, handler);
+      for (const pattern of sub.filter ? [sub.filter] : sub.stream.subjects) subscribe(pattern, handler);
     },
     async check() {},
     async close() {
       subscriptions.clear();
     },
   };
+  return bus;
 }

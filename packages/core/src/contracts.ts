@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { StreamConfig } from './bus';
 
 /** A container handle (SPEC §5); it is also a token of bus subjects. */
 export const HANDLE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -56,6 +57,26 @@ export const containerEventSchema = z.object({
 });
 
 export type ContainerEvent = z.infer<typeof containerEventSchema>;
+
+/**
+ * JetStream streams. Commands wait for their kernel (one durable consumer per handle, a work queue: each
+ * command is taken once) for 15 minutes; results, errors and cancellations wait for the gateways for a day,
+ * so neither side loses a message while the other, or NATS, is away.
+ */
+export const streams = {
+  commands: {
+    name: 'BEACON_COMMANDS',
+    subjects: ['beacon.*.commands'],
+    retention: 'workqueue',
+    maxAgeSeconds: 900,
+  },
+  results: {
+    name: 'BEACON_RESULTS',
+    subjects: ['beacon.*.results', 'beacon.*.errors', 'beacon.*.cancelled'],
+    retention: 'limits',
+    maxAgeSeconds: 86_400,
+  },
+} as const satisfies Record<string, StreamConfig>;
 
 export const subjects = {
   commands: (handle: string) => `beacon.${handle}.commands`,

@@ -8,7 +8,14 @@ import {
   RetentionPolicy,
 } from 'nats';
 import type { Logger } from 'pino';
-import type { BusHandler, BusMessage, DurableSubscription, EventBus } from './bus';
+import {
+  type BusHandler,
+  type BusMessage,
+  BusUnavailable,
+  type DurableSubscription,
+  type EventBus,
+  type StreamConfig,
+} from './bus';
 
 const TRACE_HEADER = 'Beacon-Trace-Id';
 
@@ -75,29 +82,40 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
     })();
   };
 
-  const startDurable = async (conn: NatsConnection, { sub, handler }: (typeof durables)[number]) => {
+  /** Streams this connection has made sure of; forgotten on reconnect (a new server may not have them). */
+  const ensured = new Set<string>();
+  const ensureStream = async (conn: NatsConnection, stream: StreamConfig) => {
+    if (ensured.has(stream.name)) return;
     const jsm = await conn.jetstreamManager();
+    const config = { subjects: [...stream.subjects], max_age: stream.maxAgeSeconds * 1e9 };
     try {
-      await jsm.streams.info(sub.stream);
-      await jsm.streams.update(sub.stream, { subjects: sub.subjects });
+      await jsm.streams.info(stream.name);
+      await jsm.streams.update(stream.name, config);
     } catch {
       await jsm.streams.add({
-        name: sub.stream,
-        subjects: sub.subjects,
-        retention: RetentionPolicy.Limits,
-        max_age: 7 * 24 * 3600 * 1e9,
+        name: stream.name,
+        ...config,
+        retention: stream.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
       });
     }
+    ensured.add(stream.name);
+  };
+
+  const startDurable = async (conn: NatsConnection, { sub, handler }: (typeof durables)[number]) => {
+    await ensureStream(conn, sub.stream);
+    const jsm = await conn.jetstreamManager();
+    const stream = sub.stream.name;
     try {
-      await jsm.consumers.info(sub.stream, sub.durable);
+      await jsm.consumers.info(stream, sub.durable);
     } catch {
-      await jsm.consumers.add(sub.stream, {
+      await jsm.consumers.add(stream, {
         durable_name: sub.durable,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
+        ...(sub.filter ? { filter_subject: sub.filter } : {}),
       });
     }
-    const consumer = await conn.jetstream().consumers.get(sub.stream, sub.durable);
+    const consumer = await conn.jetstream().consumers.get(stream, sub.durable);
     const messages = await consumer.consume();
     stops.push(() => messages.stop());
     void (async () => {
@@ -127,6 +145,7 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
           for await (const s of conn.status()) {
             if (s.type === 'disconnect') setConnected(false);
             if (s.type === 'reconnect') {
+              ensured.clear();
               setConnected(true);
               log.info({ event: 'nats.reconnected' }, 'reconnected to NATS');
             }
@@ -156,6 +175,18 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
       const h = natsHeaders();
       if (options.traceId) h.set(TRACE_HEADER, options.traceId);
       nc.publish(subject, JSON.stringify(data), { headers: h });
+    },
+    async publishDurable(subject, data, { stream, traceId }) {
+      // Refused at once while disconnected: a client-side buffer would make it look sent when it is not.
+      if (!nc || nc.isClosed() || !connected) throw new BusUnavailable('NATS is not connected');
+      const h = natsHeaders();
+      if (traceId) h.set(TRACE_HEADER, traceId);
+      try {
+        await ensureStream(nc, stream);
+        await nc.jetstream().publish(subject, JSON.stringify(data), { headers: h, timeout: 2000 });
+      } catch (err) {
+        throw new BusUnavailable(`JetStream did not store the message: ${String(err)}`);
+      }
     },
     subscribe(pattern, handler) {
       const entry: (typeof subscriptions)[number] = { pattern, handler };

@@ -7,6 +7,7 @@ import {
   type Logger,
   parseSubject,
   type SseBroadcaster,
+  streams,
   subjects,
 } from '@beacon/core';
 import type { z } from 'zod';
@@ -26,11 +27,11 @@ export interface BridgeDeps {
 
 const KERNEL_GONE = new Set(['container.died', 'container.destroyed', 'container.oom']);
 
-/** Results survive a gateway restart: JetStream keeps them for this durable consumer. */
-export const RESULTS_STREAM = {
-  stream: 'BEACON_RESULTS',
-  subjects: ['beacon.*.results'],
-  durable: 'gateway',
+/** A task's end, and the status it gives the task: the second copy of it (core NATS and JetStream) is dropped. */
+const SETTLES: Partial<Record<BusKind, string>> = {
+  results: 'completed',
+  errors: 'failed',
+  cancelled: 'cancelled',
 };
 
 /**
@@ -84,8 +85,9 @@ export function startBusBridge({
     const kind = parsed.kind as BusKind;
     const result = busSchemas[kind].safeParse(message.data);
     if (!result.success) return invalid(kind, message.subject, result.error.message);
-    // A result comes twice when NATS is used (core subscription and JetStream): the first one counts.
-    if (kind === 'results' && tasks.get(result.data.taskId)?.status === 'completed') return;
+    // A task's end may come twice (JetStream redelivers after a restart; HTTP and a relay): once counts.
+    const settles = SETTLES[kind];
+    if (settles && tasks.get(result.data.taskId)?.status === settles) return;
     metrics.busMessages.inc({ kind });
     const task = tasks.touch(result.data.taskId, parsed.handle, result.data.traceId);
     const type = (apply[kind] as (task: Task, data: unknown) => string)(task, result.data);
@@ -101,8 +103,7 @@ export function startBusBridge({
     sse.broadcast(result.data.type, result.data);
     // A kernel that died cannot answer: its running tasks fail now rather than at their timeout.
     if (KERNEL_GONE.has(result.data.type)) {
-      for (const task of tasks.list(result.data.handle, Number.POSITIVE_INFINITY)) {
-        if (task.status !== 'running') continue;
+      for (const task of tasks.running(result.data.handle)) {
         task.status = 'failed';
         task.error = {
           code: 'kernel_died',
@@ -120,13 +121,12 @@ export function startBusBridge({
   };
 
   const stops = [
-    // Results also on core NATS: JetStream's consumer adds milliseconds; it stays for durability.
-    ...(['questions', 'progress', 'results', 'errors', 'cancelled'] as const).map((kind) =>
-      bus.subscribe(`beacon.*.${kind}`, onKernel),
-    ),
+    // Progress and questions on core NATS (a lost one is no loss); a task's end only from JetStream below.
+    ...(['questions', 'progress'] as const).map((kind) => bus.subscribe(`beacon.*.${kind}`, onKernel)),
     bus.subscribe(subjects.platformEvents, onContainer),
   ];
-  bus.subscribeDurable({ ...RESULTS_STREAM, durable }, onKernel);
+  // Ends of tasks survive a gateway restart or a NATS outage: JetStream keeps them for this consumer.
+  bus.subscribeDurable({ stream: streams.results, durable }, onKernel);
   return {
     /** Apply a kernel message that arrived by HTTP instead of the bus (same subject shape). */
     onKernel,

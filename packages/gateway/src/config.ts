@@ -11,6 +11,8 @@ const schema = z.object({
   BEACON_DATA_DIR: z.string().default('.data/gateway'),
   BEACON_SSE_QUEUE_SIZE: env.positiveInt(256),
   BEACON_DISPATCH_TIMEOUT: env.seconds(120),
+  /** Days a task stays answerable on GET /api/tasks/:id (gateway.sqlite under BEACON_DATA_DIR). */
+  BEACON_TASK_RETENTION: env.positiveInt(7),
   BEACON_ALERT_TOKEN: z.string().optional(),
   /** Guards the user API (message, web shell, events, tasks, alerts list, artifacts) when set. */
   BEACON_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -5,6 +5,7 @@ import {
   type Logger,
   type SseBroadcaster,
   SseParser,
+  streams,
   subjects,
   withoutAddresses,
 } from '@beacon/core';
@@ -76,7 +77,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   const { bus, platform, tasks, sse, metrics, log, interactions, timeoutMs } = deps;
 
   /** HTTP transport: the kernel answers the dispatch with an SSE stream of its messages. */
-  async function overHttp(command: Command, handle: string, signal: AbortSignal) {
+  async function overHttp(command: Command, handle: string, signal: AbortSignal, accept: () => void) {
     const kernel = await platform.resolve(handle);
     if (!kernel.ip || kernel.state !== 'running')
       throw new AppError('unavailable', `${handle} is not running`);
@@ -93,6 +94,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       throw new AppError('bad_gateway', `the kernel of ${handle} did not take the message`, {}, err);
     });
     if (!res.ok || !res.body) throw new AppError('bad_gateway', `kernel of ${handle} answered ${res.status}`);
+    accept();
     const parser = new SseParser();
     const reader = res.body.getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
@@ -107,8 +109,16 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
   }
 
-  /** Starts a dispatch: the task exists at once; `done` settles when the kernel has answered (or not). */
-  function dispatch(req: DispatchRequest): { task: Task; done: Promise<DispatchOutcome> } {
+  /**
+   * Starts a dispatch: the task exists at once; `accepted` resolves once the kernel's side has the command
+   * (stored in JetStream, or taken by the kernel over HTTP) and rejects if it never will; `done` settles
+   * when the kernel has answered (or not).
+   */
+  function dispatch(req: DispatchRequest): {
+    task: Task;
+    accepted: Promise<void>;
+    done: Promise<DispatchOutcome>;
+  } {
     const taskId = crypto.randomUUID();
     const traceId = crypto.randomUUID();
     const tlog = log.child({ traceId, taskId, handle: req.handle });
@@ -122,10 +132,40 @@ export function createDispatcher(deps: DispatcherDeps) {
       'dispatched',
     );
 
-    return { task, done: follow(req, task, started) };
+    let accept = () => {};
+    let refuse: (err: unknown) => void = () => {};
+    const accepted = new Promise<void>((resolve, reject) => {
+      accept = resolve;
+      refuse = reject;
+    });
+    accepted.catch(() => {});
+    return { task, accepted, done: follow(req, task, started, accept, refuse) };
   }
 
-  async function follow(req: DispatchRequest, task: Task, started: number): Promise<DispatchOutcome> {
+  /** Into the commands stream, or a 503 at once: never a command that only looks sent. */
+  async function publishCommand(handle: string, command: Command) {
+    try {
+      await bus.publishDurable(subjects.commands(handle), command, {
+        traceId: command.traceId,
+        stream: streams.commands,
+      });
+    } catch (err) {
+      throw new AppError(
+        'unavailable',
+        'the message bus (NATS) is unavailable: the message was not sent; try again',
+        { 'retry-after': '5' },
+        err,
+      );
+    }
+  }
+
+  async function follow(
+    req: DispatchRequest,
+    task: Task,
+    started: number,
+    accept: () => void,
+    refuse: (err: unknown) => void,
+  ): Promise<DispatchOutcome> {
     const { id: taskId, traceId } = task;
     const tlog = log.child({ traceId, taskId, handle: req.handle });
     const abort = new AbortController();
@@ -150,10 +190,12 @@ export function createDispatcher(deps: DispatcherDeps) {
     };
     const sent =
       deps.transport === 'nats'
-        ? bus
-            .publish(subjects.commands(req.handle), command, { traceId })
-            .then(() => new Promise<never>(() => {}))
-        : overHttp(command, req.handle, abort.signal).then(() => settled);
+        ? publishCommand(req.handle, command).then(() => {
+            accept();
+            return new Promise<never>(() => {});
+          })
+        : overHttp(command, req.handle, abort.signal, accept).then(() => settled);
+    sent.catch(refuse);
     let status: DispatchStatus;
     try {
       status = await Promise.race([settled, timer, sent.catch((err) => Promise.reject(err))]);
@@ -170,6 +212,8 @@ export function createDispatcher(deps: DispatcherDeps) {
         'dispatch failed',
       );
     } finally {
+      // Ended before the kernel's side had it (a no-op once accepted): the async caller is not left waiting.
+      refuse(new AppError('unavailable', `${req.handle} did not take the message`));
       abort.abort();
       unwatch();
       metrics.dispatchQueueDepth.dec();
@@ -179,9 +223,15 @@ export function createDispatcher(deps: DispatcherDeps) {
       task.error = { code: 'timeout', message: `no answer from ${req.handle} within ${timeoutMs / 1000} s` };
       if (deps.transport === 'nats')
         void bus
-          .publish(subjects.commands(req.handle), { type: 'cancel', taskId }, { traceId })
+          .publishDurable(
+            subjects.commands(req.handle),
+            { type: 'cancel', taskId },
+            { traceId, stream: streams.commands },
+          )
           .catch(() => {});
     }
+    task.updatedAt = new Date().toISOString();
+    tasks.save(task);
     const durationMs = Math.round(performance.now() - started);
     const result = task.result;
     metrics.dispatchTotal.inc({ source: req.source, status });

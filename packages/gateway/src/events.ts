@@ -7,6 +7,7 @@ import {
   SseBroadcaster,
 } from '@beacon/core';
 import { startBusBridge } from './bus-bridge';
+import type { GatewayDb } from './db';
 import type { GatewayMetrics } from './metrics';
 import { startPlatformRelay } from './platform-relay';
 import { TaskStore } from './tasks';
@@ -21,6 +22,8 @@ export interface EventSideOptions {
   log: Logger;
   /** Durable consumer name; one per gateway instance that must not miss results. */
   durable?: string;
+  /** Where tasks are kept across restarts; in memory only without it. */
+  db?: GatewayDb;
   onContainerEvent?: (handle: string) => void;
 }
 
@@ -36,6 +39,7 @@ export function startEventSide({
   metrics,
   log,
   durable,
+  db,
   onContainerEvent,
 }: EventSideOptions) {
   const sse = new SseBroadcaster({
@@ -44,7 +48,7 @@ export function startEventSide({
     onEvent: (type) => metrics.sseEvents.inc({ type }),
     onDropped: (n) => metrics.sseDropped.inc(n),
   });
-  const tasks = new TaskStore();
+  const tasks = new TaskStore(10_000, db);
   const bus: EventBus = natsUrl
     ? createNatsBus({ url: natsUrl, name: 'beacon-gateway', log })
     : createMemoryBus(log);

@@ -7,6 +7,7 @@ import { createFsArtifactStore } from './clients/artifact-store';
 import { createPlatformClient } from './clients/platform';
 import { createS3ArtifactStore } from './clients/s3-artifact-store';
 import { loadConfig } from './config';
+import { openDatabase } from './db';
 import { createDispatcher } from './dispatcher';
 import { startEventSide } from './events';
 import { createInteractionLogger } from './interaction-logger';
@@ -22,7 +23,9 @@ if (!config.BEACON_API_TOKEN && !isLoopback(config.BEACON_HOST))
     'the user API (message, web shell, events, artifacts) is open to anyone who reaches this port: set BEACON_API_TOKEN',
   );
 const platform = createPlatformClient(config.BEACON_PLATFORM_URL, config.BEACON_ADMIN_TOKEN);
+const db = openDatabase(join(config.BEACON_DATA_DIR, 'gateway.sqlite'));
 const events = startEventSide({
+  db,
   natsUrl: config.BEACON_NATS_URL,
   platformUrl: config.BEACON_PLATFORM_URL,
   adminToken: config.BEACON_ADMIN_TOKEN,
@@ -31,6 +34,13 @@ const events = startEventSide({
   log,
   onContainerEvent: platform.forget,
 });
+const transport = config.BEACON_NATS_URL ? 'nats' : 'http';
+const interrupted = events.tasks.closeInterrupted(transport);
+if (interrupted)
+  log.warn({ event: 'gateway.tasks_interrupted', tasks: interrupted }, 'tasks cut off by a restart');
+const prune = () => events.tasks.prune(new Date(Date.now() - config.BEACON_TASK_RETENTION * 86_400_000));
+prune();
+setInterval(prune, 3_600_000).unref();
 const interactions = createInteractionLogger(config.BEACON_HOME, metrics, log);
 const dispatcher = createDispatcher({
   ...events,
@@ -39,7 +49,7 @@ const dispatcher = createDispatcher({
   log,
   interactions,
   applyKernelMessage: events.bridge.onKernel,
-  transport: config.BEACON_NATS_URL ? 'nats' : 'http',
+  transport,
   timeoutMs: config.BEACON_DISPATCH_TIMEOUT * 1000,
 });
 const { upgradeWebSocket, websocket } = createBunWebSocket();

@@ -5,6 +5,7 @@ import {
   createNatsBus,
   type Probe,
   serveApp,
+  streams,
   subjects,
 } from '@beacon/core';
 import { z } from 'zod';
@@ -26,6 +27,18 @@ const agent = createAgent({
   log,
 });
 const runner = createRunner(agent, log);
+
+/** Every second for up to 10 minutes, until the bus has stored it. */
+async function retryUntilStored(publish: () => Promise<void>) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await publish();
+    } catch (err) {
+      if (attempt >= 600) throw err;
+      await Bun.sleep(1000);
+    }
+  }
+}
 const stopSteps: (() => unknown)[] = [];
 const probes: Probe[] = [];
 
@@ -33,18 +46,30 @@ const probes: Probe[] = [];
 if (config.BEACON_NATS_URL) {
   const handle = config.BEACON_HANDLE;
   const bus = createNatsBus({ url: config.BEACON_NATS_URL, name: `beacon-kernel-${handle}`, log });
-  const publish = (kind: string) => (data: { traceId: string }) =>
-    void bus.publish(`beacon.${handle}.${kind}`, data, { traceId: data.traceId }).catch((err) => {
-      log.warn({ event: 'kernel.publish_failed', kind, err: String(err) }, 'could not publish');
-    });
+  const progress = (data: { traceId: string }) =>
+    void bus.publish(subjects.kernel(handle, 'progress'), data, { traceId: data.traceId }).catch(() => {});
+  // A task's end is stored in JetStream, retried while NATS is away: the gateway gets it once it is back.
+  const settle = (kind: 'results' | 'errors' | 'cancelled') => (data: { traceId: string }) =>
+    void retryUntilStored(() =>
+      bus.publishDurable(subjects.kernel(handle, kind), data, {
+        traceId: data.traceId,
+        stream: streams.results,
+      }),
+    ).catch((err) => log.error({ event: 'kernel.publish_failed', kind, err: String(err) }, 'result lost'));
   const sink: TaskSink = {
-    progress: publish('progress'),
-    result: publish('results'),
-    error: publish('errors'),
-    cancelled: publish('cancelled'),
+    progress,
+    result: settle('results'),
+    error: settle('errors'),
+    cancelled: settle('cancelled'),
   };
   const cancelSchema = z.object({ type: z.literal('cancel'), taskId: z.string() });
-  bus.subscribe(subjects.commands(handle), (message) => {
+  // Commands wait in JetStream until this kernel takes them (one durable consumer per handle).
+  const commands = {
+    stream: streams.commands,
+    durable: `kernel-${handle}`,
+    filter: subjects.commands(handle),
+  };
+  bus.subscribeDurable(commands, (message) => {
     const cancel = cancelSchema.safeParse(message.data);
     if (cancel.success) return void runner.cancel(cancel.data.taskId);
     const command = commandSchema.safeParse(message.data);

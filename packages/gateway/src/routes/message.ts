@@ -1,4 +1,4 @@
-import { describeZodError, HANDLE_PATTERN, parseJsonBody } from '@beacon/core';
+import { AppError, describeZodError, HANDLE_PATTERN, parseJsonBody } from '@beacon/core';
 import { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { z } from 'zod';
@@ -44,9 +44,15 @@ export function messageRoutes(
     const { async: isAsync, ...req } = await parseJsonBody(c, messageSchema);
     // Unknown or stopped handles are refused here rather than left to time out.
     await dispatcher.ensureRunning(req.handle);
-    const { task, done } = dispatcher.dispatch(req);
-    if (isAsync) return c.json({ taskId: task.id, traceId: task.traceId }, 202);
+    const { task, accepted, done } = dispatcher.dispatch(req);
+    if (isAsync) {
+      // 202 only once the command is stored for its kernel: an outage is a 503 now, not a silent timeout.
+      await accepted;
+      return c.json({ taskId: task.id, traceId: task.traceId }, 202);
+    }
     const { status } = await done;
+    if (task.error?.code === 'unavailable')
+      throw new AppError('unavailable', task.error.message, { 'retry-after': '5' });
     return c.json(
       {
         taskId: task.id,

@@ -1,0 +1,10 @@
+import { join } from 'node:path';
+import { openSqlite } from '@beacon/core';
+import { tasks } from './schema/tasks';
+
+export const schema = { tasks };
+
+export const openDatabase = (path: string) =>
+  openSqlite(path, join(import.meta.dir, '../../drizzle'), schema);
+
+export type GatewayDb = ReturnType<typeof openDatabase>;
