@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../support/command';
@@ -244,6 +244,37 @@ describe.skipIf(!available)('dispatch end to end', () => {
     expect(second).not.toEqual(first);
     expect((await fetch(platformApi, { method: 'DELETE', headers: stackAuth })).status).toBe(204);
     expect(await liveKeys()).toEqual([]);
+  });
+
+  test('nothing left behind: removed behind our back, its key is refused; a failed provision leaves no key or file', async () => {
+    const askProxy = (key: string) =>
+      post(
+        `${stack.proxy.url}/v1/chat/completions`,
+        { model: 'gpt-4o-mini', messages: [] },
+        { authorization: `Bearer ${key}` },
+      );
+    const liveKeys = async (handle: string) => {
+      const res = await fetch(`${stack.proxy.url}/api/keys?handle=${handle}`, { headers: stackAuth });
+      return ((await res.json()).keys as { revokedAt: string | null }[]).filter((k) => !k.revokedAt);
+    };
+    const gone = `${prefix}-rmf`;
+    await stack.provision(gone, 'rita');
+    const key = (await execIn(gone, 'cat', '/run/beacon/proxy-key')).trim();
+    expect((await askProxy(key)).status).toBe(200);
+    await docker.getContainer(`beacon-${gone}`).remove({ force: true });
+    await eventually(async () => (await askProxy(key)).status === 401, 10_000);
+    expect(await liveKeys(gone)).toEqual([]);
+
+    const broken = `${prefix}-broken`;
+    const res = await post(
+      `${stack.platform.url}/api/containers`,
+      { handle: broken, owner: 'rita', command: ['/no/such/binary'] },
+      stackAuth,
+    );
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await liveKeys(broken)).toEqual([]);
+    expect(readdirSync(join(work, 'secrets', 'default'))).not.toContain(broken);
   });
 
   test("a pooled container's AI calls are charged to the tenant holding it, and its key goes with it", async () => {

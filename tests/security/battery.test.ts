@@ -615,7 +615,7 @@ describe.skipIf(!available)('hostile input over every route', () => {
   };
 
   for (const c of cases) {
-    const name = `${c.service} ${c.method} ${c.path.slice(0, 70)}${c.auth ? ` (${c.auth})` : ''} → ${c.status}`;
+    const name = `${c.service} ${c.method} ${c.path.slice(0, 60)}${c.auth ? ` (${c.auth})` : ''} → ${c.status} ${c.says.slice(0, 50)}`;
     test(name, async () => {
       const base = services[c.service]?.url ?? '';
       const url = `${base}${c.path}${c.auth === 'query' ? `${c.path.includes('?') ? '&' : '?'}token=${ADMIN}` : ''}`;

@@ -125,3 +125,43 @@ describe('faults: kill -9 of the proxy', () => {
     }
   });
 });
+
+describe('faults: stopping and starting', () => {
+  test('SIGTERM with an event stream open: the platform closes it and stops at once', async () => {
+    const platform = await startService('platform', {
+      BEACON_DATA_DIR: mkdtempSync(join(tmpdir(), 'pf-')),
+      BEACON_INSTANCE: `sigterm-${Math.random().toString(36).slice(2, 7)}`,
+    });
+    const stream = await fetch(`${platform.url}/api/events`);
+    expect(stream.status).toBe(200);
+    const reading = stream.body?.getReader().read();
+    const started = performance.now();
+    await platform.stop();
+    expect(performance.now() - started).toBeLessThan(3000);
+    await reading;
+  });
+
+  test('a service that cannot listen exits non-zero at once, before its loops start', async () => {
+    const taken = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('taken') });
+    try {
+      const started = performance.now();
+      const proc = Bun.spawn(['bun', 'packages/platform/src/main.ts'], {
+        env: {
+          ...Bun.env,
+          BEACON_PORT: String(taken.port),
+          BEACON_DATA_DIR: mkdtempSync(join(tmpdir(), 'pf-')),
+        },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
+      const code = await proc.exited;
+      const output = (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text());
+      expect(code).toBe(1);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(output).toContain('service.listen_failed');
+      expect(output).not.toContain('docker.events_connected');
+    } finally {
+      taken.stop(true);
+    }
+  });
+});
