@@ -64,6 +64,16 @@ async function api(service: 'gateway' | 'platform' | 'prometheus', path: string,
   return fetch(`http://127.0.0.1:${ports[service]}${path}`, { ...init, headers });
 }
 
+/** POST /api/containers as an operator would; answers once the kernel serves. */
+async function provision(handle: string, owner: string) {
+  const created = await api('platform', '/api/containers', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ handle, owner }),
+  });
+  expect(created.status).toBe(201);
+}
+
 /** Run a command in a service's container (the proxy is not published). */
 async function inService(service: string, cmd: string[]) {
   const [c] = await docker.listContainers({
@@ -236,12 +246,7 @@ ${fast}`,
 
   test('a provisioned container shows in Prometheus; its message over NATS is billed to its owner', async () => {
     const handle = `${project}-alice`;
-    const created = await api('platform', '/api/containers', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ handle, owner: 'alice' }),
-    });
-    expect(created.status).toBe(201);
+    await provision(handle, 'alice');
     // The container's user reads its key file; it is not in its environment.
     const info = await docker.getContainer(`beacon-${handle}`).inspect();
     expect(info.Config.User).toBe('1000:1000');
@@ -273,12 +278,7 @@ ${fast}`,
 
   test('a container whose process is killed fires an alert: Prometheus → Alertmanager → gateway SSE', async () => {
     const handle = `${project}-bob`;
-    const created = await api('platform', '/api/containers', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ handle, owner: 'bob' }),
-    });
-    expect(created.status).toBe(201);
+    await provision(handle, 'bob');
     const events = await sseClient(`http://127.0.0.1:${ports.gateway}/api/events`);
     try {
       await docker.getContainer(`beacon-${handle}`).kill();

@@ -1,9 +1,16 @@
 import type { Logger } from '@beacon/core';
-import { costUsd, lookupPrice, type PriceTable, type Provider, type TokenUsage } from './domain/prices';
+import {
+  costUsd,
+  lookupPrice,
+  NO_USAGE,
+  type PriceTable,
+  type Provider,
+  type TokenUsage,
+} from './domain/prices';
 import type { ProxyMetrics } from './metrics';
 import type { UsageWriter } from './usage-writer';
 
-export type CallStatus = 'ok' | 'upstream_error' | 'timeout' | 'client_closed' | 'rejected';
+export type CallStatus = 'ok' | 'upstream_error' | 'timeout' | 'client_closed' | 'rejected' | 'pending';
 
 export interface CallRecord {
   user: string;
@@ -18,6 +25,25 @@ export interface CallRecord {
   durationMs: number;
   traceId: string;
 }
+
+const rowOf = (call: CallRecord, cost: number) => ({
+  at: new Date(),
+  user: call.user,
+  handle: call.handle,
+  keyId: call.keyId,
+  provider: call.provider,
+  model: call.model,
+  stream: call.stream,
+  inputTokens: call.usage.input,
+  outputTokens: call.usage.output,
+  cacheReadTokens: call.usage.cacheRead,
+  cacheWriteTokens: call.usage.cacheWrite,
+  costUsd: cost,
+  status: call.status,
+  httpStatus: call.httpStatus,
+  durationMs: Math.round(call.durationMs),
+  traceId: call.traceId,
+});
 
 /**
  * Prices a call, counts it in the metrics (bounded labels) and writes its usage row.
@@ -57,25 +83,8 @@ export function createRecorder(
 
     /** The call's `pending` row, written before its upstream call with the cost it reserved. */
     begin(call: Omit<CallRecord, 'usage' | 'status' | 'httpStatus' | 'durationMs'>, reservedUsd: number) {
-      return writer.begin({
-        at: new Date(),
-        user: call.user,
-        handle: call.handle,
-        keyId: call.keyId,
-        provider: call.provider,
-        model: call.model,
-        stream: call.stream,
-        inputTokens: 0,
-        outputTokens: 0,
-        cacheReadTokens: 0,
-        cacheWriteTokens: 0,
-        costUsd: 0,
-        status: 'pending',
-        httpStatus: 0,
-        durationMs: 0,
-        traceId: call.traceId,
-        reservedUsd,
-      });
+      const pending = { ...call, usage: NO_USAGE, status: 'pending' as const, httpStatus: 0, durationMs: 0 };
+      return writer.begin({ ...rowOf(pending, 0), reservedUsd });
     },
 
     /** Returns the call's cost in USD; `pendingId` settles the row begin() wrote. */
@@ -94,25 +103,7 @@ export function createRecorder(
       ] as const) {
         if (n > 0) metrics.apiTokens.inc({ user, model, direction }, n);
       }
-      const row = {
-        at: new Date(),
-        user: call.user,
-        handle: call.handle,
-        keyId: call.keyId,
-        provider: call.provider,
-        model: call.model,
-        stream: call.stream,
-        inputTokens: u.input,
-        outputTokens: u.output,
-        cacheReadTokens: u.cacheRead,
-        cacheWriteTokens: u.cacheWrite,
-        costUsd: cost,
-        status: call.status,
-        httpStatus: call.httpStatus,
-        durationMs: Math.round(call.durationMs),
-        traceId: call.traceId,
-        reservedUsd: null,
-      };
+      const row = { ...rowOf(call, cost), reservedUsd: null };
       writer.settle(pendingId, row);
       // One line per call, so logs alone (Loki) find every AI call with its cost, tokens and duration.
       const { at: _at, keyId: _keyId, reservedUsd: _reserved, ...fields } = row;
