@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { AppError, type Logger, PROXY_KEY_FILE } from '@beacon/core';
 import { eq } from 'drizzle-orm';
-import { type CheckOutcome, checkContainer, describeCheck } from './clients/container-health';
+import { untilServing } from './clients/container-health';
 import {
   type ContainerDetail,
   type DockerClient,
@@ -10,7 +10,9 @@ import {
   type LogOptions,
 } from './clients/docker';
 import type { PlatformDb } from './db';
-import { type ContainerRow, containers, type LastExit, type RecordState } from './db/schema/containers';
+import { type ContainerRow, containers, type RecordState } from './db/schema/containers';
+import { type ContainerView, toView } from './domain/container-view';
+import { lastExitOf, Marks } from './domain/exits';
 import type { BackoffPolicy } from './domain/restart-policy';
 import {
   type ContainerSpec,
@@ -26,39 +28,6 @@ import { createRestarter } from './restarter';
 import { fileOwner, type Secrets } from './secrets';
 
 export type RecycleReason = 'unhealthy' | 'ttl' | 'oom' | 'manual' | 'released';
-
-export interface ContainerView {
-  handle: string;
-  owner: string;
-  image: string;
-  state: string;
-  /** running, or stopped through the API (then nothing restarts or recycles it). */
-  desired: string;
-  restarts: number;
-  lastExit: LastExit | null;
-  containerId: string | null;
-  createdAt: string;
-  expiresAt: string | null;
-  /** The spec without env values: they may be credentials. */
-  spec: Omit<ContainerSpec, 'env'> & { envKeys: string[] };
-}
-
-export function toView(row: ContainerRow): ContainerView {
-  const { env, ...spec } = row.spec as ContainerSpec;
-  return {
-    handle: row.handle,
-    owner: row.owner,
-    image: row.image,
-    state: row.state,
-    desired: row.desired,
-    restarts: row.restarts,
-    lastExit: row.lastExit ?? null,
-    containerId: row.containerId,
-    createdAt: row.createdAt.toISOString(),
-    expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
-    spec: { ...spec, envKeys: Object.keys(env ?? {}) },
-  };
-}
 
 export interface ContainerServiceDeps {
   docker: DockerClient;
@@ -101,8 +70,8 @@ export function createContainerService({
 }: ContainerServiceDeps) {
   const recycled: { at: number; handle: string; reason: RecycleReason }[] = [];
   /** Container ids the platform itself is stopping or removing, until when. */
-  const ownActions = new Map<string, number>();
-  const oomIncidents = new Map<string, number>();
+  const ownActions = new Marks();
+  const oomIncidents = new Marks();
 
   const find = (handle: string) => db.select().from(containers).where(eq(containers.handle, handle)).get();
   const update = (handle: string, values: Partial<ContainerRow>) =>
@@ -118,18 +87,10 @@ export function createContainerService({
     return row;
   };
 
-  const markOwn = (id: string | null | undefined, ms = OWN_ACTION_MS) => {
-    if (id) ownActions.set(id, Date.now() + ms);
-  };
-  const isOwn = (id: string) => {
-    const until = ownActions.get(id);
-    if (until !== undefined && until < Date.now()) ownActions.delete(id);
-    return until !== undefined && until >= Date.now();
-  };
+  const markOwn = (id: string | null | undefined, ms = OWN_ACTION_MS) => ownActions.mark(id, ms);
 
-  function publishDesired(row: Pick<ContainerRow, 'handle' | 'desired'>) {
+  const publishDesired = (row: Pick<ContainerRow, 'handle' | 'desired'>) =>
     metrics.desiredRunning.set({ handle: row.handle }, row.desired === 'running' ? 1 : 0);
-  }
   function forgetSeries(handle: string) {
     metrics.desiredRunning.remove({ handle });
     metrics.restarts.remove({ handle });
@@ -207,59 +168,22 @@ export function createContainerService({
     }
   }
 
-  /** Until the container's health check passes: 504 at the deadline, 502 if it exits first (kept either way). */
-  async function untilServing(handle: string, spec: ContainerSpec) {
-    if (spec.health === 'none') return;
-    const deadline = Date.now() + readyTimeoutMs;
-    let last: CheckOutcome = { ok: false, reason: 'not checked yet' };
-    let detail: ContainerDetail | undefined;
-    while (Date.now() < deadline) {
-      detail = await docker.inspect(containerName(handle));
-      if (detail?.exit)
-        throw new AppError(
-          'bad_gateway',
-          `${handle} exited with code ${detail.exit.code}${detail.exit.oomKilled ? ' (OOM-killed)' : ''} before ${describeCheck(spec)} passed; the container is kept: see GET /api/containers/${handle}/logs`,
-        );
-      const signal = AbortSignal.timeout(Math.max(100, Math.min(2000, deadline - Date.now())));
-      last = await checkContainer(detail, spec, signal, { strict: true }).catch(
-        (err): CheckOutcome => ({ ok: false, reason: String(err) }),
-      );
-      if (last.ok) return;
-      await Bun.sleep(25);
-    }
-    throw new AppError(
-      'timeout',
-      `${handle} was created but ${describeCheck(spec)} did not pass within ${readyTimeoutMs / 1000} s (${last.ok ? '' : last.reason}); the container is kept: see GET /api/containers/${handle}/logs, or create with ?wait=false`,
-    );
-  }
-
   /** The container exited on its own: remember how, report it once, restart it if it is meant to run. */
   async function exited(handle: string, id: string) {
     const row = find(handle);
     if (!row || row.state === 'creating' || row.state === 'recycling' || row.state === 'gone') return;
     const detail = await docker.inspect(id);
-    const exit = detail?.exit;
-    const lastExit: LastExit = {
-      code: exit?.code ?? -1,
-      oomKilled: exit?.oomKilled ?? false,
-      at: exit?.finishedAt ?? new Date().toISOString(),
-      reason: exit?.oomKilled ? 'oom' : exit?.error || `exited with code ${exit?.code ?? 'unknown'}`,
-    };
+    const { lastExit, upMs } = lastExitOf(detail?.exit, detail?.startedAt);
     update(handle, { state: 'stopped', lastExit });
     if (lastExit.oomKilled) oomIncident(handle, id, lastExit.code);
     else emit('container.died', handle, { exitCode: lastExit.code });
-    if (row.desired === 'running') {
-      const upMs = detail?.startedAt ? Date.parse(lastExit.at) - Date.parse(detail.startedAt) : 0;
-      restarter.exited(handle, Number.isFinite(upMs) ? upMs : 0);
-    }
+    if (row.desired === 'running') restarter.exited(handle, upMs);
   }
 
   /** One OOM incident, however many `oom` events and exits the engine reports for it. */
   function oomIncident(handle: string, id: string, exitCode?: number) {
-    const last = oomIncidents.get(id);
+    if (!oomIncidents.first(id, OOM_INCIDENT_MS)) return;
     const now = Date.now();
-    if (last !== undefined && now - last < OOM_INCIDENT_MS) return;
-    oomIncidents.set(id, now);
     // A process of the container was killed; if the container itself exits, exited() says so instead.
     if (exitCode === undefined && find(handle)?.containerId === id)
       update(handle, {
@@ -270,7 +194,6 @@ export function createContainerService({
           reason: 'oom: a process was killed',
         },
       });
-    for (const [key, at] of oomIncidents) if (now - at > OOM_INCIDENT_MS) oomIncidents.delete(key);
     metrics.oomKills.inc();
     emit('container.oom', handle, exitCode === undefined ? undefined : { exitCode });
   }
@@ -323,7 +246,7 @@ export function createContainerService({
         await releases?.schedule(input.handle);
         throw err;
       }
-      if (wait) await untilServing(input.handle, spec);
+      if (wait) await untilServing(docker, input.handle, spec, readyTimeoutMs);
       return toView(existing(input.handle));
     },
 
@@ -341,7 +264,7 @@ export function createContainerService({
       await counted('start', () => docker.start(containerName(handle)));
       update(handle, { state: 'running', desired: 'running' });
       publishDesired({ handle, desired: 'running' });
-      if (row.containerId) ownActions.delete(row.containerId);
+      if (row.containerId) ownActions.clear(row.containerId);
       return toView(existing(handle));
     },
 
@@ -425,7 +348,7 @@ export function createContainerService({
       if (action === 'oom') return oomIncident(handle, id);
       const row = find(handle);
       // Actions of the platform's own stops and removals, or of a container no longer the record's.
-      if (!row || row.containerId !== id || isOwn(id)) return;
+      if (!row || row.containerId !== id || ownActions.has(id)) return;
       if (row.state === 'creating' || row.state === 'recycling') return;
       if (action === 'die') return exited(handle, id);
       if (action === 'start' && row.state !== 'running') setState(handle, 'running');

@@ -1,5 +1,6 @@
-import type { ContainerSpec } from '../domain/spec';
-import { type ContainerDetail, KERNEL_PORT } from './docker';
+import { AppError } from '@beacon/core';
+import { type ContainerSpec, containerName } from '../domain/spec';
+import { type ContainerDetail, type DockerClient, KERNEL_PORT } from './docker';
 
 export type CheckOutcome = { ok: true } | { ok: false; reason: string };
 
@@ -35,4 +36,37 @@ export function describeCheck(spec: ContainerSpec): string {
   if (health === 'docker') return "the image's Docker HEALTHCHECK";
   const { port, path } = health === 'http' ? { port: KERNEL_PORT, path: '/health' } : health;
   return `the health check GET :${port}${path}`;
+}
+
+/**
+ * Until a new container's health check passes: a 504 at the deadline, a 502 if it exits first (the
+ * container is kept either way, for its logs).
+ */
+export async function untilServing(
+  docker: Pick<DockerClient, 'inspect'>,
+  handle: string,
+  spec: ContainerSpec,
+  timeoutMs: number,
+): Promise<void> {
+  if (spec.health === 'none') return;
+  const deadline = Date.now() + timeoutMs;
+  let last: CheckOutcome = { ok: false, reason: 'not checked yet' };
+  while (Date.now() < deadline) {
+    const detail = await docker.inspect(containerName(handle));
+    if (detail?.exit)
+      throw new AppError(
+        'bad_gateway',
+        `${handle} exited with code ${detail.exit.code}${detail.exit.oomKilled ? ' (OOM-killed)' : ''} before ${describeCheck(spec)} passed; the container is kept: see GET /api/containers/${handle}/logs`,
+      );
+    const signal = AbortSignal.timeout(Math.max(100, Math.min(2000, deadline - Date.now())));
+    last = await checkContainer(detail, spec, signal, { strict: true }).catch(
+      (err): CheckOutcome => ({ ok: false, reason: String(err) }),
+    );
+    if (last.ok) return;
+    await Bun.sleep(25);
+  }
+  throw new AppError(
+    'timeout',
+    `${handle} was created but ${describeCheck(spec)} did not pass within ${timeoutMs / 1000} s (${last.ok ? '' : last.reason}); the container is kept: see GET /api/containers/${handle}/logs, or create with ?wait=false`,
+  );
 }

@@ -2,7 +2,8 @@ import { AppError, adminAuth, parseJsonBody, parseWith } from '@beacon/core';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { DockerClient } from '../clients/docker';
-import { type ContainerService, toView } from '../containers';
+import type { ContainerService } from '../containers';
+import { toView } from '../domain/container-view';
 import { containerName, createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
 import type { StatsCollector } from '../stats-collector';
 
