@@ -1,6 +1,7 @@
 import {
   type BusKind,
   type BusMessage,
+  busKinds,
   busSchemas,
   containerEventSchema,
   type EventBus,
@@ -79,12 +80,12 @@ export function startBusBridge({
     },
   };
 
-  const onKernel = (message: BusMessage) => {
+  const onKernel = (message: BusMessage, { quiet = false } = {}) => {
     const parsed = parseSubject(message.subject);
     if (!parsed || parsed.handle === 'platform' || !(parsed.kind in busSchemas)) return;
     const kind = parsed.kind as BusKind;
     const result = busSchemas[kind].safeParse(message.data);
-    if (!result.success) return invalid(kind, message.subject, result.error.message);
+    if (!result.success) return quiet ? undefined : invalid(kind, message.subject, result.error.message);
     // A task's end may come twice (JetStream redelivers after a restart; HTTP and a relay): once counts.
     const settles = SETTLES[kind];
     if (settles && tasks.get(result.data.taskId)?.status === settles) return;
@@ -121,12 +122,13 @@ export function startBusBridge({
   };
 
   const stops = [
-    // Progress and questions on core NATS (a lost one is no loss); a task's end only from JetStream below.
-    ...(['questions', 'progress'] as const).map((kind) => bus.subscribe(`beacon.*.${kind}`, onKernel)),
+    // Everything on core NATS at once; a task's end also from JetStream below, for what core NATS missed.
+    ...busKinds.map((kind) => bus.subscribe(`beacon.*.${kind}`, onKernel)),
     bus.subscribe(subjects.platformEvents, onContainer),
   ];
   // Ends of tasks survive a gateway restart or a NATS outage: JetStream keeps them for this consumer.
-  bus.subscribeDurable({ stream: streams.results, durable }, onKernel);
+  // The copy of what core NATS already brought is dropped without a word (it was counted once).
+  bus.subscribeDurable({ stream: streams.results, durable }, (m) => onKernel(m, { quiet: true }));
   return {
     /** Apply a kernel message that arrived by HTTP instead of the bus (same subject shape). */
     onKernel,

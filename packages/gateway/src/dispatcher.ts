@@ -122,7 +122,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     const taskId = crypto.randomUUID();
     const traceId = crypto.randomUUID();
     const tlog = log.child({ traceId, taskId, handle: req.handle });
-    const task = tasks.touch(taskId, req.handle, traceId);
+    const task = tasks.create(taskId, req.handle, traceId);
     task.source = req.source;
     const started = performance.now();
     metrics.dispatchQueueDepth.inc();

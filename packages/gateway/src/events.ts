@@ -100,6 +100,7 @@ export function startEventSide({
       bridge.stop();
       sse.close();
       await bus.close();
+      tasks.flush();
     },
   };
 }

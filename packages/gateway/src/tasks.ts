@@ -26,15 +26,20 @@ const MAX_OUTPUT = 64 * 1024;
 /** What happened to a task, as its watchers (the dispatcher, a web shell) hear it. */
 export type TaskUpdate = { type: string; data: Record<string, unknown>; task: Task };
 
+/** How long a task's change may wait to be written: one transaction per window, off the dispatch path. */
+const WRITE_AFTER_MS = 5;
+
 /**
  * Tasks: the recent ones in memory (with their watchers), every one in the database when there is one —
- * written as it starts and each time it changes but for progress, so a finished task answers after a
- * restart. Rows older than the retention are pruned.
+ * written behind each change but progress (within 5 ms, many per transaction), so a finished task answers
+ * after a restart. Rows older than the retention are pruned.
  */
 export class TaskStore {
   readonly #tasks = new Map<string, Task>();
   readonly #watchers = new Map<string, Set<(u: TaskUpdate) => void>>();
   readonly #db: GatewayDb | undefined;
+  readonly #dirty = new Map<string, Task>();
+  #timer: Timer | undefined;
 
   constructor(
     readonly capacity = 10_000,
@@ -43,13 +48,40 @@ export class TaskStore {
     this.#db = db;
   }
 
+  /** Write every change waiting (also at shutdown, and before reading the table). */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const db = this.#db;
+    if (!db || this.#dirty.size === 0) return;
+    const batch = [...this.#dirty.values()];
+    this.#dirty.clear();
+    db.transaction((tx) => {
+      for (const task of batch) {
+        const row = {
+          id: task.id,
+          handle: task.handle,
+          status: task.status,
+          traceId: task.traceId,
+          source: task.source ?? null,
+          createdAt: task.createdAt,
+          updatedAt: task.updatedAt,
+          body: task,
+        };
+        tx.insert(tasks).values(row).onConflictDoUpdate({ target: tasks.id, set: row }).run();
+      }
+    });
+  }
+
   get(id: string): Task | undefined {
     const task = this.#tasks.get(id);
     if (task || !this.#db) return task;
+    this.flush();
     return this.#db.select().from(tasks).where(eq(tasks.id, id)).get()?.body as Task | undefined;
   }
 
   list(handle?: string, limit = 100): Task[] {
+    this.flush();
     if (!this.#db) {
       const all = [...this.#tasks.values()].filter((t) => !handle || t.handle === handle);
       return all.slice(-limit).reverse();
@@ -69,17 +101,21 @@ export class TaskStore {
     return [...this.#tasks.values()].filter((t) => t.handle === handle && t.status === 'running');
   }
 
+  /** A task this gateway dispatches (a new id). */
+  create(id: string, handle: string, traceId: string): Task {
+    const now = new Date().toISOString();
+    const task: Task = { id, handle, traceId, status: 'running', createdAt: now, updatedAt: now, output: '' };
+    this.#remember(task);
+    return task;
+  }
+
   /** The task, created on its first message when this gateway did not dispatch it (or has restarted). */
   touch(id: string, handle: string, traceId: string): Task {
-    let task = this.#tasks.get(id) ?? this.get(id);
-    const now = new Date().toISOString();
-    if (!task) {
-      task = { id, handle, traceId, status: 'running', createdAt: now, updatedAt: now, output: '' };
-      this.#remember(task);
-      this.save(task);
-    } else if (!this.#tasks.has(id)) this.#remember(task);
-    task.updatedAt = now;
-    return task;
+    const known = this.#tasks.get(id) ?? this.get(id);
+    if (!known) return this.create(id, handle, traceId);
+    if (!this.#tasks.has(id)) this.#remember(known);
+    known.updatedAt = new Date().toISOString();
+    return known;
   }
 
   /** Write the task as it is now (no-op without a database). */
@@ -132,6 +168,7 @@ export class TaskStore {
       task.updatedAt = new Date().toISOString();
       this.save(task);
     }
+    this.flush();
     return left.length;
   }
 

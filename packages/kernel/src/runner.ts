@@ -9,15 +9,22 @@ export interface TaskSink {
   cancelled(c: { taskId: string; traceId: string; reason?: string }): void;
 }
 
+/** Task ids run recently: a command delivered twice (core NATS and JetStream) runs once. */
+const SEEN = 10_000;
+
 /** Runs commands concurrently; each can be cancelled by its taskId. */
 export function createRunner(agent: Agent, log: Logger) {
   const inFlight = new Map<string, AbortController>();
+  const seen = new Set<string>();
   return {
     get inFlight() {
       return inFlight.size;
     },
     async execute(command: Command, sink: TaskSink): Promise<void> {
       const { taskId, traceId } = command;
+      if (seen.has(taskId)) return;
+      seen.add(taskId);
+      if (seen.size > SEEN) seen.delete(seen.values().next().value ?? '');
       const controller = new AbortController();
       inFlight.set(taskId, controller);
       const tlog = log.child({ traceId, taskId });

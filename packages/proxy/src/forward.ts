@@ -104,7 +104,7 @@ export function createForwarder(deps: ForwarderDeps) {
       traceId,
     };
     // Written before the upstream is asked: a proxy killed mid-call leaves a row, not a lost charge.
-    const pendingId = reservation.ok ? recorder.begin(call, worstCase) : undefined;
+    const pendingId = reservation.ok ? await recorder.begin(call, worstCase) : undefined;
     const record = (usage: TokenUsage, status: CallStatus, httpStatus: number, usedModel = model) => {
       const cost = recorder.record(
         { ...call, model: usedModel, usage, status, httpStatus, durationMs: performance.now() - started },

@@ -29,7 +29,14 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
     .set(placeholders as never)
     .where(eq(usage.id, sql.placeholder('id')))
     .prepare();
+  const insertPending = db
+    .insert(usage)
+    .values(placeholders as never)
+    .returning({ id: usage.id })
+    .prepare();
   let pending: Write[] = [];
+  /** Pending rows of calls about to go upstream: one transaction for all begun in one turn of the loop. */
+  let beginning: { row: UsageInsert; resolve: (id: number | undefined) => void }[] = [];
   let timer: Timer | undefined;
   let lastError: string | undefined;
 
@@ -60,6 +67,18 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
     }
   }
 
+  function commitBegun() {
+    const batch = beginning;
+    beginning = [];
+    let ids: (number | undefined)[] = [];
+    try {
+      ids = db.transaction(() => batch.map(({ row }) => insertPending.get(row)?.id));
+    } catch (err) {
+      log.error({ event: 'proxy.usage_write_failed', err }, 'pending usage rows not written');
+    }
+    batch.forEach(({ resolve }, i) => resolve(ids[i]));
+  }
+
   const queue = (write: Write) => {
     // Every placeholder needs a value: an optional column left out is null.
     pending.push({ ...write, row: { reservedUsd: null, ...write.row } });
@@ -69,16 +88,14 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
   return {
     append: (row: UsageInsert) => queue({ row }),
     /**
-     * Write a call's `pending` row now, before its upstream call, so a crash cannot lose it; returns its
-     * id for settle(). undefined when the database refuses: the call's final row is appended instead.
+     * Write a call's `pending` row before its upstream call, so a crash cannot lose it; resolves to its id
+     * for settle() once committed. undefined when the database refuses: the final row is appended instead.
      */
-    begin(row: UsageInsert): number | undefined {
-      try {
-        return db.insert(usage).values(row).returning({ id: usage.id }).get()?.id;
-      } catch (err) {
-        log.error({ event: 'proxy.usage_write_failed', err }, 'pending usage row not written');
-        return undefined;
-      }
+    begin(row: UsageInsert): Promise<number | undefined> {
+      return new Promise((resolve) => {
+        if (beginning.length === 0) setImmediate(commitBegun);
+        beginning.push({ row: { reservedUsd: null, ...row }, resolve });
+      });
     },
     /** The final row of a call begun with begin() (or appended, without an id). */
     settle: (id: number | undefined, row: UsageInsert) => queue(id === undefined ? { row } : { row, id }),
