@@ -118,19 +118,11 @@ export class TaskStore {
     return known;
   }
 
-  /** Write the task as it is now (no-op without a database). */
+  /** Write the task as it is now, within WRITE_AFTER_MS (no-op without a database). */
   save(task: Task): void {
-    const row = {
-      id: task.id,
-      handle: task.handle,
-      status: task.status,
-      traceId: task.traceId,
-      source: task.source ?? null,
-      createdAt: task.createdAt,
-      updatedAt: task.updatedAt,
-      body: task,
-    };
-    this.#db?.insert(tasks).values(row).onConflictDoUpdate({ target: tasks.id, set: row }).run();
+    if (!this.#db) return;
+    this.#dirty.set(task.id, task);
+    this.#timer ??= setTimeout(() => this.flush(), WRITE_AFTER_MS);
   }
 
   /** Hear every update of one task until the returned function is called. */

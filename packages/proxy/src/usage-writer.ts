@@ -76,7 +76,7 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
     } catch (err) {
       log.error({ event: 'proxy.usage_write_failed', err }, 'pending usage rows not written');
     }
-    batch.forEach(({ resolve }, i) => resolve(ids[i]));
+    for (const [i, { resolve }] of batch.entries()) resolve(ids[i]);
   }
 
   const queue = (write: Write) => {
