@@ -52,7 +52,16 @@ kernel=${BEACON_KERNEL_IMAGE:-beacon-kernel:latest}
 echo "building $kernel (the containers' image) on $kernel_base"
 docker build -q -f images/kernel/Dockerfile --build-arg "BUILD_BASE=$build_base" --build-arg "BASE=$kernel_base" \
   -t "$kernel" .. >/dev/null
-"${compose[@]}" "${files[@]}" up -d --build "$@"
+if ! "${compose[@]}" "${files[@]}" up -d --build "$@"; then
+  cat >&2 <<FAILED
+
+compose did not bring the stack up. If an image could not be pulled (no registry reachable): Beacon's own
+images are built here, but NATS, MinIO, PostgreSQL, Prometheus, Alertmanager, Loki, Alloy and Grafana come
+from a registry; load them with \`docker load\` or tag local ones with the names the compose files pin
+(docs/observability.md). \`bun run stack down\` removes what was started.
+FAILED
+  exit 1
+fi
 cat <<DONE
 
 Beacon is up. Gateway http://localhost:${BEACON_GATEWAY_PORT:-4000}, admin page http://localhost:${BEACON_PLATFORM_PORT:-9000}/admin,
