@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
-import { createSecrets, envName } from '../../packages/platform/src/secrets';
+import { createSecrets, envName, fileOwner } from '../../packages/platform/src/secrets';
 import { hasDocker } from '../support/deps';
 import {
   createPlatformParts,
@@ -68,6 +68,14 @@ afterAll(() => {
 });
 
 describe('secret resolution', () => {
+  test("files go to the image's user: numeric users are resolved, names are not", () => {
+    expect(fileOwner('')).toEqual({ uid: 0, gid: 0 });
+    expect(fileOwner('root')).toEqual({ uid: 0, gid: 0 });
+    expect(fileOwner('1000')).toEqual({ uid: 1000, gid: 1000 });
+    expect(fileOwner('1000:50')).toEqual({ uid: 1000, gid: 50 });
+    expect(fileOwner('bun')).toBeUndefined();
+  });
+
   test('env names are ITEM_TITLE_FIELD_LABEL', () => {
     expect(envName('Open-AI', 'api key')).toBe('OPEN_AI_API_KEY');
   });

@@ -138,7 +138,8 @@ export function createSecrets(config: SecretsConfig) {
         );
       }
     }
-    await chmod(path, mode === 0o500 ? 0o555 : 0o444);
+    // Still the platform's to replace and remove (a directory keeps its owner's write bit).
+    await chmod(path, mode === 0o500 ? 0o755 : 0o444);
   }
 
   async function writeOwned(path: string, content: string, user: FileOwner | undefined) {
@@ -162,6 +163,7 @@ export function createSecrets(config: SecretsConfig) {
       const keys = Object.keys(secrets);
       const dir = dirOf(handle);
       await rm(dir, { recursive: true, force: true });
+      if (keys.length === 0 && Object.keys(files).length === 0) return [];
       await mkdir(dir, { recursive: true, mode: 0o755 });
       const binds: string[] = [];
       if (Object.keys(files).length > 0) {
