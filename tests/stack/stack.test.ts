@@ -242,6 +242,21 @@ ${fast}`,
       return ['gateway', 'platform', 'proxy'].every((job) => healthy.includes(job)) && healthy;
     }, 30_000);
     expect(up).toEqual(expect.arrayContaining(['gateway', 'platform', 'proxy']));
+    // The services run as uid 1000 and can write the named volumes compose created for them.
+    const writable = 'id -u; for d in "$@"; do test -w "$d" && echo "$d writable"; done';
+    expect(
+      await inService('gateway', [
+        'sh',
+        '-c',
+        writable,
+        'sh',
+        '/var/lib/beacon/gateway',
+        '/var/lib/beacon/home',
+      ]),
+    ).toBe('1000\n/var/lib/beacon/gateway writable\n/var/lib/beacon/home writable\n');
+    expect(await inService('proxy', ['sh', '-c', writable, 'sh', '/var/lib/beacon/proxy'])).toBe(
+      '1000\n/var/lib/beacon/proxy writable\n',
+    );
   }, 180_000);
 
   test('a provisioned container shows in Prometheus; its message over NATS is billed to its owner', async () => {
