@@ -34,6 +34,9 @@ describe('/health, /ready, /version', () => {
     ]);
     const ready = await app.request('/ready');
     expect(ready.status).toBe(503);
+    // The Kubernetes names: readiness the same, liveness independent of the dependencies.
+    expect((await app.request('/health/ready')).status).toBe(503);
+    expect((await app.request('/health/live')).status).toBe(200);
     const body = await ready.json();
     expect(body.ready).toBe(false);
     expect(body.checks.docker).toMatchObject({ status: 'error', message: 'connect ENOENT' });

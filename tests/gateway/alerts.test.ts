@@ -140,3 +140,17 @@ describe('POST /api/alert', () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe('the alert counter', () => {
+  test('alert names come from the request, so their label is capped: past 200 names they count as _other', async () => {
+    const g = start();
+    const alerts = Array.from({ length: 250 }, (_, i) => ({
+      status: 'firing',
+      labels: { alertname: `Made${i}` },
+    }));
+    expect((await post(g, { alerts })).status).toBe(200);
+    const text = await g.registry.metrics();
+    expect(text.match(/gateway_alerts_received_total\{alertname="Made\d+"/g)?.length).toBe(200);
+    expect(text).toContain('gateway_alerts_received_total{alertname="_other",status="firing"} 50');
+  });
+});

@@ -66,23 +66,35 @@ export async function runProbes(probes: Probe[]) {
   return { status, ready: !requiredDown, checks };
 }
 
-/** GET /health, /ready and /version (SPEC §3). */
+/** GET /health, /ready and /version (SPEC §3), and the Kubernetes names /health/live and /health/ready. */
 export function healthRoutes(identity: ServiceIdentity, probes: Probe[]) {
-  return new Hono()
-    .get('/health', async (c) => {
-      const { status, checks } = await runProbes(probes);
-      const body = { status, timestamp: new Date().toISOString(), version: identity.version, checks };
-      return c.json(body, 200);
-    })
-    .get('/ready', async (c) => {
-      const { ready, checks } = await runProbes(probes);
-      return c.json({ ready, checks }, ready ? 200 : 503);
-    })
-    .get('/version', (c) =>
-      c.json({
-        name: identity.name,
-        version: identity.version,
-        ...(identity.commit ? { commit: identity.commit } : {}),
-      }),
-    );
+  const ready = async () => {
+    const { ready, checks } = await runProbes(probes);
+    return { body: { ready, checks }, status: ready ? (200 as const) : (503 as const) };
+  };
+  return (
+    new Hono()
+      // Liveness asks nothing of the dependencies: a process that answers is alive (restart it if not).
+      .get('/health/live', (c) => c.json({ status: 'live', timestamp: new Date().toISOString() }))
+      .get('/health/ready', async (c) => {
+        const { body, status } = await ready();
+        return c.json(body, status);
+      })
+      .get('/health', async (c) => {
+        const { status, checks } = await runProbes(probes);
+        const body = { status, timestamp: new Date().toISOString(), version: identity.version, checks };
+        return c.json(body, 200);
+      })
+      .get('/ready', async (c) => {
+        const { body, status } = await ready();
+        return c.json(body, status);
+      })
+      .get('/version', (c) =>
+        c.json({
+          name: identity.name,
+          version: identity.version,
+          ...(identity.commit ? { commit: identity.commit } : {}),
+        }),
+      )
+  );
 }

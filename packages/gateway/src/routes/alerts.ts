@@ -4,10 +4,17 @@ import { alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../doma
 import type { GatewayMetrics } from '../metrics';
 
 const KEEP = 200;
+/** Distinct alert names counted by name; later ones are `_other` (the label comes from the request). */
+const MAX_ALERT_NAMES = 200;
 
 /** POST /api/alert (Alertmanager / Grafana webhook) → SSE alert.firing / alert.resolved; GET /api/alerts. */
 export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: Logger, token?: string) {
   const recent: ReceivedAlert[] = [];
+  const names = new Set<string>();
+  const nameLabel = (name: string) => {
+    if (names.has(name) || names.size < MAX_ALERT_NAMES) return names.add(name) && name;
+    return '_other';
+  };
   const app = new Hono();
   // Alertmanager sends `authorization: Bearer` from its http_config; without a token the gateway is loopback-only.
   if (token)
@@ -19,7 +26,7 @@ export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: L
     const payload = await parseJsonBody(c, alertPayloadSchema);
     const alerts = normalizeAlerts(payload);
     for (const alert of alerts) {
-      metrics.alertsReceived.inc({ alertname: alert.alertname, status: alert.status });
+      metrics.alertsReceived.inc({ alertname: nameLabel(alert.alertname), status: alert.status });
       sse.broadcast(`alert.${alert.status}`, alert);
       log.info(
         { event: `alert.${alert.status}`, alertname: alert.alertname, severity: alert.severity },
