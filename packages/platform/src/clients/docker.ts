@@ -1,5 +1,6 @@
 import { AppError } from '@beacon/core';
 import Docker from 'dockerode';
+import type { ContainerExit } from '../domain/exits';
 import type { DockerStatsJson } from '../domain/stats';
 
 export const MANAGED_LABEL = 'beacon.managed';
@@ -36,14 +37,6 @@ export interface ManagedContainer {
   image: string;
   /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
   state: string;
-}
-
-export interface ContainerExit {
-  code: number;
-  oomKilled: boolean;
-  finishedAt: string;
-  /** The engine's error text, if it gave one (e.g. a failed start). */
-  error: string;
 }
 
 export interface ContainerDetail extends ManagedContainer {

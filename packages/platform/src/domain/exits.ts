@@ -1,4 +1,3 @@
-import type { ContainerExit } from '../clients/docker';
 import type { LastExit } from '../db/schema/containers';
 
 /**
@@ -32,6 +31,15 @@ export class Marks {
     this.mark(id, ms, now);
     return true;
   }
+}
+
+/** The engine's word on how a container's process ended (inspect's State). */
+export interface ContainerExit {
+  code: number;
+  oomKilled: boolean;
+  finishedAt: string;
+  /** The engine's error text, if it gave one (e.g. a failed start). */
+  error: string;
 }
 
 /** How a container ended, from the engine's State, and how long it had been up (for the backoff). */
