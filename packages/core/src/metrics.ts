@@ -66,3 +66,17 @@ export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry });
   for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
 }
+
+/**
+ * A label whose values come from outside (a user, an alert name): the first `max` distinct values are
+ * kept, later ones become `_other`, so the series stay bounded.
+ */
+export function cappedLabel(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return '_other';
+    seen.add(value);
+    return value;
+  };
+}

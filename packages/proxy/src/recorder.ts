@@ -1,4 +1,4 @@
-import type { Logger } from '@beacon/core';
+import { cappedLabel, type Logger } from '@beacon/core';
 import {
   costUsd,
   lookupPrice,
@@ -56,15 +56,9 @@ export function createRecorder(
   log: Logger,
   maxUsers: number,
 ) {
-  const users = new Set<string>();
   const unknownModels = new Set<string>();
 
-  const userLabel = (user: string) => {
-    if (users.has(user)) return user;
-    if (users.size >= maxUsers) return '_other';
-    users.add(user);
-    return user;
-  };
+  const userLabel = cappedLabel(maxUsers);
 
   const modelLabel = (model: string) => {
     const known = lookupPrice(prices, model);

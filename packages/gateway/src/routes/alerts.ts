@@ -1,4 +1,11 @@
-import { AppError, type Logger, parseJsonBody, type SseBroadcaster, tokenAuth } from '@beacon/core';
+import {
+  AppError,
+  cappedLabel,
+  type Logger,
+  parseJsonBody,
+  type SseBroadcaster,
+  tokenAuth,
+} from '@beacon/core';
 import { Hono } from 'hono';
 import { alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../domain/alerts';
 import type { GatewayMetrics } from '../metrics';
@@ -10,11 +17,7 @@ const MAX_ALERT_NAMES = 200;
 /** POST /api/alert (Alertmanager / Grafana webhook) → SSE alert.firing / alert.resolved; GET /api/alerts. */
 export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: Logger, token?: string) {
   const recent: ReceivedAlert[] = [];
-  const names = new Set<string>();
-  const nameLabel = (name: string) => {
-    if (names.has(name) || names.size < MAX_ALERT_NAMES) return names.add(name) && name;
-    return '_other';
-  };
+  const nameLabel = cappedLabel(MAX_ALERT_NAMES);
   const app = new Hono();
   // Alertmanager sends `authorization: Bearer` from its http_config; without a token the gateway is loopback-only.
   if (token)
