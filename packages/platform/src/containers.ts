@@ -91,6 +91,11 @@ export function createContainerService({
 
   const publishDesired = (row: Pick<ContainerRow, 'handle' | 'desired'>) =>
     metrics.desiredRunning.set({ handle: row.handle }, row.desired === 'running' ? 1 : 0);
+  /** The operator's wish (and whatever else changed with it), with its gauge. */
+  const setDesired = (handle: string, desired: 'running' | 'stopped', values: Partial<ContainerRow> = {}) => {
+    update(handle, { ...values, desired });
+    publishDesired({ handle, desired });
+  };
   function forgetSeries(handle: string) {
     metrics.desiredRunning.remove({ handle });
     metrics.restarts.remove({ handle });
@@ -238,8 +243,7 @@ export function createContainerService({
       await releases?.cancel(input.handle);
       try {
         const id = await counted('create', () => provision(input.handle, owner, spec));
-        setState(input.handle, 'running', id);
-        publishDesired({ handle: input.handle, desired: 'running' });
+        setDesired(input.handle, 'running', { state: 'running', containerId: id });
       } catch (err) {
         // Nothing half-written: the record goes with the failed container, and so does its key.
         db.delete(containers).where(eq(containers.handle, input.handle)).run();
@@ -262,8 +266,7 @@ export function createContainerService({
     async start(handle: string) {
       const row = existing(handle);
       await counted('start', () => docker.start(containerName(handle)));
-      update(handle, { state: 'running', desired: 'running' });
-      publishDesired({ handle, desired: 'running' });
+      setDesired(handle, 'running', { state: 'running' });
       if (row.containerId) ownActions.clear(row.containerId);
       return toView(existing(handle));
     },
@@ -271,8 +274,7 @@ export function createContainerService({
     /** Stays stopped (no health check, restart or recycle, not "down") until started. */
     async stop(handle: string) {
       const row = existing(handle);
-      update(handle, { desired: 'stopped' });
-      publishDesired({ handle, desired: 'stopped' });
+      setDesired(handle, 'stopped');
       restarter.cancel(handle);
       markOwn(row.containerId);
       await counted('stop', () => docker.stop(containerName(handle)));
@@ -284,8 +286,7 @@ export function createContainerService({
       const row = existing(handle);
       markOwn(row.containerId);
       await counted('restart', () => docker.restart(containerName(handle)));
-      update(handle, { state: 'running', desired: 'running' });
-      publishDesired({ handle, desired: 'running' });
+      setDesired(handle, 'running', { state: 'running' });
       // The engine's events for the restart arrive just after it returns.
       markOwn(row.containerId, 2000);
       return toView(existing(handle));
@@ -323,8 +324,7 @@ export function createContainerService({
           return provision(handle, row.owner, spec);
         });
         const expiresAt = spec.ttlSeconds > 0 ? new Date(Date.now() + spec.ttlSeconds * 1000) : null;
-        update(handle, { state: 'running', desired: 'running', containerId: id, expiresAt });
-        publishDesired({ handle, desired: 'running' });
+        setDesired(handle, 'running', { state: 'running', containerId: id, expiresAt });
         metrics.recycles.inc({ reason });
         recycled.push({ at: Date.now(), handle, reason });
         if (recycled.length > 10_000) recycled.shift();
@@ -354,8 +354,7 @@ export function createContainerService({
       if (action === 'start' && row.state !== 'running') setState(handle, 'running');
       if (action === 'stop') {
         // `docker stop` behind the platform's back: the operator wants it stopped, as Docker's unless-stopped.
-        update(handle, { state: 'stopped', desired: 'stopped' });
-        publishDesired({ handle, desired: 'stopped' });
+        setDesired(handle, 'stopped', { state: 'stopped' });
         restarter.cancel(handle);
       }
       if (action === 'destroy') {

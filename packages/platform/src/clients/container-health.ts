@@ -4,6 +4,10 @@ import { type ContainerDetail, type DockerClient, KERNEL_PORT } from './docker';
 
 export type CheckOutcome = { ok: true } | { ok: false; reason: string };
 
+/** Where an `http` or `{port, path}` check asks. */
+const httpTarget = (health: Exclude<ContainerSpec['health'], 'none' | 'docker'>) =>
+  health === 'http' ? { port: KERNEL_PORT, path: '/health' } : health;
+
 /** One container's health check, as its `health` setting says, on the container's own address. */
 export async function checkContainer(
   detail: ContainerDetail | undefined,
@@ -23,7 +27,7 @@ export async function checkContainer(
     return { ok: true };
   }
   if (!detail.ip) return { ok: false, reason: 'container has no address' };
-  const { port, path } = health === 'http' ? { port: KERNEL_PORT, path: '/health' } : health;
+  const { port, path } = httpTarget(health);
   const res = await fetch(`http://${detail.ip}:${port}${path}`, { signal });
   await res.body?.cancel();
   return res.ok ? { ok: true } : { ok: false, reason: `GET :${port}${path} answered ${res.status}` };
@@ -34,7 +38,7 @@ export function describeCheck(spec: ContainerSpec): string {
   const health = spec.health;
   if (health === 'none') return 'no health check';
   if (health === 'docker') return "the image's Docker HEALTHCHECK";
-  const { port, path } = health === 'http' ? { port: KERNEL_PORT, path: '/health' } : health;
+  const { port, path } = httpTarget(health);
   return `the health check GET :${port}${path}`;
 }
 

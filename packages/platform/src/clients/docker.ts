@@ -93,6 +93,9 @@ export function dockerError(err: unknown, what: string): AppError {
   return new AppError('unavailable', `Docker engine error during ${what}`);
 }
 
+const noSuchImage = (image: string) =>
+  new AppError('bad_request', `image ${image} is not on the Docker engine: build or pull it first`);
+
 const unlessNotModified = (err: DockerodeError) => {
   if (err.statusCode !== 304) throw err;
 };
@@ -194,11 +197,7 @@ export function createDockerClient(docker = new Docker(), instance = DEFAULT_INS
           },
         })
         .catch((err: DockerodeError) => {
-          if (err.statusCode === 404 && /image/i.test(err.message))
-            throw new AppError(
-              'bad_request',
-              `image ${req.image} is not on the Docker engine: build or pull it first`,
-            );
+          if (err.statusCode === 404 && /image/i.test(err.message)) throw noSuchImage(req.image);
           if (err.statusCode === 404 && /network/i.test(err.message))
             throw new AppError('bad_request', `network ${req.network} does not exist on the Docker engine`);
           throw err;
@@ -223,11 +222,7 @@ export function createDockerClient(docker = new Docker(), instance = DEFAULT_INS
         .getImage(image)
         .inspect()
         .catch((err: DockerodeError) => {
-          if (err.statusCode === 404)
-            throw new AppError(
-              'bad_request',
-              `image ${image} is not on the Docker engine: build or pull it first`,
-            );
+          if (err.statusCode === 404) throw noSuchImage(image);
           throw err;
         });
       return info.Config?.User ?? '';
