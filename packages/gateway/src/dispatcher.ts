@@ -132,14 +132,9 @@ export function createDispatcher(deps: DispatcherDeps) {
       'dispatched',
     );
 
-    let accept = () => {};
-    let refuse: (err: unknown) => void = () => {};
-    const accepted = new Promise<void>((resolve, reject) => {
-      accept = resolve;
-      refuse = reject;
-    });
+    const { promise: accepted, resolve, reject } = Promise.withResolvers<void>();
     accepted.catch(() => {});
-    return { task, accepted, done: follow(req, task, started, accept, refuse) };
+    return { task, accepted, done: follow(req, task, started, resolve, reject) };
   }
 
   /** Into the commands stream, or a 503 at once: never a command that only looks sent. */

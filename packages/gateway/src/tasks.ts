@@ -106,6 +106,8 @@ export class TaskStore {
     const now = new Date().toISOString();
     const task: Task = { id, handle, traceId, status: 'running', createdAt: now, updatedAt: now, output: '' };
     this.#remember(task);
+    // Written behind like every change: one that ends within the window is written once, as it ended.
+    this.save(task);
     return task;
   }
 
