@@ -104,7 +104,8 @@ export function createUsageWriter(db: ProxyDb, log: Logger) {
      * `interrupted` and charged what they reserved, so the budget counts them.
      */
     closeInterrupted(): { calls: number; reservedUsd: number } {
-      const left = eq(usage.status, 'pending');
+      // A literal, not a parameter: SQLite uses the partial index usage_pending only then.
+      const left = sql`${usage.status} = 'pending'`;
       const { calls, reservedUsd } = db
         .select({ calls: sql<number>`count(*)`, reservedUsd: sum(usage.reservedUsd) })
         .from(usage)

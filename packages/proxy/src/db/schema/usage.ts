@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** One row per proxied call, whatever its outcome. */
@@ -28,7 +29,8 @@ export const usage = sqliteTable(
   (t) => [
     index('usage_user_at').on(t.user, t.at),
     index('usage_at').on(t.at),
-    index('usage_status').on(t.status),
+    // Only the rows of calls in flight: the start's look for crash leftovers costs the hot path nothing.
+    index('usage_pending').on(t.status).where(sql`${t.status} = 'pending'`),
   ],
 );
 
