@@ -27,7 +27,7 @@ describe('/health, /ready, /version', () => {
     });
   });
 
-  test('a failing required probe: /ready 503 naming it, /health degraded', async () => {
+  test('a failing required probe: /ready 503 naming it, /health down (503)', async () => {
     const app = build([
       { name: 'docker', required: true, check: async () => Promise.reject(new Error('connect ENOENT')) },
       { name: 'nats', check: async () => {} },
@@ -41,8 +41,8 @@ describe('/health, /ready, /version', () => {
     expect(body.ready).toBe(false);
     expect(body.checks.docker).toMatchObject({ status: 'error', message: 'connect ENOENT' });
     const health = await app.request('/health');
-    expect(health.status).toBe(200);
-    expect((await health.json()).status).toBe('degraded');
+    expect(health.status).toBe(503);
+    expect((await health.json()).status).toBe('down');
   });
 
   test('a probe that hangs is cut at its timeout and fails /ready', async () => {

@@ -121,15 +121,16 @@ describe.skipIf(!available)('gateway events over real NATS', () => {
     });
   });
 
-  test('NATS going away degrades /health; when it returns, messages flow without a restart', async () => {
+  test('NATS going away: /health down and /ready 503 (dispatch needs it); when it returns, messages flow without a restart', async () => {
     const g = start({ natsUrl: nats.url, durable: 'g-outage' });
     await eventually(() => natsUp(g));
     await nats.stop();
-    const degraded = await eventually(async () => {
+    const down = await eventually(async () => {
       const body = await getJson(g, '/health');
-      return body.status === 'degraded' ? body : undefined;
+      return body.status === 'down' ? body : undefined;
     });
-    expect(degraded.checks.nats.status).toBe('error');
+    expect(down.checks.nats.status).toBe('error');
+    expect((await g.app.request('/ready')).status).toBe(503);
     await nats.restart();
     await eventually(healthIs(g, 'healthy'), 15_000);
     const client = await sseClient(`${g.url}/api/events`);

@@ -153,7 +153,7 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     await unmanaged.remove({ force: true });
   });
 
-  test('Docker unreachable → 503 with a clear message, /ready 503, /health degraded, no crash', async () => {
+  test('Docker unreachable → 503 with a clear message, /ready 503, /health down, no crash', async () => {
     const parts = createPlatformParts(
       createDockerClient(new Docker({ socketPath: '/tmp/beacon-no-docker.sock' })),
     );
@@ -166,8 +166,8 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     expect(ready.status).toBe(503);
     expect((await ready.json()).checks.docker.status).toBe('error');
     const health = await app.request('/health');
-    expect(health.status).toBe(200);
-    expect((await health.json()).status).toBe('degraded');
+    expect(health.status).toBe(503);
+    expect((await health.json()).status).toBe('down');
     await expect(parts.reconcile()).rejects.toThrow('Docker engine unreachable');
   });
 });

@@ -62,11 +62,18 @@ export const env = {
   logLevel: () => z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 };
 
-/** The variables every service shares (SPEC §10). */
+/** The variables every service shares (docs/configuration.md). */
 export const commonEnv = {
   BEACON_HOST: z.string().default('127.0.0.1'),
   BEACON_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BEACON_METRICS_TOKEN: z.string().optional(),
+  /** Where /metrics is served (seed 004); it must not shadow the shared routes or the API. */
+  BEACON_METRICS_PATH: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_.-]+$/, 'must be a path starting with /')
+    .refine((p) => !/^\/(health|ready|version|api|admin|v1|ws)(\/|$)/.test(p), 'must not shadow another route')
+    .default('/metrics'),
+  BEACON_METRICS_ENABLED: env.bool(true),
   BEACON_LOG_LEVEL: env.logLevel(),
 };
 

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { withoutAddresses } from './errors';
 
 export type CheckStatus = 'ok' | 'warning' | 'error';
+export type HealthStatus = 'healthy' | 'degraded' | 'down';
 
 export interface CheckResult {
   status: CheckStatus;
@@ -11,7 +12,7 @@ export interface CheckResult {
 
 export interface Probe {
   name: string;
-  /** Any failing probe degrades /health; a required one also makes /ready 503. */
+  /** Any failing probe degrades /health; a required one makes /health `down` and /ready 503. */
   required?: boolean;
   timeoutMs?: number;
   /** Resolve when healthy (optionally with a ProbeOutcome, e.g. a warning); throw when not. */
@@ -61,12 +62,12 @@ export async function runProbes(probes: Probe[]) {
   });
   const requiredDown = probes.some((p, i) => p.required && results[i]?.status === 'error');
   const anyBad = results.some((r) => r.status !== 'ok');
-  // The process still answers, so /health is degraded rather than down; /ready tells routers to stay away.
-  const status = anyBad ? 'degraded' : 'healthy';
+  // A required dependency away: the service cannot do its job (down); an optional one: it serves less.
+  const status: HealthStatus = requiredDown ? 'down' : anyBad ? 'degraded' : 'healthy';
   return { status, ready: !requiredDown, checks };
 }
 
-/** GET /health, /ready and /version (SPEC §3), and the Kubernetes names /health/live and /health/ready. */
+/** GET /health, /ready and /version (docs/observability.md), and the Kubernetes names /health/live and /health/ready. */
 export function healthRoutes(identity: ServiceIdentity, probes: Probe[]) {
   const ready = async () => {
     const { ready, checks } = await runProbes(probes);
@@ -83,7 +84,7 @@ export function healthRoutes(identity: ServiceIdentity, probes: Probe[]) {
       .get('/health', async (c) => {
         const { status, checks } = await runProbes(probes);
         const body = { status, timestamp: new Date().toISOString(), version: identity.version, checks };
-        return c.json(body, 200);
+        return c.json(body, status === 'down' ? 503 : 200);
       })
       .get('/ready', async (c) => {
         const { body, status } = await ready();

@@ -82,6 +82,30 @@ export function instrumentHttp(app: Hono, registry: Registry, buckets = HTTP_DUR
     }),
   } as never);
 
+  // Refused credentials (brute force shows here): 401 no or an unknown credential, 403 a wrong one.
+  const REFUSED: Record<string, string> = { '401': 'unauthenticated', '403': 'forbidden' };
+  registry.registerMetric({
+    name: 'http_auth_refused_total',
+    get: () => {
+      const totals = new Map<string, { labels: { route: string; reason: string }; value: number }>();
+      for (const s of series.values()) {
+        const reason = REFUSED[s.labels.status];
+        if (!reason) continue;
+        const key = `${s.labels.route} ${reason}`;
+        const t = totals.get(key) ?? { labels: { route: s.labels.route, reason }, value: 0 };
+        t.value += s.count;
+        totals.set(key, t);
+      }
+      return {
+        name: 'http_auth_refused_total',
+        help: 'Requests refused for their credentials, by matched route and reason (unauthenticated, forbidden).',
+        type: 'counter',
+        aggregator: 'sum',
+        values: [...totals.values()],
+      };
+    },
+  } as never);
+
   registry.registerMetric({
     name: 'http_request_duration_seconds',
     get: () => ({

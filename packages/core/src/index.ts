@@ -1,3 +1,4 @@
+export * from './audit';
 export * from './bus';
 export * from './concurrency';
 export * from './config';

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { createLogger } from './logger';
 import { collectProcessMetrics, registerServiceInfo } from './metrics';
+import type { MetricsExposure } from './service-app';
 import { onShutdown, type ShutdownStep } from './shutdown';
 
 export interface ServeOptions {
@@ -47,11 +48,26 @@ export function serveApp(
   return { server, stop };
 }
 
-/** For main.ts: the service's logger and its own registry with process metrics and `<service>_info`. */
-export function serviceBasics(service: string, version: string, logLevel: string) {
-  const log = createLogger({ service, level: logLevel });
+/** For main.ts: the service's logger, its own registry (process metrics, `<service>_info`) and its /metrics. */
+export function serviceBasics(
+  service: string,
+  version: string,
+  config: {
+    BEACON_LOG_LEVEL: string;
+    BEACON_METRICS_TOKEN?: string | undefined;
+    BEACON_METRICS_PATH: string;
+    BEACON_METRICS_ENABLED: boolean;
+  },
+) {
+  const log = createLogger({ service, level: config.BEACON_LOG_LEVEL });
   const registry = new Registry();
-  collectProcessMetrics(registry);
+  // Disabled: nothing is collected and no route answers (the registry still backs the console's counts).
+  if (config.BEACON_METRICS_ENABLED) collectProcessMetrics(registry);
   registerServiceInfo(registry, service, version);
-  return { log, registry };
+  const exposure: MetricsExposure = {
+    metricsPath: config.BEACON_METRICS_PATH,
+    metricsEnabled: config.BEACON_METRICS_ENABLED,
+    ...(config.BEACON_METRICS_TOKEN ? { metricsToken: config.BEACON_METRICS_TOKEN } : {}),
+  };
+  return { log, registry, exposure };
 }

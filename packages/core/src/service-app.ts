@@ -2,33 +2,42 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { setActor, tokenActor } from './audit';
 import { AppError, createOnError, notFound } from './errors';
 import { healthRoutes, type Probe, type ServiceIdentity } from './health';
 import { instrumentHttp } from './http-metrics';
 import { metricsHandler, presentedToken, secretMatches } from './metrics';
 
-export interface ServiceAppOptions {
+/** How /metrics is served: BEACON_METRICS_TOKEN, BEACON_METRICS_PATH (default /metrics), BEACON_METRICS_ENABLED. */
+export interface MetricsExposure {
+  metricsToken?: string;
+  metricsPath?: string;
+  metricsEnabled?: boolean;
+}
+
+export interface ServiceAppOptions extends MetricsExposure {
   identity: ServiceIdentity;
   registry: Registry;
   log: Logger;
   probes?: Probe[];
-  metricsToken?: string;
 }
 
-/** The routes and behaviour every Beacon service shares (SPEC §3); services add their own routes. */
+/** The routes and behaviour every Beacon service shares (docs/observability.md); services add their own. */
 export function createServiceApp({
   identity,
   registry,
   log,
   probes = [],
   metricsToken,
+  metricsPath = '/metrics',
+  metricsEnabled = true,
 }: ServiceAppOptions): Hono {
   const app = new Hono();
   instrumentHttp(app, registry);
   app.use(requestId());
   app.onError(createOnError(log));
   app.notFound(notFound);
-  app.get('/metrics', metricsHandler(registry, metricsToken));
+  if (metricsEnabled) app.get(metricsPath, metricsHandler(registry, metricsToken));
   app.route('/', healthRoutes(identity, probes));
   return app;
 }
@@ -40,8 +49,14 @@ export function createServiceApp({
  */
 export function tokenAuth(
   token: string | undefined,
-  { name = 'admin token', query = false }: { name?: string; query?: boolean } = {},
+  {
+    name = 'admin token',
+    role = 'admin-token',
+    query = false,
+  }: { name?: string; role?: string; query?: boolean } = {},
 ): MiddlewareHandler {
+  // The audit trail names the token by role and fingerprint, never by value.
+  const actor = token ? tokenActor(role, token) : undefined;
   return async (c, next) => {
     if (token) {
       const presented =
@@ -52,6 +67,7 @@ export function tokenAuth(
           'www-authenticate': 'Basic realm="beacon"',
         });
       if (!secretMatches(presented, token)) throw new AppError('forbidden', `wrong ${name}`);
+      setActor(c, actor ?? role);
     }
     await next();
   };

@@ -1,4 +1,5 @@
 import {
+  type MetricsExposure,
   createServiceApp,
   type Logger,
   type Probe,
@@ -19,12 +20,11 @@ import { interactionRoutes } from './routes/interactions';
 import { messageRoutes } from './routes/message';
 import type { TaskStore } from './tasks';
 
-export interface GatewayDeps {
+export interface GatewayDeps extends MetricsExposure {
   identity: ServiceIdentity;
   registry: Registry;
   metrics: GatewayMetrics;
   log: Logger;
-  metricsToken?: string;
   probes?: Probe[];
   /** Event side (SSE, tasks, alerts); absent in tests of the shared routes only. */
   sse?: SseBroadcaster;
@@ -56,8 +56,9 @@ export function createApp(deps: GatewayDeps): Hono {
   const { sse, tasks, metrics, log } = deps;
   if (deps.apiToken) {
     const name = 'API token (BEACON_API_TOKEN)';
-    for (const path of USER_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name }));
-    for (const path of STREAM_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name, query: true }));
+    const role = 'api-token';
+    for (const path of USER_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name, role }));
+    for (const path of STREAM_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name, role, query: true }));
   }
   if (sse && tasks) {
     app.route('/', eventRoutes(sse, tasks));

@@ -81,7 +81,8 @@ export function startEventSide({
       });
   const probes: Probe[] = [
     natsUrl
-      ? { name: 'nats', timeoutMs: 1000, check: () => bus.check() }
+      ? // Dispatch goes over NATS: without it the gateway cannot do its job.
+        { name: 'nats', required: true, timeoutMs: 1000, check: () => bus.check() }
       : {
           name: 'platform_events',
           check: async () => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { configOrExit, isLoopback, serveApp, serviceBasics } from '@beacon/core';
+import { configOrExit, databaseProbe, isLoopback, serveApp, serviceBasics } from '@beacon/core';
 import { createBunWebSocket } from 'hono/bun';
 import pkg from '../package.json';
 import { createApp } from './app';
@@ -14,7 +14,7 @@ import { createInteractionLogger } from './interaction-logger';
 import { createMetrics } from './metrics';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const { log, registry } = serviceBasics('gateway', pkg.version, config.BEACON_LOG_LEVEL);
+const { log, registry, exposure } = serviceBasics('gateway', pkg.version, config);
 const metrics = createMetrics(registry);
 
 if (!config.BEACON_API_TOKEN && !isLoopback(config.BEACON_HOST))
@@ -69,8 +69,10 @@ const app = createApp({
   registry,
   metrics,
   log,
-  metricsToken: config.BEACON_METRICS_TOKEN,
+  ...exposure,
   probes: [
+    databaseProbe(db),
+    { name: 'platform', required: true, check: platform.check },
     ...events.probes,
     ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),
   ],

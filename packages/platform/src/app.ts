@@ -1,4 +1,5 @@
-import { adminAuth, createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
+import {
+  type MetricsExposure, adminAuth, createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { DockerClient } from './clients/docker';
@@ -12,12 +13,11 @@ import { containerRoutes } from './routes/containers';
 import { poolRoutes } from './routes/pools';
 import type { StatsCollector } from './stats-collector';
 
-export interface PlatformDeps {
+export interface PlatformDeps extends MetricsExposure {
   identity: ServiceIdentity;
   registry: Registry;
   metrics: PlatformMetrics;
   log: Logger;
-  metricsToken?: string;
   adminToken?: string;
   probes?: Probe[];
   docker?: DockerClient;

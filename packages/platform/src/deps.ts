@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createMemoryBus, createNatsBus, type Logger, type Probe } from '@beacon/core';
+import { createMemoryBus, createNatsBus, databaseProbe, type Logger, type Probe } from '@beacon/core';
 import Docker from 'dockerode';
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
@@ -118,9 +118,11 @@ export function createDeps(
     onState: (handle, action, id) => containers.applyEngineAction(handle, action, id),
     instance: config.BEACON_INSTANCE,
   });
-  const probes: Probe[] = config.BEACON_NATS_URL
-    ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }]
-    : [];
+  // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
+  const probes: Probe[] = [
+    databaseProbe(db),
+    ...(config.BEACON_NATS_URL ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] : []),
+  ];
 
   // Docker may be down at start: keep serving (health says so) and reconcile once it answers.
   const reconcileAtStart = async (): Promise<void> => {

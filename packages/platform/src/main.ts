@@ -6,13 +6,13 @@ import { createDeps } from './deps';
 import { createMetrics } from './metrics';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const { log, registry } = serviceBasics('platform', pkg.version, config.BEACON_LOG_LEVEL);
+const { log, registry, exposure } = serviceBasics('platform', pkg.version, config);
 
 const platform = createDeps(config, createMetrics(registry), registry, log);
 const app = createApp({
   ...platform.appDeps,
   identity: { name: 'platform', version: pkg.version, commit: config.BEACON_COMMIT },
-  metricsToken: config.BEACON_METRICS_TOKEN,
+  ...exposure,
   adminToken: config.BEACON_ADMIN_TOKEN,
 });
 // Listen first: a platform that cannot listen exits before its watcher, monitor and pools start.

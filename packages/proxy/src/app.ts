@@ -1,4 +1,5 @@
-import { createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
+import {
+  type MetricsExposure, createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { ProxyDb } from './db';
@@ -12,12 +13,11 @@ import { adminRoutes } from './routes/admin';
 import { aiRoutes } from './routes/ai';
 import { createUsageWriter, type UsageWriter } from './usage-writer';
 
-export interface ProxyDeps {
+export interface ProxyDeps extends MetricsExposure {
   identity: ServiceIdentity;
   registry: Registry;
   metrics: ProxyMetrics;
   log: Logger;
-  metricsToken?: string;
   adminToken?: string;
   probes?: Probe[];
   /** Without a database the service answers only the shared routes (used by the metrics tests). */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { configOrExit, serveApp, serviceBasics } from '@beacon/core';
+import { configOrExit, databaseProbe, serveApp, serviceBasics } from '@beacon/core';
 import pkg from '../package.json';
 import { createApp } from './app';
 import { loadConfig } from './config';
@@ -9,7 +9,7 @@ import { loadPrices } from './prices';
 import { createUsageWriter } from './usage-writer';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const { log, registry } = serviceBasics('proxy', pkg.version, config.BEACON_LOG_LEVEL);
+const { log, registry, exposure } = serviceBasics('proxy', pkg.version, config);
 
 const db = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'));
 const usageWriter = createUsageWriter(db, log);
@@ -24,11 +24,11 @@ const app = createApp({
   registry,
   metrics: createMetrics(registry),
   log,
-  metricsToken: config.BEACON_METRICS_TOKEN,
+  ...exposure,
   adminToken: config.BEACON_ADMIN_TOKEN,
   db,
   usageWriter,
-  probes: [{ name: 'usage-db', check: usageWriter.check }],
+  probes: [databaseProbe(db, 'database', usageWriter.check)],
   prices: loadPrices(config.BEACON_PRICES_FILE),
   upstreams: {
     openai: { url: config.BEACON_UPSTREAM_OPENAI_URL, key: config.BEACON_UPSTREAM_OPENAI_KEY },

@@ -12,6 +12,8 @@ export interface PlatformClient {
   resolve(handle: string): Promise<KernelAddress>;
   /** Drop what is known of a handle (its container changed: recycled, stopped, gone). */
   forget(handle: string): void;
+  /** For /ready: the platform answers (a dispatch asks it where the kernel is). */
+  check(): Promise<void>;
 }
 
 /**
@@ -31,6 +33,12 @@ export function createPlatformClient(baseUrl: string, adminToken?: string): Plat
   const cache = new Map<string, { at: number; address: KernelAddress }>();
   return {
     forget: (handle) => cache.delete(handle),
+    async check() {
+      const res = await fetch(`${base}/health/live`, { signal: AbortSignal.timeout(2000) }).catch((err) => {
+        throw new Error('the platform is unreachable', { cause: err });
+      });
+      if (!res.ok) throw new Error(`the platform answered ${res.status}`);
+    },
     async resolve(handle) {
       const hit = cache.get(handle);
       if (hit && Date.now() - hit.at < CACHE_MS) return hit.address;

@@ -23,7 +23,10 @@ export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: L
   if (token)
     app.use(
       '/api/alert',
-      tokenAuth(token, { name: 'alert token (BEACON_ALERT_TOKEN, else BEACON_ADMIN_TOKEN)' }),
+      tokenAuth(token, {
+        name: 'alert token (BEACON_ALERT_TOKEN, else BEACON_ADMIN_TOKEN)',
+        role: 'alert-token',
+      }),
     );
   app.post('/api/alert', async (c) => {
     const payload = await parseJsonBody(c, alertPayloadSchema);
