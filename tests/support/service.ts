@@ -15,7 +15,8 @@ export async function startService(
   service: string,
   env: Record<string, string> = {},
 ): Promise<RunningService> {
-  const port = await freePort();
+  // A given BEACON_PORT is kept (a restart on the same address); otherwise a free one.
+  const port = env.BEACON_PORT ? Number(env.BEACON_PORT) : await freePort();
   const proc = Bun.spawn(['bun', `packages/${service}/src/main.ts`], {
     env: { ...Bun.env, BEACON_PORT: String(port), BEACON_LOG_LEVEL: 'warn', ...env },
     stdout: 'pipe',

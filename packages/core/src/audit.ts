@@ -1,30 +1,13 @@
 import { createHash } from 'node:crypto';
 import { and, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
-import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { type AuditEntry, auditLog } from './audit-schema';
 import { parseWith } from './errors';
 
-/**
- * Who changed what (seed 000's `audit.operation`): every mutation through an admin (or user) token, with the
- * token that was used named by role and fingerprint, never by value. Each service keeps it in its own
- * database (the table is part of each service's drizzle schema).
- */
-export const auditLog = sqliteTable('audit_log', {
-  id: integer('id').primaryKey({ autoIncrement: true }),
-  at: integer('at', { mode: 'timestamp_ms' }).notNull(),
-  actor: text('actor').notNull(),
-  action: text('action').notNull(),
-  target: text('target').notNull(),
-  /** ok (2xx/3xx), refused (4xx) or failed (5xx). */
-  outcome: text('outcome').notNull(),
-  status: integer('status').notNull(),
-  requestId: text('request_id').notNull(),
-});
-
-export type AuditEntry = typeof auditLog.$inferSelect;
+export { type AuditEntry, auditLog };
 
 type AuditDb = BaseSQLiteDatabase<'sync', unknown, Record<string, unknown>>;
 
@@ -54,12 +37,18 @@ const outcomeOf = (status: number) => (status < 400 ? 'ok' : status < 500 ? 'ref
 
 export function createAuditTrail(db: AuditDb, log: Logger) {
   const record = (entry: Omit<AuditEntry, 'id'>) => {
-    log.info({ event: 'audit.operation', ...entry, at: entry.at.toISOString() }, `${entry.action} ${entry.target}`);
+    log.info(
+      { event: 'audit.operation', ...entry, at: entry.at.toISOString() },
+      `${entry.action} ${entry.target}`,
+    );
     try {
       db.insert(auditLog).values(entry).run();
     } catch (err) {
       // The log line above still carries it; the mutation itself already happened.
-      log.error({ event: 'audit.store_failed', action: entry.action, err: String(err) }, 'audit row not stored');
+      log.error(
+        { event: 'audit.store_failed', action: entry.action, err: String(err) },
+        'audit row not stored',
+      );
     }
   };
 
@@ -106,3 +95,9 @@ export function createAuditTrail(db: AuditDb, log: Logger) {
 }
 
 export type AuditTrail = ReturnType<typeof createAuditTrail>;
+
+/** For apps built without a database (tests of routes alone): mutations pass unrecorded. */
+export const unaudited =
+  (_action: string): MiddlewareHandler =>
+  (_c, next) =>
+    next();

@@ -71,7 +71,10 @@ export const commonEnv = {
   BEACON_METRICS_PATH: z
     .string()
     .regex(/^\/[A-Za-z0-9/_.-]+$/, 'must be a path starting with /')
-    .refine((p) => !/^\/(health|ready|version|api|admin|v1|ws)(\/|$)/.test(p), 'must not shadow another route')
+    .refine(
+      (p) => !/^\/(health|ready|version|api|admin|v1|ws)(\/|$)/.test(p),
+      'must not shadow another route',
+    )
     .default('/metrics'),
   BEACON_METRICS_ENABLED: env.bool(true),
   BEACON_LOG_LEVEL: env.logLevel(),

@@ -13,7 +13,15 @@ export interface SseOptions extends SseHooks {
   queueSize?: number;
   ringSize?: number;
   heartbeatMs?: number;
+  /** Events kept from before a restart (oldest first): ids continue after them and Last-Event-ID still replays. */
+  history?: { id: number; type: string; data: unknown }[];
 }
+
+/**
+ * Sent (without an id) when a Last-Event-ID asks for events the ring no longer holds, or ids the stream never
+ * gave (its history was lost): the client missed something and must look again (reconcile), not assume.
+ */
+export const SSE_GAP_EVENT = 'stream.gap';
 
 interface Client {
   queue: Uint8Array[];
@@ -22,6 +30,8 @@ interface Client {
 }
 
 const encoder = new TextEncoder();
+const frame = (id: number, type: string, data: unknown) =>
+  encoder.encode(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
 
 export class SseBroadcaster {
   readonly #clients = new Set<Client>();
@@ -32,10 +42,18 @@ export class SseBroadcaster {
   readonly #heartbeat: Timer;
   #nextId = 1;
 
-  constructor({ queueSize = 256, ringSize = 1024, heartbeatMs = 15_000, ...hooks }: SseOptions = {}) {
+  constructor({
+    queueSize = 256,
+    ringSize = 1024,
+    heartbeatMs = 15_000,
+    history = [],
+    ...hooks
+  }: SseOptions = {}) {
     this.#queueSize = queueSize;
     this.#ringSize = ringSize;
     this.#hooks = hooks;
+    for (const e of history.slice(-ringSize)) this.#ring.push({ id: e.id, chunk: frame(e.id, e.type, e.data) });
+    this.#nextId = (history.at(-1)?.id ?? 0) + 1;
     const ping = encoder.encode(': heartbeat\n\n');
     this.#heartbeat = setInterval(() => {
       for (const client of this.#clients) this.#push(client, ping);
@@ -49,7 +67,7 @@ export class SseBroadcaster {
 
   broadcast(type: string, data: unknown): number {
     const id = this.#nextId++;
-    const chunk = encoder.encode(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const chunk = frame(id, type, data);
     this.#ring.push({ id, chunk });
     if (this.#ring.length > this.#ringSize) this.#ring.shift();
     for (const client of this.#clients) this.#push(client, chunk);
@@ -62,6 +80,10 @@ export class SseBroadcaster {
     const client: Client = { queue: [], wake: undefined, closed: false };
     const after = Number(lastEventId);
     if (lastEventId && Number.isFinite(after)) {
+      const oldest = this.#ring[0]?.id ?? this.#nextId;
+      const latest = this.#nextId - 1;
+      if (after < oldest - 1 || after > latest)
+        this.#push(client, encoder.encode(`event: ${SSE_GAP_EVENT}\ndata: ${JSON.stringify({ after, oldest, latest })}\n\n`));
       for (const e of this.#ring) if (e.id > after) this.#push(client, e.chunk);
     }
     const remove = () => {

@@ -1,11 +1,14 @@
 import {
-  type MetricsExposure,
+  type AuditTrail,
+  adminAuth,
   createServiceApp,
   type Logger,
+  type MetricsExposure,
   type Probe,
   type ServiceIdentity,
   type SseBroadcaster,
   tokenAuth,
+  unaudited,
 } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
@@ -32,7 +35,9 @@ export interface GatewayDeps extends MetricsExposure {
   alertToken?: string;
   dispatcher?: Dispatcher;
   upgradeWebSocket?: UpgradeWebSocket;
-  artifacts?: Omit<ArtifactDeps, 'metrics' | 'log'>;
+  artifacts?: Omit<ArtifactDeps, 'metrics' | 'log' | 'audited'>;
+  /** Records artifact writes and deletes (GET /api/audit); without it (route tests) nothing is recorded. */
+  audit?: AuditTrail;
   interactions?: Pick<InteractionLogger, 'read'>;
   adminToken?: string;
   /** Guards the user API when set (BEACON_API_TOKEN). */
@@ -66,6 +71,8 @@ export function createApp(deps: GatewayDeps): Hono {
   }
   if (deps.dispatcher) app.route('/', messageRoutes(deps.dispatcher, metrics, deps.upgradeWebSocket));
   if (deps.interactions) app.route('/', interactionRoutes(deps.interactions, deps.adminToken));
-  if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log }));
+  const audited = deps.audit?.audited ?? unaudited;
+  if (deps.audit) app.route('/', deps.audit.routes(adminAuth(deps.adminToken)));
+  if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log, audited }));
   return app;
 }

@@ -4,7 +4,9 @@ import {
   type EventBus,
   type Logger,
   type Probe,
+  SSE_GAP_EVENT,
   SseBroadcaster,
+  subjects,
 } from '@beacon/core';
 import { startBusBridge } from './bus-bridge';
 import type { GatewayDb } from './db';
@@ -68,9 +70,13 @@ export function startEventSide({
         ...(adminToken ? { token: adminToken } : {}),
         log,
         onEvent: (e) => {
-          if (!e.event.startsWith('container.')) return;
           try {
-            bridge.onContainer({ subject: 'beacon.platform.events', data: JSON.parse(e.data) });
+            if (e.event === SSE_GAP_EVENT) {
+              // Events were lost beyond what the platform keeps: said, so clients list containers again.
+              log.warn({ event: 'relay.gap', gap: e.data }, 'platform events were missed; reconcile');
+              sse.broadcast('platform.reconcile', { reason: 'gap', ...JSON.parse(e.data) });
+            } else if (e.event.startsWith('container.'))
+              bridge.onContainer({ subject: subjects.platformEvents, data: JSON.parse(e.data) });
           } catch {
             log.warn(
               { event: 'relay.invalid_event', type: e.event },

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { configOrExit, databaseProbe, isLoopback, serveApp, serviceBasics } from '@beacon/core';
+import {
+  configOrExit,
+  createAuditTrail,
+  databaseProbe,
+  isLoopback,
+  serveApp,
+  serviceBasics,
+} from '@beacon/core';
 import { createBunWebSocket } from 'hono/bun';
 import pkg from '../package.json';
 import { createApp } from './app';
@@ -84,6 +91,7 @@ const app = createApp({
   adminToken: config.BEACON_ADMIN_TOKEN,
   ...(config.BEACON_API_TOKEN ? { apiToken: config.BEACON_API_TOKEN } : {}),
   upgradeWebSocket,
+  audit: createAuditTrail(db, log),
   artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
 });
 

@@ -1,5 +1,13 @@
 import {
-  type MetricsExposure, adminAuth, createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
+  type AuditTrail,
+  adminAuth,
+  createServiceApp,
+  type Logger,
+  type MetricsExposure,
+  type Probe,
+  type ServiceIdentity,
+  unaudited,
+} from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { DockerClient } from './clients/docker';
@@ -25,6 +33,8 @@ export interface PlatformDeps extends MetricsExposure {
   stats?: Pick<StatsCollector, 'latest'>;
   events?: PlatformEvents;
   pools?: Pools;
+  /** Records every mutation (GET /api/audit); without it (route tests) nothing is recorded. */
+  audit?: AuditTrail;
   /** Today's AI cost per container, for the admin page. */
   proxy?: Pick<ProxyClient, 'costByHandle'>;
   grafanaUrl?: string;
@@ -40,7 +50,9 @@ export function createApp(deps: PlatformDeps): Hono {
     app.get('/api/events', adminAuth(deps.adminToken), (c) =>
       events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal),
     );
-  if (deps.pools) app.route('/', poolRoutes(deps.pools, deps.adminToken));
+  const audited = deps.audit?.audited ?? unaudited;
+  if (deps.audit) app.route('/', deps.audit.routes(adminAuth(deps.adminToken)));
+  if (deps.pools) app.route('/', poolRoutes({ pools: deps.pools, audited, adminToken: deps.adminToken }));
   if (docker && containers) {
     const stats = deps.stats ?? { latest: () => undefined };
     app.route(
@@ -61,6 +73,7 @@ export function createApp(deps: PlatformDeps): Hono {
         containers,
         docker,
         stats,
+        audited,
         ...(deps.adminToken ? { adminToken: deps.adminToken } : {}),
       }),
     );

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { createMemoryBus, createNatsBus, databaseProbe, type Logger, type Probe } from '@beacon/core';
+import {
+  createAuditTrail,
+  createMemoryBus,
+  createNatsBus,
+  databaseProbe,
+  type Logger,
+  type Probe,
+} from '@beacon/core';
 import Docker from 'dockerode';
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
@@ -28,7 +35,6 @@ export function createDeps(
   const bus = config.BEACON_NATS_URL
     ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
     : createMemoryBus(log);
-  const events = createPlatformEvents(bus, log);
   const docker = createDockerClient(new Docker(), config.BEACON_INSTANCE);
   const secrets = createSecrets({
     dir: config.BEACON_SECRETS_DIR,
@@ -43,6 +49,7 @@ export function createDeps(
   const proxyUrl = config.BEACON_PROXY_URL;
   const proxy = proxyUrl ? createProxyClient(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
   const db = openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
+  const events = createPlatformEvents(bus, log, db);
   const releases = createReleases({ db, log, secrets, revokeKeys: proxy?.revokeHandle });
   const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
   const defaults = {
@@ -148,6 +155,7 @@ export function createDeps(
       pools,
       proxy,
       probes,
+      audit: createAuditTrail(db, log),
       grafanaUrl: config.BEACON_GRAFANA_URL,
     },
     start() {

@@ -1,11 +1,35 @@
 import { type ContainerEvent, type EventBus, type Logger, SseBroadcaster, subjects } from '@beacon/core';
+import { desc, lte } from 'drizzle-orm';
+import type { PlatformDb } from './db';
+import { events as eventLog } from './db/schema/events';
+
+/** Events kept for replay (SSE ring and table alike). */
+const KEEP = 1024;
 
 /**
  * Container events leave the platform two ways: on the bus (beacon.platform.events, for NATS
- * deployments) and as SSE on GET /api/events (the gateway relays it when there is no NATS).
+ * deployments) and as SSE on GET /api/events (the gateway relays it when there is no NATS). With a
+ * database the last events are stored under their SSE id, so a Last-Event-ID from before a restart
+ * replays what the client missed; a gap larger than what is kept is announced (SSE_GAP_EVENT).
  */
-export function createPlatformEvents(bus: EventBus, log: Logger) {
-  const sse = new SseBroadcaster();
+export function createPlatformEvents(bus: EventBus, log: Logger, db?: PlatformDb) {
+  const history = db
+    ? db.select().from(eventLog).orderBy(desc(eventLog.id)).limit(KEEP).all().reverse()
+    : [];
+  const sse = new SseBroadcaster({ ringSize: KEEP, history });
+  const store = (id: number, type: string, data: ContainerEvent) => {
+    if (!db) return;
+    try {
+      db.insert(eventLog).values({ id, type, data }).run();
+      if (id % 128 === 0)
+        db.delete(eventLog)
+          .where(lte(eventLog.id, id - KEEP))
+          .run();
+    } catch (err) {
+      // Live clients still get it; only a replay after a restart would miss it.
+      log.warn({ event: 'platform.event_not_stored', type, id, err: String(err) }, 'event not stored');
+    }
+  };
   return {
     sse,
     emit(
@@ -21,7 +45,7 @@ export function createPlatformEvents(bus: EventBus, log: Logger) {
         at: new Date().toISOString(),
         ...(detail ? { detail } : {}),
       };
-      sse.broadcast(type, event);
+      store(sse.broadcast(type, event), type, event);
       bus.publish(subjects.platformEvents, event).catch((err) => {
         log.warn(
           { event: 'bus.publish_failed', type, handle, err: String(err) },

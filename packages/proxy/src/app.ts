@@ -1,5 +1,11 @@
 import {
-  type MetricsExposure, createServiceApp, type Logger, type Probe, type ServiceIdentity } from '@beacon/core';
+  createAuditTrail,
+  createServiceApp,
+  type Logger,
+  type MetricsExposure,
+  type Probe,
+  type ServiceIdentity,
+} from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { ProxyDb } from './db';
@@ -48,6 +54,6 @@ export function createApp(deps: ProxyDeps): Hono {
     timeoutMs: deps.upstreamTimeoutMs ?? 300_000,
   });
   app.route('/', aiRoutes(forwarder, prices));
-  app.route('/', adminRoutes(db, writer, keys, quotas, deps.adminToken));
+  app.route('/', adminRoutes(db, writer, keys, quotas, createAuditTrail(db, log), deps.adminToken));
   return app;
 }

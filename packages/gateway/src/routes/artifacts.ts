@@ -1,4 +1,4 @@
-import { AppError, type Logger } from '@beacon/core';
+import { AppError, type AuditTrail, type Logger, setAuditTarget } from '@beacon/core';
 import { type Context, Hono } from 'hono';
 import type { ArtifactStore } from '../clients/artifact-store';
 import { keyProblem } from '../domain/artifact-keys';
@@ -13,6 +13,7 @@ export interface ArtifactDeps {
   maxBytes: number;
   metrics: GatewayMetrics;
   log: Logger;
+  audited: AuditTrail['audited'];
 }
 
 const ROUTE = '/api/artifacts';
@@ -22,7 +23,7 @@ const MAX_LIST = 1000;
  * POST|GET|DELETE /api/artifacts/<key>, GET /api/artifacts?prefix=&limit=. Bodies stream both ways.
  * A store failure: `enforce` answers 502; `warn` logs it and answers softly (not stored, not found, empty).
  */
-export function artifactRoutes({ store, mode, maxBytes, metrics, log }: ArtifactDeps) {
+export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited }: ArtifactDeps) {
   const app = new Hono();
   const count = (op: Op, status: 'ok' | 'not_found' | 'rejected' | 'error') =>
     metrics.artifactOps.inc({ op, status });
@@ -112,8 +113,9 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log }: Artifact
     return c.json({ prefix, artifacts });
   });
 
-  app.post(`${ROUTE}/*`, async (c) => {
+  app.post(`${ROUTE}/*`, audited('artifact.put'), async (c) => {
     const key = keyOf(c, 'put');
+    setAuditTarget(c, key);
     const declared = c.req.header('content-length');
     if (declared === undefined)
       throw reject('put', 'content-length: required for uploads', 'length_required');
@@ -147,8 +149,9 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log }: Artifact
     });
   });
 
-  app.delete(`${ROUTE}/*`, async (c) => {
+  app.delete(`${ROUTE}/*`, audited('artifact.delete'), async (c) => {
     const key = keyOf(c, 'delete');
+    setAuditTarget(c, key);
     await existing('delete', key, () => store.delete(key));
     return c.body(null, 204);
   });

@@ -1,4 +1,4 @@
-import { AppError, adminAuth, parseJsonBody, parseWith } from '@beacon/core';
+import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAuditTarget } from '@beacon/core';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { DockerClient } from '../clients/docker';
@@ -11,6 +11,7 @@ export interface ContainerRoutesDeps {
   containers: ContainerService;
   docker: DockerClient;
   stats: Pick<StatsCollector, 'latest'>;
+  audited: AuditTrail['audited'];
   adminToken?: string;
 }
 
@@ -29,12 +30,13 @@ const searchQuery = logQuery.extend({
 
 const handleParam = (handle: string) => parseWith(handleSchema, handle, 'handle');
 
-export function containerRoutes({ containers, docker, stats, adminToken }: ContainerRoutesDeps) {
+export function containerRoutes({ containers, docker, stats, audited, adminToken }: ContainerRoutesDeps) {
   const app = new Hono();
   app.use('*', adminAuth(adminToken));
-  app.post('/api/containers', async (c) => {
+  app.post('/api/containers', audited('container.create'), async (c) => {
     const { wait } = parseWith(createQuery, c.req.query(), 'query');
     const input = await parseJsonBody(c, createContainerSchema);
+    setAuditTarget(c, input.handle);
     const tooLarge = envTooLarge(input.env);
     if (tooLarge) throw new AppError('payload_too_large', tooLarge);
     return c.json(await containers.create(input, { wait: wait === 'true' }), 201);
@@ -54,16 +56,16 @@ export function containerRoutes({ containers, docker, stats, adminToken }: Conta
       stats: latest ? current : null,
     });
   });
-  app.delete('/api/containers/:handle', async (c) => {
+  app.delete('/api/containers/:handle', audited('container.delete'), async (c) => {
     await containers.destroy(handleParam(c.req.param('handle')));
     return c.body(null, 204);
   });
   for (const action of ['start', 'stop', 'restart'] as const) {
-    app.post(`/api/containers/:handle/${action}`, async (c) =>
+    app.post(`/api/containers/:handle/${action}`, audited(`container.${action}`), async (c) =>
       c.json(await containers[action](handleParam(c.req.param('handle')))),
     );
   }
-  app.post('/api/containers/:handle/recycle', async (c) =>
+  app.post('/api/containers/:handle/recycle', audited('container.recycle'), async (c) =>
     c.json(await containers.recycle(handleParam(c.req.param('handle')), 'manual')),
   );
   app.get('/api/containers/:handle/logs', async (c) => {

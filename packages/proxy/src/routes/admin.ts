@@ -1,4 +1,4 @@
-import { AppError, adminAuth, parseJsonBody, parseWith } from '@beacon/core';
+import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAuditTarget } from '@beacon/core';
 import { and, count, eq, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -32,24 +32,28 @@ export function adminRoutes(
   writer: UsageWriter,
   keys: KeyStore,
   quotas: QuotaGuard,
+  audit: AuditTrail,
   adminToken?: string,
 ) {
   const app = new Hono();
   app.use('/api/*', adminAuth(adminToken));
-  app.post('/api/keys', async (c) => {
+  app.route('/', audit.routes(adminAuth(adminToken)));
+  app.post('/api/keys', audit.audited('key.mint'), async (c) => {
     const { user, handle } = await parseJsonBody(c, createKey);
-    return c.json(keys.create({ user, handle }), 201);
+    const created = keys.create({ user, handle });
+    setAuditTarget(c, `${created.id} (${user})`);
+    return c.json(created, 201);
   });
   app.get('/api/keys', (c) => {
     const { user, handle } = parseWith(keysQuery, c.req.query(), 'query');
     return c.json({ keys: keys.list({ user, handle }) });
   });
-  app.delete('/api/keys/:id', (c) => {
+  app.delete('/api/keys/:id', audit.audited('key.revoke'), (c) => {
     if (!keys.revoke(c.req.param('id')))
       throw new AppError('not_found', `no active key ${c.req.param('id')}`);
     return c.body(null, 204);
   });
-  app.put('/api/quotas/:user', async (c) => {
+  app.put('/api/quotas/:user', audit.audited('quota.set'), async (c) => {
     const user = parseWith(name, c.req.param('user'), 'user');
     return c.json(quotas.set(user, await parseJsonBody(c, quotaBody)));
   });

@@ -1,0 +1,20 @@
+import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * Who changed what (seed 000's `audit.operation`): every mutation through an admin (or user) token, with the
+ * token that was used named by role and fingerprint, never by value. Each service keeps it in its own
+ * database (the table is part of each service's drizzle schema).
+ */
+export const auditLog = sqliteTable('audit_log', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+  actor: text('actor').notNull(),
+  action: text('action').notNull(),
+  target: text('target').notNull(),
+  /** ok (2xx/3xx), refused (4xx) or failed (5xx). */
+  outcome: text('outcome').notNull(),
+  status: integer('status').notNull(),
+  requestId: text('request_id').notNull(),
+});
+
+export type AuditEntry = typeof auditLog.$inferSelect;
