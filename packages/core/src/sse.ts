@@ -52,7 +52,8 @@ export class SseBroadcaster {
     this.#queueSize = queueSize;
     this.#ringSize = ringSize;
     this.#hooks = hooks;
-    for (const e of history.slice(-ringSize)) this.#ring.push({ id: e.id, chunk: frame(e.id, e.type, e.data) });
+    for (const e of history.slice(-ringSize))
+      this.#ring.push({ id: e.id, chunk: frame(e.id, e.type, e.data) });
     this.#nextId = (history.at(-1)?.id ?? 0) + 1;
     const ping = encoder.encode(': heartbeat\n\n');
     this.#heartbeat = setInterval(() => {
@@ -83,7 +84,10 @@ export class SseBroadcaster {
       const oldest = this.#ring[0]?.id ?? this.#nextId;
       const latest = this.#nextId - 1;
       if (after < oldest - 1 || after > latest)
-        this.#push(client, encoder.encode(`event: ${SSE_GAP_EVENT}\ndata: ${JSON.stringify({ after, oldest, latest })}\n\n`));
+        this.#push(
+          client,
+          encoder.encode(`event: ${SSE_GAP_EVENT}\ndata: ${JSON.stringify({ after, oldest, latest })}\n\n`),
+        );
       for (const e of this.#ring) if (e.id > after) this.#push(client, e.chunk);
     }
     const remove = () => {

@@ -13,9 +13,7 @@ const KEEP = 1024;
  * replays what the client missed; a gap larger than what is kept is announced (SSE_GAP_EVENT).
  */
 export function createPlatformEvents(bus: EventBus, log: Logger, db?: PlatformDb) {
-  const history = db
-    ? db.select().from(eventLog).orderBy(desc(eventLog.id)).limit(KEEP).all().reverse()
-    : [];
+  const history = db ? db.select().from(eventLog).orderBy(desc(eventLog.id)).limit(KEEP).all().reverse() : [];
   const sse = new SseBroadcaster({ ringSize: KEEP, history });
   const store = (id: number, type: string, data: ContainerEvent) => {
     if (!db) return;
