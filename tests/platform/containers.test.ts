@@ -82,7 +82,9 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     const text = await parts.registry.metrics();
     expect(text).toContain('platform_provision_duration_seconds_count{status="ok"} 1');
     for (const op of ['create', 'start', 'stop', 'restart', 'destroy']) {
-      expect(text).toContain(`platform_container_operations_total{operation="${op}",status="ok"} 1`);
+      expect(text).toContain(
+        `platform_container_operations_total{operation="${op}",status="ok",pool="none"} 1`,
+      );
     }
   });
 

@@ -54,7 +54,7 @@ describe.skipIf(!available)('health monitor on a real Docker engine', () => {
     expect((await p.monitor.checkOnce()).get(handle)).toBe('healthy');
     const text = await p.registry.metrics();
     expect(text).toContain('platform_container_recycles_total{reason="unhealthy"} 1');
-    expect(text).toContain('platform_container_health_check_failures_total 3');
+    expect(text).toContain('platform_container_health_check_failures_total{pool="none"} 3');
     expect(text).toContain(`platform_container_healthy{handle="${handle}"} 1`);
   });
 

@@ -61,6 +61,7 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     expect((await release('alice')).status).toBe(200);
     expect(await containerId(warm)).not.toBe(before);
     expect(state()).toMatchObject({ available: 1, borrowed: 1 });
+    expect(await parts.registry.metrics()).toContain(`platform_pool_affinity_reservations{pool="${pool}"} 1`);
     expect(await (await acquire('alice')).json()).toMatchObject({ handle: warm, affinity: 'hit' });
 
     // Short of containers, carol gets the one kept for alice.
@@ -89,6 +90,16 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
     expect(value(`platform_pool_acquire_duration_seconds_count{pool="${pool}",status="exhausted"}`)).toBe(1);
     expect(value(`platform_pool_borrowed{pool="${pool}"}`)).toBe(2);
     expect(value(`platform_pool_max_size{pool="${pool}"}`)).toBe(2);
+    // Seed 004's lifecycle metrics: two containers created, two releases wiped, one release refused.
+    expect(value(`platform_pool_create_duration_seconds_count{pool="${pool}",status="ok"}`)).toBe(2);
+    expect(value(`platform_pool_wipe_duration_seconds_count{pool="${pool}",status="ok"}`)).toBe(2);
+    expect(value(`platform_pool_release_duration_seconds_count{pool="${pool}",status="ok"}`)).toBe(2);
+    expect(value(`platform_pool_release_duration_seconds_count{pool="${pool}",status="error"}`)).toBe(1);
+    expect(value(`platform_pool_target_size{pool="${pool}"}`)).toBe(2);
+    expect(value(`platform_pool_affinity_reservations{pool="${pool}"}`)).toBe(0);
+    expect(value(`platform_container_operations_total{operation="recycle",status="ok",pool="${pool}"}`)).toBe(
+      2,
+    );
     pools.stop();
 
     // A restart keeps who holds what.

@@ -18,6 +18,7 @@ import {
   type ContainerSpec,
   type CreateContainerInput,
   containerName,
+  poolOf,
   type SpecDefaults,
   specFrom,
 } from './domain/spec';
@@ -101,13 +102,14 @@ export function createContainerService({
     metrics.restarts.remove({ handle });
   }
 
-  async function counted<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  async function counted<T>(operation: string, handle: string, fn: () => Promise<T>): Promise<T> {
+    const pool = poolOf(find(handle));
     try {
       const result = await fn();
-      metrics.operations.inc({ operation, status: 'ok' });
+      metrics.operations.inc({ operation, status: 'ok', pool });
       return result;
     } catch (err) {
-      metrics.operations.inc({ operation, status: 'error' });
+      metrics.operations.inc({ operation, status: 'error', pool });
       throw err;
     }
   }
@@ -118,7 +120,7 @@ export function createContainerService({
     restart: async (handle) => {
       const row = find(handle);
       if (row?.desired !== 'running' || row.state === 'gone') return;
-      await counted('restart', () => docker.start(containerName(handle)));
+      await counted('restart', handle, () => docker.start(containerName(handle)));
       const restarts = row.restarts + 1;
       update(handle, { state: 'running', restarts });
       metrics.restarts.inc({ handle });
@@ -242,7 +244,7 @@ export function createContainerService({
         .run();
       await releases?.cancel(input.handle);
       try {
-        const id = await counted('create', () => provision(input.handle, owner, spec));
+        const id = await counted('create', input.handle, () => provision(input.handle, owner, spec));
         setDesired(input.handle, 'running', { state: 'running', containerId: id });
       } catch (err) {
         // Nothing half-written: the record goes with the failed container, and so does its key.
@@ -265,7 +267,7 @@ export function createContainerService({
 
     async start(handle: string) {
       const row = existing(handle);
-      await counted('start', () => docker.start(containerName(handle)));
+      await counted('start', handle, () => docker.start(containerName(handle)));
       setDesired(handle, 'running', { state: 'running' });
       if (row.containerId) ownActions.clear(row.containerId);
       return toView(existing(handle));
@@ -277,7 +279,7 @@ export function createContainerService({
       setDesired(handle, 'stopped');
       restarter.cancel(handle);
       markOwn(row.containerId);
-      await counted('stop', () => docker.stop(containerName(handle)));
+      await counted('stop', handle, () => docker.stop(containerName(handle)));
       setState(handle, 'stopped');
       return toView(existing(handle));
     },
@@ -285,7 +287,7 @@ export function createContainerService({
     async restart(handle: string) {
       const row = existing(handle);
       markOwn(row.containerId);
-      await counted('restart', () => docker.restart(containerName(handle)));
+      await counted('restart', handle, () => docker.restart(containerName(handle)));
       setDesired(handle, 'running', { state: 'running' });
       // The engine's events for the restart arrive just after it returns.
       markOwn(row.containerId, 2000);
@@ -296,7 +298,7 @@ export function createContainerService({
       const row = existing(handle);
       markOwn(row.containerId);
       restarter.cancel(handle);
-      await counted('destroy', async () => {
+      await counted('destroy', handle, async () => {
         try {
           await docker.remove(containerName(handle));
         } catch (err) {
@@ -317,7 +319,7 @@ export function createContainerService({
       markOwn(row.containerId);
       const spec = row.spec as ContainerSpec;
       try {
-        const id = await counted('recycle', async () => {
+        const id = await counted('recycle', handle, async () => {
           await docker.remove(containerName(handle)).catch((err) => {
             if (!(err instanceof AppError && err.code === 'not_found')) throw err;
           });

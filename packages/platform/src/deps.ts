@@ -35,7 +35,9 @@ export function createDeps(
   const bus = config.BEACON_NATS_URL
     ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
     : createMemoryBus(log);
-  const docker = createDockerClient(new Docker(), config.BEACON_INSTANCE);
+  const docker = createDockerClient(new Docker(), config.BEACON_INSTANCE, (operation, status, seconds) =>
+    metrics.dockerOperationDuration.observe({ operation, status }, seconds),
+  );
   const secrets = createSecrets({
     dir: config.BEACON_SECRETS_DIR,
     opToken: config.OP_SERVICE_ACCOUNT_TOKEN,

@@ -3,7 +3,7 @@ import { type CheckOutcome, checkContainer } from './clients/container-health';
 import type { DockerClient } from './clients/docker';
 import type { ContainerService } from './containers';
 import type { ContainerRow } from './db/schema/containers';
-import { type ContainerSpec, containerName } from './domain/spec';
+import { type ContainerSpec, containerName, poolOf } from './domain/spec';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
 import type { StatsCollector } from './stats-collector';
@@ -132,7 +132,7 @@ export class HealthMonitor {
       const failures = this.failures(handle) + 1;
       this.#failures.set(handle, failures);
       metrics.healthy.set({ handle }, 0);
-      metrics.healthCheckFailures.inc();
+      metrics.healthCheckFailures.inc({ pool: poolOf(row) });
       log.warn(
         { event: 'monitor.health_check', handle, healthy: false, reason: result.reason, failures, ...usage },
         `health check failed (${failures}/${retries})`,

@@ -10,6 +10,14 @@ export function createMetrics(registry: Registry) {
   const perPool = (name: string, help: string) => new Gauge({ name, help, labelNames: ['pool'], registers });
   const perPoolCounter = (name: string, help: string) =>
     new Counter({ name, help, labelNames: ['pool'], registers });
+  const poolDuration = (name: string, help: string) =>
+    new Histogram({
+      name,
+      help,
+      labelNames: ['pool', 'status'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
   return {
     containers: new Gauge({
       name: 'platform_containers',
@@ -54,7 +62,8 @@ export function createMetrics(registry: Registry) {
     ),
     healthCheckFailures: new Counter({
       name: 'platform_container_health_check_failures_total',
-      help: 'Failed container health checks.',
+      help: 'Failed container health checks, by pool (none for containers outside pools).',
+      labelNames: ['pool'],
       registers,
     }),
     recycles: new Counter({
@@ -77,8 +86,8 @@ export function createMetrics(registry: Registry) {
     }),
     operations: new Counter({
       name: 'platform_container_operations_total',
-      help: 'Container operations, by operation and outcome.',
-      labelNames: ['operation', 'status'],
+      help: 'Container operations, by operation, outcome and pool (none outside pools).',
+      labelNames: ['operation', 'status', 'pool'],
       registers,
     }),
     statsCollectDuration: new Histogram({
@@ -94,6 +103,30 @@ export function createMetrics(registry: Registry) {
       pending: perPool('platform_pool_pending', 'Containers being created or wiped.'),
       minSize: perPool('platform_pool_min_size', 'Configured warm minimum.'),
       maxSize: perPool('platform_pool_max_size', 'Configured maximum.'),
+      targetSize: perPool(
+        'platform_pool_target_size',
+        'What the pool is growing or shrinking to: the held containers plus the warm minimum, within max.',
+      ),
+      affinityReservations: perPool(
+        'platform_pool_affinity_reservations',
+        'Idle containers kept warm for the tenant that held them last.',
+      ),
+      createDuration: poolDuration(
+        'platform_pool_create_duration_seconds',
+        'Time to create a pool container until it is healthy, by outcome.',
+      ),
+      destroyDuration: poolDuration(
+        'platform_pool_destroy_duration_seconds',
+        'Time to remove a pool container (shrinking, or after a failed wipe), by outcome.',
+      ),
+      wipeDuration: poolDuration(
+        'platform_pool_wipe_duration_seconds',
+        'Time to wipe a released container (recycled from the pool spec), by outcome.',
+      ),
+      releaseDuration: poolDuration(
+        'platform_pool_release_duration_seconds',
+        'Time to answer a release: key revoked and container wiped, by outcome.',
+      ),
       acquireDuration: new Histogram({
         name: 'platform_pool_acquire_duration_seconds',
         help: 'Time to hand a container to a tenant, by outcome (ok, exhausted, error).',
@@ -114,6 +147,13 @@ export function createMetrics(registry: Registry) {
         'Containers kept warm for one tenant handed to another (the pool ran short).',
       ),
     },
+    dockerOperationDuration: new Histogram({
+      name: 'platform_docker_operation_duration_seconds',
+      help: 'Docker engine calls, by operation and outcome (ok, refused, error).',
+      labelNames: ['operation', 'status'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
     dockerEvents: new Counter({
       name: 'platform_docker_events_total',
       help: 'Docker engine events seen for managed containers, by action.',

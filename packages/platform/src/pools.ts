@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError, type Logger } from '@beacon/core';
 import { eq } from 'drizzle-orm';
+import type { Histogram } from 'prom-client';
 import type { ContainerService } from './containers';
 import type { PlatformDb } from './db';
 import { type PoolMemberRow, poolMembers } from './db/schema/pool-members';
@@ -91,6 +92,24 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
     metrics.pool.pending.set(labels, s.pending);
     metrics.pool.minSize.set(labels, s.min);
     metrics.pool.maxSize.set(labels, s.max);
+    metrics.pool.targetSize.set(labels, Math.min(s.max, s.borrowed + s.min));
+    const reserved = s.members.filter((m) => m.status === 'available' && m.lastTenant).length;
+    metrics.pool.affinityReservations.set(labels, reserved);
+  }
+
+  /** Slow member work, timed into one of the pool's duration histograms by outcome. */
+  function timed<T>(histogram: Histogram<'pool' | 'status'>, pool: string, work: Promise<T>): Promise<T> {
+    const end = histogram.startTimer({ pool });
+    return work.then(
+      (result) => {
+        end({ status: 'ok' });
+        return result;
+      },
+      (err) => {
+        end({ status: 'error' });
+        throw err;
+      },
+    );
   }
 
   /** One membership decision per pool at a time; creating and wiping run outside the lock. */
@@ -137,7 +156,11 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
       ...(config.cpus ? { cpus: config.cpus } : {}),
       ...(config.health ? { health: config.health } : {}),
     };
-    const created = containers.create(input, { pool: config.name }).then(
+    const created = timed(
+      metrics.pool.createDuration,
+      config.name,
+      containers.create(input, { pool: config.name }),
+    ).then(
       () => update(handle, { status: tenant ? 'borrowed' : 'available' }),
       (err) => {
         forget(handle);
@@ -163,11 +186,11 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
 
   /** Wipe a member (recycle its container); it is available again afterwards, or gone if that fails. */
   function wipe(config: PoolConfig, handle: string) {
-    const wiped = containers.recycle(handle, 'released').then(
+    const wiped = timed(metrics.pool.wipeDuration, config.name, containers.recycle(handle, 'released')).then(
       () => update(handle, { status: 'available', tenant: null }),
       async (err) => {
         forget(handle);
-        await containers.destroy(handle).catch(() => {});
+        await timed(metrics.pool.destroyDuration, config.name, containers.destroy(handle)).catch(() => {});
         log.warn(
           { event: 'pool.wipe_failed', pool: config.name, handle, err: String(err) },
           'pool container could not be wiped; removed',
@@ -252,17 +275,40 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
       return extra;
     });
     for (const handle of handles) {
-      await containers
-        .destroy(handle)
-        .catch((err) =>
-          log.warn(
-            { event: 'pool.shrink_failed', pool: config.name, handle, err: String(err) },
-            'not removed',
-          ),
-        );
+      await timed(metrics.pool.destroyDuration, config.name, containers.destroy(handle)).catch((err) =>
+        log.warn({ event: 'pool.shrink_failed', pool: config.name, handle, err: String(err) }, 'not removed'),
+      );
       forget(handle);
       log.info({ event: 'pool.shrunk', pool: config.name, handle }, 'idle container removed');
     }
+  }
+
+  /** Wipes the tenant's container and keeps it warm for them; answers once it is wiped. */
+  async function release(config: PoolConfig, tenant: string) {
+    const name = config.name;
+    const handle = await locked(name, () => {
+      const held = membersOf(name).find((m) => m.status === 'borrowed' && m.tenant === tenant);
+      if (!held) throw new AppError('not_found', `${tenant} holds no container of pool ${name}`);
+      update(held.handle, { status: 'pending', tenant: null, lastTenant: tenant });
+      return held.handle;
+    });
+    publish(config);
+    log.info({ event: 'pool.released', pool: name, tenant, handle }, `${tenant} released ${handle}`);
+    // The wipe removes the key file with the container; revoking stops any copy of it too.
+    await tenantKeys
+      ?.take(handle, tenant)
+      .catch((err) =>
+        log.warn(
+          { event: 'pool.key_revoke_failed', handle, tenant, err: String(err) },
+          'tenant key not revoked',
+        ),
+      );
+    try {
+      await wipe(config, handle);
+    } finally {
+      void topUp(config);
+    }
+    return { pool: name, handle, tenant };
   }
 
   /** Never throws: a failing sweep is logged and the next one tries again. */
@@ -310,32 +356,8 @@ export function createPools({ containers, tenantKeys, db, metrics, log, pools, s
     },
 
     /** Wipes the tenant's container and keeps it warm for them; answers once it is wiped. */
-    async release(name: string, tenant: string) {
-      const config = configOf(name);
-      const handle = await locked(name, () => {
-        const held = membersOf(name).find((m) => m.status === 'borrowed' && m.tenant === tenant);
-        if (!held) throw new AppError('not_found', `${tenant} holds no container of pool ${name}`);
-        update(held.handle, { status: 'pending', tenant: null, lastTenant: tenant });
-        return held.handle;
-      });
-      publish(config);
-      log.info({ event: 'pool.released', pool: name, tenant, handle }, `${tenant} released ${handle}`);
-      // The wipe removes the key file with the container; revoking stops any copy of it too.
-      await tenantKeys
-        ?.take(handle, tenant)
-        .catch((err) =>
-          log.warn(
-            { event: 'pool.key_revoke_failed', handle, tenant, err: String(err) },
-            'tenant key not revoked',
-          ),
-        );
-      try {
-        await wipe(config, handle);
-      } finally {
-        void topUp(config);
-      }
-      return { pool: name, handle, tenant };
-    },
+    release: (name: string, tenant: string) =>
+      timed(metrics.pool.releaseDuration, name, release(configOf(name), tenant)),
 
     /** The tenant holding (or about to hold) this container, if it is a pool's. */
     tenantOf(handle: string): string | undefined {

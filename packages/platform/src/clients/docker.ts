@@ -122,7 +122,18 @@ export function demuxLogs(buffer: Buffer): LogLine[] {
 export const belongsTo = (labels: Record<string, string> | undefined, instance: string) =>
   labels?.[MANAGED_LABEL] === 'true' && (labels[LABELS.instance] ?? DEFAULT_INSTANCE) === instance;
 
-export function createDockerClient(docker = new Docker(), instance = DEFAULT_INSTANCE): DockerClient {
+/** Told of every engine call: its name, ok | refused (the engine said no: no such image, 404) | error. */
+export type OperationObserver = (
+  operation: string,
+  status: 'ok' | 'refused' | 'error',
+  seconds: number,
+) => void;
+
+export function createDockerClient(
+  docker = new Docker(),
+  instance = DEFAULT_INSTANCE,
+  observe: OperationObserver = () => {},
+): DockerClient {
   const isManaged = (labels: Record<string, string> | undefined) => belongsTo(labels, instance);
   const managed = async (idOrName: string) => {
     const detail = await inspect(idOrName);
@@ -168,10 +179,16 @@ export function createDockerClient(docker = new Docker(), instance = DEFAULT_INS
   const wrap =
     <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
+      const start = performance.now();
+      const took = () => (performance.now() - start) / 1000;
       try {
-        return await fn(...args);
+        const result = await fn(...args);
+        observe(what, 'ok', took());
+        return result;
       } catch (err) {
-        throw err instanceof AppError ? err : dockerError(err, what);
+        const error = err instanceof AppError ? err : dockerError(err, what);
+        observe(what, error.status < 500 ? 'refused' : 'error', took());
+        throw error;
       }
     };
 
@@ -217,7 +234,7 @@ export function createDockerClient(docker = new Docker(), instance = DEFAULT_INS
     remove: wrap('remove', async (id: string) => {
       await (await managed(id)).remove({ force: true, v: true });
     }),
-    imageUser: wrap('image inspect', async (image: string) => {
+    imageUser: wrap('image_inspect', async (image: string) => {
       const info = await docker
         .getImage(image)
         .inspect()
@@ -239,7 +256,7 @@ export function createDockerClient(docker = new Docker(), instance = DEFAULT_INS
           state: c.State,
         }));
     }),
-    inspect,
+    inspect: wrap('inspect', inspect),
     logs: wrap('logs', async (id: string, { since, tail }: LogOptions) => {
       const container = await managed(id);
       const buffer = (await container.logs({

@@ -91,3 +91,7 @@ export const containerName = (handle: string) => `beacon-${handle}`;
 export function recordState(dockerState: string): 'running' | 'stopped' {
   return dockerState === 'running' || dockerState === 'restarting' ? 'running' : 'stopped';
 }
+
+/** The `pool` label of a container's metrics: its pool's name, or `none`. */
+export const poolOf = (row: { spec: unknown } | undefined) =>
+  (row?.spec as ContainerSpec | undefined)?.pool ?? 'none';
