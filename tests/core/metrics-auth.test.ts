@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { adminAuth, createServiceApp } from '@beacon/core';
 import { Registry } from 'prom-client';
+import { loadConfig as loadProxy } from '../../packages/proxy/src/config';
 import { quietLog } from '../support/service-metrics';
 
 const build = (metricsToken?: string, adminToken?: string) => {
@@ -44,5 +45,43 @@ describe('metrics token and admin token', () => {
       headers: { authorization: 'Bearer admin-token-1234567890' },
     });
     expect(ok.status).toBe(200);
+  });
+
+  test('refused credentials are counted by route and reason (http_auth_refused_total)', async () => {
+    const registry = new Registry();
+    const app = createServiceApp({ identity: { name: 't', version: '1' }, registry, log: quietLog });
+    app.use('/admin/*', adminAuth('admin-token-1234567890'));
+    app.get('/admin/ping', (c) => c.text('pong'));
+    for (let i = 0; i < 3; i++) await app.request('/admin/ping');
+    await app.request('/admin/ping', { headers: { authorization: 'Bearer wrong' } });
+    await app.request('/admin/ping', { headers: { authorization: 'Bearer admin-token-1234567890' } });
+    const text = await registry.metrics();
+    expect(text).toContain('http_auth_refused_total{route="/admin/ping",reason="unauthenticated"} 3');
+    expect(text).toContain('http_auth_refused_total{route="/admin/ping",reason="forbidden"} 1');
+  });
+});
+
+describe('BEACON_METRICS_PATH and BEACON_METRICS_ENABLED', () => {
+  const app = (options: { metricsPath?: string; metricsEnabled?: boolean }) =>
+    createServiceApp({
+      identity: { name: 't', version: '1' },
+      registry: new Registry(),
+      log: quietLog,
+      ...options,
+    });
+
+  test('a path of its own moves the endpoint; disabled, there is none', async () => {
+    const moved = app({ metricsPath: '/internal/prom' });
+    expect((await moved.request('/internal/prom')).status).toBe(200);
+    expect((await moved.request('/metrics')).status).toBe(404);
+    expect((await app({ metricsEnabled: false }).request('/metrics')).status).toBe(404);
+  });
+
+  test('config: a path must start with / and may not shadow another route', () => {
+    expect(loadProxy({ BEACON_METRICS_PATH: '/internal/prom' }).BEACON_METRICS_PATH).toBe('/internal/prom');
+    expect(loadProxy({ BEACON_METRICS_ENABLED: 'false' }).BEACON_METRICS_ENABLED).toBe(false);
+    expect(() => loadProxy({ BEACON_METRICS_PATH: 'metrics' })).toThrow('BEACON_METRICS_PATH');
+    expect(() => loadProxy({ BEACON_METRICS_PATH: '/health' })).toThrow('must not shadow another route');
+    expect(() => loadProxy({ BEACON_METRICS_PATH: '/api/metrics' })).toThrow('must not shadow another route');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { SHIPPED_ALERTS } from '../../packages/gateway/src/domain/alerts';
 import { runCommand } from '../support/command';
 import { hasTool } from '../support/deps';
 
@@ -9,6 +10,17 @@ const dir = 'distro/observability';
 const run = (cmd: string[], env: Record<string, string> = {}) => runCommand(cmd, { env });
 
 const SPEC_ALERTS = [
+  'HighLatency',
+  'ServiceHighCPU',
+  'EventLoopLag',
+  'DockerOperationsFailing',
+  'DockerOperationsSlow',
+  'AuthFailureSpike',
+  'PossibleBruteForce',
+  'SlowContainerAcquisition',
+  'HighPoolUtilization',
+  'NoAgentRuns',
+  'ContainersRecycledOften',
   'ContainerOOM',
   'ContainerDown',
   'ServiceDown',
@@ -54,6 +66,8 @@ describe('Prometheus configuration and alert rules', () => {
       expect(runbook).toContain(`## ${rule.alert.toLowerCase()}`);
       expect(tests).toContain(`alertname: ${rule.alert}`);
     }
+    // The gateway counts received alerts by these names (anything else is `other`).
+    expect([...SHIPPED_ALERTS].sort()).toEqual(rules.map((r) => r.alert).sort());
   });
 });
 

@@ -201,6 +201,85 @@ export const overview = dashboard('beacon-overview', 'Beacon — Platform Overvi
       },
     ],
   },
+  {
+    title: 'Pool lifecycle p95',
+    type: 'timeseries',
+    unit: 's',
+    w: 12,
+    description: 'Creating a warm container, wiping a released one, answering a release (seed 004).',
+    targets: ['create', 'wipe', 'release'].map((step) => ({
+      expr: `histogram_quantile(0.95, sum by (le, pool) (rate(platform_pool_${step}_duration_seconds_bucket[$__rate_interval])))`,
+      legend: `{{pool}} ${step}`,
+    })),
+  },
+  {
+    title: 'Pool utilization and affinity reservations',
+    type: 'timeseries',
+    w: 12,
+    description:
+      'Held over maximum (HighPoolUtilization above 0.9), and idle containers kept for their last tenant.',
+    targets: [
+      { expr: 'platform_pool_borrowed / (platform_pool_max_size > 0)', legend: '{{pool}} held / max' },
+      { expr: 'platform_pool_affinity_reservations', legend: '{{pool}} reserved' },
+    ],
+  },
+  {
+    title: 'p99 latency by service (quick routes)',
+    type: 'timeseries',
+    unit: 's',
+    w: 12,
+    description: 'What HighLatency watches: streams, agent runs, AI calls and container starts left out.',
+    targets: [
+      {
+        expr: 'histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket{job=~"gateway|platform|proxy", route!~"/api/events|/ws|/api/message|/v1/.*|/api/containers|/api/containers/:handle/.*|/api/pools/:name/.*"}[$__rate_interval])))',
+        legend: '{{job}}',
+      },
+    ],
+  },
+  {
+    title: 'Service CPU and event-loop lag',
+    type: 'timeseries',
+    w: 12,
+    description:
+      'Cores used (ServiceHighCPU above 0.8) and p99 event-loop lag in seconds (EventLoopLag above 0.1).',
+    targets: [
+      {
+        expr: 'rate(process_cpu_seconds_total{job=~"gateway|platform|proxy"}[$__rate_interval])',
+        legend: '{{job}} cores',
+      },
+      { expr: 'nodejs_eventloop_lag_p99_seconds{job=~"gateway|platform|proxy"}', legend: '{{job}} lag p99' },
+    ],
+  },
+  {
+    title: 'Docker engine: p95 by operation and failures',
+    type: 'timeseries',
+    unit: 's',
+    w: 12,
+    description: 'Engine calls of the platform (DockerOperationsSlow, DockerOperationsFailing).',
+    targets: [
+      {
+        expr: 'histogram_quantile(0.95, sum by (le, operation) (rate(platform_docker_operation_duration_seconds_bucket{operation!="events"}[$__rate_interval])))',
+        legend: '{{operation}} p95',
+      },
+      {
+        expr: 'sum by (operation) (rate(platform_docker_operation_duration_seconds_count{status="error"}[$__rate_interval]))',
+        legend: '{{operation}} failed/s',
+      },
+    ],
+  },
+  {
+    title: 'Refused credentials by service',
+    type: 'timeseries',
+    w: 12,
+    description:
+      '401/403 per second by service and reason (AuthFailureSpike above 1/s, PossibleBruteForce above 10/s).',
+    targets: [
+      {
+        expr: 'sum by (job, reason) (rate(http_auth_refused_total[$__rate_interval]))',
+        legend: '{{job}} {{reason}}',
+      },
+    ],
+  },
 ]);
 
 const handleVar = {

@@ -56,3 +56,34 @@ export function normalizeAlerts(payload: AlertPayload, receivedAt = new Date()):
     receivedAt: receivedAt.toISOString(),
   }));
 }
+
+/** The alerts distro/observability/alerting/rules.yml ships (a test keeps the two equal). */
+export const SHIPPED_ALERTS: ReadonlySet<string> = new Set([
+  'ContainerOOM',
+  'ContainerOOMKilled',
+  'ContainerDown',
+  'ContainerCrashLooping',
+  'ContainerUnhealthy',
+  'StatsCollectorSlow',
+  'PoolExhausted',
+  'SlowContainerAcquisition',
+  'HighPoolUtilization',
+  'ContainersRecycledOften',
+  'ContainerHighCPU',
+  'DockerOperationsFailing',
+  'DockerOperationsSlow',
+  'ServiceDown',
+  'HighErrorRate',
+  'HighLatency',
+  'ServiceHighCPU',
+  'EventLoopLag',
+  'AuthFailureSpike',
+  'PossibleBruteForce',
+  'DispatchQueueBacklog',
+  'NoAgentRuns',
+  'HighCostRate',
+  'QuotaRejectionsSpike',
+]);
+
+/** The `alertname` label: a shipped rule's name, else `other` (the name comes from the request). */
+export const alertNameLabel = (name: string) => (SHIPPED_ALERTS.has(name) ? name : 'other');

@@ -1,23 +1,13 @@
-import {
-  AppError,
-  cappedLabel,
-  type Logger,
-  parseJsonBody,
-  type SseBroadcaster,
-  tokenAuth,
-} from '@beacon/core';
+import { AppError, type Logger, parseJsonBody, type SseBroadcaster, tokenAuth } from '@beacon/core';
 import { Hono } from 'hono';
-import { alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../domain/alerts';
+import { alertNameLabel, alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../domain/alerts';
 import type { GatewayMetrics } from '../metrics';
 
 const KEEP = 200;
-/** Distinct alert names counted by name; later ones are `_other` (the label comes from the request). */
-const MAX_ALERT_NAMES = 200;
 
 /** POST /api/alert (Alertmanager / Grafana webhook) → SSE alert.firing / alert.resolved; GET /api/alerts. */
 export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: Logger, token?: string) {
   const recent: ReceivedAlert[] = [];
-  const nameLabel = cappedLabel(MAX_ALERT_NAMES);
   const app = new Hono();
   // Alertmanager sends `authorization: Bearer` from its http_config; without a token the gateway is loopback-only.
   if (token)
@@ -32,7 +22,7 @@ export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: L
     const payload = await parseJsonBody(c, alertPayloadSchema);
     const alerts = normalizeAlerts(payload);
     for (const alert of alerts) {
-      metrics.alertsReceived.inc({ alertname: nameLabel(alert.alertname), status: alert.status });
+      metrics.alertsReceived.inc({ alertname: alertNameLabel(alert.alertname), status: alert.status });
       sse.broadcast(`alert.${alert.status}`, alert);
       log.info(
         { event: `alert.${alert.status}`, alertname: alert.alertname, severity: alert.severity },
