@@ -255,7 +255,17 @@ describe('proxy: forwarding and usage', () => {
       expect.objectContaining({ handle: null, calls: 1 }),
       expect.objectContaining({ handle: 'lee-box', calls: 2 }),
     ]);
+    // Several dimensions at once: cost per container per day, per tenant (user) and container.
+    const byHandleDay = await (await proxy.app.request('/api/usage?groupBy=handle,day')).json();
+    expect(byHandleDay.groupBy).toBe('handle,day');
+    expect(byHandleDay.rows).toEqual([
+      expect.objectContaining({ handle: null, day: today, calls: 1 }),
+      expect.objectContaining({ handle: 'lee-box', day: today, calls: 2 }),
+    ]);
     expect((await proxy.app.request('/api/usage?groupBy=week')).status).toBe(400);
+    const bad = await proxy.app.request('/api/usage?groupBy=handle,week');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toContain('query.groupBy.1');
     expect((await proxy.app.request('/api/usage?from=yesterday')).status).toBe(400);
   });
 

@@ -11,13 +11,17 @@ import {
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { DockerClient } from './clients/docker';
+import type { GatewayClient } from './clients/gateway';
 import type { ProxyClient } from './clients/proxy';
+import { type Console, createConsole } from './console';
 import type { ContainerService } from './containers';
 import type { PlatformEvents } from './events';
+import type { History } from './history';
 import type { PlatformMetrics } from './metrics';
 import type { Pools } from './pools';
 import { adminRoutes } from './routes/admin';
 import { containerRoutes } from './routes/containers';
+import { historyRoutes } from './routes/history';
 import { poolRoutes } from './routes/pools';
 import type { StatsCollector } from './stats-collector';
 
@@ -35,8 +39,15 @@ export interface PlatformDeps extends MetricsExposure {
   pools?: Pools;
   /** Records every mutation (GET /api/audit); without it (route tests) nothing is recorded. */
   audit?: AuditTrail;
-  /** Today's AI cost per container, for the admin page. */
-  proxy?: Pick<ProxyClient, 'costByHandle'>;
+  /** AI cost per container and day, for the console and GET /api/costs. */
+  proxy?: Pick<ProxyClient, 'costByDay'>;
+  /** Alerts and dispatches, for the console. */
+  gateway?: GatewayClient;
+  /** Resource history (GET /api/containers/:handle/metrics, /api/metrics/summary) and its raw retention. */
+  history?: History;
+  historyRawMs?: number;
+  /** The console's fleet view and stream; made here (without live pushes) when absent. */
+  console?: Console;
   grafanaUrl?: string;
 }
 
@@ -55,28 +66,47 @@ export function createApp(deps: PlatformDeps): Hono {
   if (deps.pools) app.route('/', poolRoutes({ pools: deps.pools, audited, adminToken: deps.adminToken }));
   if (docker && containers) {
     const stats = deps.stats ?? { latest: () => undefined };
+    const pools = deps.pools?.list().map((p) => p.name) ?? [];
+    const { proxy, gateway, history, adminToken } = deps;
+    const fleet =
+      deps.console ??
+      createConsole({
+        containers,
+        stats,
+        registry: deps.registry,
+        log: deps.log,
+        pools,
+        ...(history ? { history } : {}),
+        ...(proxy ? { proxy } : {}),
+        ...(gateway ? { gateway } : {}),
+      });
     app.route(
       '/',
       adminRoutes({
         containers,
         registry: deps.registry,
-        stats,
-        log: deps.log,
-        ...(deps.proxy ? { proxy: deps.proxy } : {}),
+        console: fleet,
         grafanaUrl: deps.grafanaUrl ?? 'http://localhost:3200',
-        ...(deps.adminToken ? { adminToken: deps.adminToken } : {}),
+        ...(gateway ? { gateway } : {}),
+        ...(adminToken ? { adminToken } : {}),
       }),
     );
     app.route(
       '/',
-      containerRoutes({
-        containers,
-        docker,
-        stats,
-        audited,
-        ...(deps.adminToken ? { adminToken: deps.adminToken } : {}),
-      }),
+      containerRoutes({ containers, docker, stats, audited, ...(adminToken ? { adminToken } : {}) }),
     );
+    if (history)
+      app.route(
+        '/',
+        historyRoutes({
+          history,
+          containers,
+          pools,
+          rawMs: deps.historyRawMs ?? 24 * 3_600_000,
+          ...(proxy ? { proxy } : {}),
+          ...(adminToken ? { adminToken } : {}),
+        }),
+      );
   }
   return app;
 }

@@ -13,6 +13,17 @@ const schema = z.object({
     .default('default'),
   BEACON_NATS_URL: env.url(),
   BEACON_STATS_INTERVAL: env.seconds(15),
+  /** Resource history: raw samples kept this many hours, one-minute aggregates this many days. */
+  BEACON_HISTORY_RAW_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 31)
+    .default(24),
+  BEACON_HISTORY_DAYS: z.coerce.number().positive().max(3660).default(30),
+  /** The gateway's API, for the console's alerts and a container's dispatches (read through the platform). */
+  BEACON_GATEWAY_URL: z.url().default('http://127.0.0.1:4000'),
+  /** The gateway's BEACON_API_TOKEN when it has one (its alert list is on the user API). */
+  BEACON_GATEWAY_API_TOKEN: z.string().optional(),
   BEACON_CONTAINER_TTL: env.seconds(3600),
   BEACON_CONTAINER_NETWORK: z.string().optional(),
   BEACON_DEFAULT_IMAGE: z.string().default('beacon-kernel:latest'),

@@ -11,13 +11,16 @@ import Docker from 'dockerode';
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient } from './clients/docker';
+import { createGatewayClient } from './clients/gateway';
 import { createProxyClient } from './clients/proxy';
 import type { PlatformConfig } from './config';
+import { createConsole } from './console';
 import { createContainerService } from './containers';
 import { openDatabase } from './db';
 import { DockerEventWatcher } from './docker-events';
 import { createPlatformEvents } from './events';
 import { HealthMonitor } from './health-monitor';
+import { createHistory } from './history';
 import type { PlatformMetrics } from './metrics';
 import { createPools } from './pools';
 import { reconcile } from './reconcile';
@@ -85,12 +88,22 @@ export function createDeps(
   });
   const reconcileOnce = (atStart = false) =>
     reconcile({ docker, db, log, defaults, containers, secretHandles: secrets.handles }, { atStart });
+  const history = createHistory({
+    db,
+    log,
+    rawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
+    aggregateMs: config.BEACON_HISTORY_DAYS * 86_400_000,
+  });
   const stats = new StatsCollector({
     docker,
     metrics,
     log,
     intervalMs: config.BEACON_STATS_INTERVAL * 1000,
     cgroup: createCgroupReader(),
+    onCycle: (at, collected) => {
+      history.record(at, collected);
+      fleet.push();
+    },
   });
   const pools = createPools({
     containers,
@@ -107,6 +120,22 @@ export function createDeps(
         }
       : {}),
   });
+  const gateway = createGatewayClient(
+    config.BEACON_GATEWAY_URL,
+    config.BEACON_ADMIN_TOKEN,
+    config.BEACON_GATEWAY_API_TOKEN,
+  );
+  const fleet = createConsole({
+    containers,
+    stats,
+    history,
+    registry,
+    log,
+    gateway,
+    pools: config.BEACON_POOLS.map((p) => p.name),
+    ...(proxy ? { proxy } : {}),
+  });
+  events.listen(() => fleet.push());
   const monitor = new HealthMonitor({
     containers,
     docker,
@@ -157,6 +186,10 @@ export function createDeps(
       pools,
       proxy,
       probes,
+      history,
+      historyRawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
+      console: fleet,
+      gateway,
       audit: createAuditTrail(db, log),
       grafanaUrl: config.BEACON_GRAFANA_URL,
     },
@@ -165,16 +198,21 @@ export function createDeps(
       void reconcileAtStart().then(() => pools.start());
       releases.start();
       watcher.start();
+      history.start();
       stats.start();
       monitor.start();
     },
-    closeStreams: () => events.close(),
+    closeStreams: () => {
+      events.close();
+      fleet.close();
+    },
     stopSteps: [
       () => pools.stop(),
       () => releases.stop(),
       () => containers.close(),
       () => monitor.stop(),
       () => stats.stop(),
+      () => history.stop(),
       () => watcher.stop(),
       () => bus.close(),
     ],

@@ -28,8 +28,13 @@ export function createPlatformEvents(bus: EventBus, log: Logger, db?: PlatformDb
       log.warn({ event: 'platform.event_not_stored', type, id, err: String(err) }, 'event not stored');
     }
   };
+  const listeners = new Set<(event: ContainerEvent) => void>();
   return {
     sse,
+    /** In-process listeners (the console refreshes on every container event). */
+    listen(listener: (event: ContainerEvent) => void) {
+      listeners.add(listener);
+    },
     emit(
       type: ContainerEvent['type'],
       handle: string,
@@ -44,6 +49,7 @@ export function createPlatformEvents(bus: EventBus, log: Logger, db?: PlatformDb
         ...(detail ? { detail } : {}),
       };
       store(sse.broadcast(type, event), type, event);
+      for (const listener of listeners) listener(event);
       bus.publish(subjects.platformEvents, event).catch((err) => {
         log.warn(
           { event: 'bus.publish_failed', type, handle, err: String(err) },

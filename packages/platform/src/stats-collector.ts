@@ -16,6 +16,8 @@ export interface StatsCollectorOptions {
   callTimeoutMs?: number;
   /** Fast path: read cgroup files when the platform runs on the Docker host. */
   cgroup?: CgroupReader;
+  /** Told after every cycle (the history records it, the console pushes it). */
+  onCycle?: (at: number, collected: Map<string, ContainerStats>) => void;
 }
 
 type PerHandleCounter = Counter<'handle'>;
@@ -26,7 +28,8 @@ type PerHandleCounter = Counter<'handle'>;
  * behind for a container that is gone.
  */
 export class StatsCollector {
-  readonly #opts: Required<Omit<StatsCollectorOptions, 'cgroup'>> & Pick<StatsCollectorOptions, 'cgroup'>;
+  readonly #opts: Required<Omit<StatsCollectorOptions, 'cgroup' | 'onCycle'>> &
+    Pick<StatsCollectorOptions, 'cgroup' | 'onCycle'>;
   #timer: Timer | undefined;
   #running: Promise<unknown> | undefined;
   /** Per container id: the last CPU sample. */
@@ -117,6 +120,7 @@ export class StatsCollector {
       for (const id of this.#pids.keys()) if (!liveIds.has(id)) this.#pids.delete(id);
       this.#knownHandles = present;
       this.#latest = collected;
+      this.#opts.onCycle?.(Date.now(), collected);
       return collected;
     } finally {
       end();

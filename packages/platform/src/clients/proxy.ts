@@ -1,5 +1,12 @@
 import { AppError } from '@beacon/core';
 
+export interface CostRow {
+  handle: string | null;
+  user: string;
+  day: string;
+  costUsd: number;
+}
+
 interface ProxyKey {
   id: string;
   handle: string | null;
@@ -53,13 +60,10 @@ export function createProxyClient(proxyUrl: string, adminToken: string | undefin
     },
     revokeHandle,
 
-    /** USD per handle since `from` (UTC), from the proxy's usage rows. */
-    async costByHandle(from: Date): Promise<Map<string, number>> {
-      const query = `groupBy=handle&from=${encodeURIComponent(from.toISOString())}`;
-      const { rows } = (await (await call(`/api/usage?${query}`)).json()) as {
-        rows: { handle: string | null; costUsd: number }[];
-      };
-      return new Map(rows.flatMap((r) => (r.handle ? [[r.handle, r.costUsd] as const] : [])));
+    /** USD per handle, user (the tenant of a pooled container) and UTC day from `from`, from the usage rows. */
+    async costByDay(from: Date): Promise<CostRow[]> {
+      const query = `groupBy=handle,user,day&from=${encodeURIComponent(from.toISOString())}`;
+      return ((await (await call(`/api/usage?${query}`)).json()) as { rows: CostRow[] }).rows;
     },
   };
 }

@@ -1,68 +1,86 @@
-import { adminAuth, type Logger } from '@beacon/core';
+import { join } from 'node:path';
+import { AppError, adminAuth, parseWith } from '@beacon/core';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { ProxyClient } from '../clients/proxy';
+import type { GatewayClient } from '../clients/gateway';
+import type { Console } from '../console';
 import type { ContainerService } from '../containers';
-import type { StatsCollector } from '../stats-collector';
-import { adminPage } from './admin-page';
+import { handleSchema } from '../domain/spec';
 
 export interface AdminDeps {
   containers: ContainerService;
   registry: Registry;
-  stats: Pick<StatsCollector, 'latest'>;
-  /** Where today's AI cost per container comes from; without it the page shows none. */
-  proxy?: Pick<ProxyClient, 'costByHandle'>;
-  log: Logger;
+  console: Console;
+  gateway?: Pick<GatewayClient, 'dispatches'>;
   grafanaUrl: string;
   adminToken?: string;
 }
+
+const CONSOLE_DIR = join(import.meta.dir, '../console');
+/** What /admin/assets serves: the page's own files and uPlot, from the platform itself (no CDN). */
+const ASSETS: Record<string, { path: string; type: string }> = {
+  'console.js': { path: join(CONSOLE_DIR, 'console.js'), type: 'text/javascript' },
+  'console.css': { path: join(CONSOLE_DIR, 'console.css'), type: 'text/css' },
+  'uPlot.js': {
+    path: Bun.resolveSync('uplot/dist/uPlot.iife.min.js', import.meta.dir),
+    type: 'text/javascript',
+  },
+  'uPlot.css': { path: Bun.resolveSync('uplot/dist/uPlot.min.css', import.meta.dir), type: 'text/css' },
+};
 
 const samples = async (registry: Registry, name: string) => {
   const metric = registry.getSingleMetric(name);
   return metric ? (await metric.get()).values : [];
 };
 
-/** GET /admin (a page) and /admin/dashboard (JSON): what an operator wants at a glance without Grafana (US50). */
-export function adminRoutes({ containers, registry, stats, proxy, log, grafanaUrl, adminToken }: AdminDeps) {
+/**
+ * The operator's console (GET /admin: a page, live over GET /admin/stream) and /admin/dashboard (JSON): what an
+ * operator wants at a glance without Grafana (US50, US54).
+ */
+export function adminRoutes({
+  containers,
+  registry,
+  console: fleet,
+  gateway,
+  grafanaUrl,
+  adminToken,
+}: AdminDeps) {
   const app = new Hono();
-  const unhealthyHandles = async () =>
-    (await samples(registry, 'platform_container_healthy'))
-      .filter((v) => v.value === 0)
-      .map((v) => String(v.labels.handle));
+  app.use('/admin', adminAuth(adminToken));
   app.use('/admin/*', adminAuth(adminToken));
-  app.get('/admin', async (c) => {
-    const unhealthy = new Set(await unhealthyHandles());
-    const startOfDay = new Date(new Date().toISOString().slice(0, 10));
-    let costs: Map<string, number> | undefined;
-    let costProblem: string | undefined;
-    if (!proxy) costProblem = 'no proxy configured (BEACON_PROXY_URL)';
-    else
-      costs = await proxy.costByHandle(startOfDay).catch((err) => {
-        log.warn({ event: 'admin.cost_unavailable', err: String(err) }, 'AI cost unavailable');
-        costProblem = 'the proxy did not answer';
-        return undefined;
-      });
-    const rows = containers
-      .list()
-      .filter((r) => r.state !== 'gone')
-      .map((r) => ({
-        handle: r.handle,
-        owner: r.owner,
-        state: r.state,
-        desired: r.desired,
-        restarts: r.restarts,
-        lastExit: r.lastExit ?? null,
-        unhealthy: unhealthy.has(r.handle),
-        stats: stats.latest(r.handle),
-        costUsd: costs?.get(r.handle),
-      }));
-    return c.html(adminPage({ rows, costProblem, grafanaUrl, generatedAt: new Date() }));
+  app.get('/admin', (c) =>
+    c.body(Bun.file(join(CONSOLE_DIR, 'index.html')).stream(), 200, {
+      'content-type': 'text/html; charset=utf-8',
+    }),
+  );
+  app.get('/admin/assets/:name', (c) => {
+    const asset = ASSETS[c.req.param('name')];
+    if (!asset) throw new AppError('not_found', `no asset ${c.req.param('name')}`);
+    return c.body(Bun.file(asset.path).stream(), 200, {
+      'content-type': `${asset.type}; charset=utf-8`,
+      'cache-control': 'no-cache',
+    });
+  });
+  app.get('/admin/stream', (c) => fleet.connect(c.req.raw.signal));
+  app.get('/admin/api/fleet', async (c) => c.json({ ...(await fleet.snapshot()), grafanaUrl }));
+  app.get('/admin/api/containers/:handle/dispatches', async (c) => {
+    const handle = parseWith(handleSchema, c.req.param('handle'), 'handle');
+    if (!gateway)
+      return c.json({ handle, dispatches: [], problem: 'no gateway configured (BEACON_GATEWAY_URL)' });
+    const dispatches = await gateway.dispatches(handle).catch(() => undefined);
+    return c.json({
+      handle,
+      dispatches: dispatches ?? [],
+      ...(dispatches ? {} : { problem: 'the gateway did not answer' }),
+    });
   });
   app.get('/admin/dashboard', async (c) => {
     const rows = containers.list();
     const byState: Record<string, number> = {};
     for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
-    const unhealthy = await unhealthyHandles();
+    const unhealthy = (await samples(registry, 'platform_container_healthy'))
+      .filter((v) => v.value === 0)
+      .map((v) => String(v.labels.handle));
     const recycledLastHour: Record<string, number> = {};
     for (const r of containers.recycledSince(Date.now() - 3_600_000)) {
       recycledLastHour[r.reason] = (recycledLastHour[r.reason] ?? 0) + 1;

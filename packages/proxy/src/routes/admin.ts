@@ -24,7 +24,17 @@ const usageQuery = z.object({
   user: name.optional(),
   from: isoTime.optional(),
   to: isoTime.optional(),
-  groupBy: z.enum(['day', 'model', 'user', 'handle']).default('day'),
+  /** One dimension or several, comma-separated (handle,day: cost per container per day). */
+  groupBy: z
+    .string()
+    .default('day')
+    .transform((v) => v.split(','))
+    .pipe(
+      z
+        .array(z.enum(['day', 'model', 'user', 'handle']))
+        .min(1)
+        .max(4),
+    ),
 });
 
 export function adminRoutes(
@@ -65,15 +75,16 @@ export function adminRoutes(
     if (q.user) where.push(eq(usage.user, q.user));
     if (q.from) where.push(gte(usage.at, new Date(q.from)));
     if (q.to) where.push(lt(usage.at, new Date(q.to)));
-    const key = {
+    const dimension = {
       day: sql<string>`strftime('%Y-%m-%d', ${usage.at} / 1000, 'unixepoch')`,
       model: sql<string>`${usage.model}`,
       user: sql<string>`${usage.user}`,
       handle: sql<string | null>`${usage.handle}`,
-    }[q.groupBy];
+    };
+    const keys = Object.fromEntries(q.groupBy.map((d) => [d, dimension[d]]));
     const rows = db
       .select({
-        key,
+        ...keys,
         calls: count(),
         costUsd: sum(usage.costUsd),
         inputTokens: sum(usage.inputTokens),
@@ -83,13 +94,13 @@ export function adminRoutes(
       })
       .from(usage)
       .where(where.length ? and(...where) : undefined)
-      .groupBy(key)
-      .orderBy(key)
+      .groupBy(...Object.values(keys))
+      .orderBy(...Object.values(keys))
       .all();
     return c.json({
-      groupBy: q.groupBy,
+      groupBy: q.groupBy.join(','),
       rows: rows.map((r) => ({
-        [q.groupBy]: r.key,
+        ...Object.fromEntries(q.groupBy.map((d) => [d, r[d as keyof typeof r]])),
         calls: r.calls,
         costUsd: Number(r.costUsd ?? 0),
         inputTokens: Number(r.inputTokens ?? 0),

@@ -1,0 +1,171 @@
+import { type Logger, SseBroadcaster } from '@beacon/core';
+import type { Registry } from 'prom-client';
+import type { GatewayAlert, GatewayClient } from './clients/gateway';
+import type { CostRow, ProxyClient } from './clients/proxy';
+import type { ContainerService } from './containers';
+import { firingNow, fleetRows, lastDays, poolOfHandle, recentPoints, splitCosts } from './domain/console';
+import type { ContainerSpec } from './domain/spec';
+import type { History } from './history';
+import type { StatsCollector } from './stats-collector';
+
+export interface ConsoleDeps {
+  containers: ContainerService;
+  stats: Pick<StatsCollector, 'latest'>;
+  history?: Pick<History, 'raw'>;
+  registry: Registry;
+  log: Logger;
+  proxy?: Pick<ProxyClient, 'costByDay'>;
+  gateway?: Pick<GatewayClient, 'alerts'>;
+  pools: string[];
+}
+
+const COST_DAYS = 7;
+const HOUR = 3_600_000;
+
+interface Sourced<T> {
+  at: number;
+  data?: T;
+  problem?: string;
+}
+
+/** Values fetched from another service, kept `ttlMs`; a failure is remembered as the reason they are missing. */
+function cached<T>(ttlMs: number, load: () => Promise<T>, log: Logger, what: string) {
+  let value: Sourced<T> | undefined;
+  return async (): Promise<Sourced<T>> => {
+    if (value && Date.now() - value.at < ttlMs) return value;
+    try {
+      value = { at: Date.now(), data: await load() };
+    } catch (err) {
+      log.warn({ event: 'console.source_unavailable', what, err: String(err) }, `${what} unavailable`);
+      value = { at: Date.now(), problem: `the ${what} did not answer` };
+    }
+    return value;
+  };
+}
+
+const missing =
+  <T>(problem: string) =>
+  async (): Promise<Sourced<T>> => ({ at: Date.now(), problem });
+
+/** Handles whose last health check failed, from the monitor's gauge. */
+async function unhealthyHandles(registry: Registry): Promise<Set<string>> {
+  const metric = registry.getSingleMetric('platform_container_healthy');
+  const values = metric ? (await metric.get()).values : [];
+  return new Set(values.filter((v) => v.value === 0).map((v) => String(v.labels.handle)));
+}
+
+/**
+ * The console's view of the fleet (GET /admin/api/fleet) and its live stream (GET /admin/stream): a fresh
+ * snapshot after every stats cycle and container event, sent only while a console is open.
+ */
+export function createConsole(deps: ConsoleDeps) {
+  const { containers, stats, history, registry, log, pools } = deps;
+  const sse = new SseBroadcaster({ ringSize: 1 });
+  const since = () => new Date(`${lastDays(COST_DAYS)[0]}T00:00:00Z`);
+  const { proxy, gateway } = deps;
+  const costs = proxy
+    ? cached(60_000, () => proxy.costByDay(since()), log, 'proxy')
+    : missing<CostRow[]>('no proxy configured (BEACON_PROXY_URL)');
+  const alerts = gateway
+    ? cached(15_000, () => gateway.alerts(), log, 'gateway')
+    : missing<GatewayAlert[]>('no gateway configured (BEACON_GATEWAY_URL)');
+  /** Per container id and restart count: when it started (the engine knows; asked once). */
+  const started = new Map<string, string | null>();
+
+  async function startedAt(handle: string, id: string | null, restarts: number): Promise<string | null> {
+    if (!id) return null;
+    const key = `${id}/${restarts}`;
+    if (!started.has(key)) {
+      const detail = await containers.inspect(handle).catch(() => undefined);
+      started.set(key, detail?.startedAt ?? null);
+      if (started.size > 10_000) started.delete(started.keys().next().value ?? '');
+    }
+    return started.get(key) ?? null;
+  }
+
+  async function snapshot(now = Date.now()) {
+    const days = lastDays(COST_DAYS, now);
+    const [unhealthy, cost, alert] = await Promise.all([unhealthyHandles(registry), costs(), alerts()]);
+    const costRows: CostRow[] = cost.data ?? [];
+    const byHandle = new Map<string, Record<string, number>>();
+    for (const r of costRows) {
+      if (!r.handle) continue;
+      const line = byHandle.get(r.handle) ?? {};
+      line[r.day] = (line[r.day] ?? 0) + r.costUsd;
+      byHandle.set(r.handle, line);
+    }
+    const records = containers.list().filter((r) => r.state !== 'gone');
+    const inputs = await Promise.all(
+      records.map(async (r) => ({
+        handle: r.handle,
+        owner: r.owner,
+        image: r.image,
+        pool: (r.spec as ContainerSpec).pool ?? poolOfHandle(r.handle, pools) ?? null,
+        state: r.state,
+        desired: r.desired,
+        restarts: r.restarts,
+        lastExit: r.lastExit ?? null,
+        unhealthy: unhealthy.has(r.handle),
+        startedAt: await startedAt(r.handle, r.containerId, r.restarts),
+        stats: stats.latest(r.handle),
+        recent: history ? recentPoints(history.raw(r.handle, now - HOUR, now + 1)) : [],
+        costDays: cost.data ? (byHandle.get(r.handle) ?? {}) : undefined,
+      })),
+    );
+    const rows = fleetRows(inputs, days, now);
+    const split = splitCosts(costRows, pools);
+    const firing = firingNow<GatewayAlert>(alert.data ?? []);
+    return {
+      generatedAt: new Date(now).toISOString(),
+      totals: {
+        containers: rows.length,
+        running: rows.filter((r) => r.state === 'running').length,
+        trouble: rows.filter((r) => r.trouble).length,
+        costTodayUsd: cost.data ? rows.reduce((a, r) => a + (r.costTodayUsd ?? 0), 0) : null,
+      },
+      alerts: { firing, ...(alert.problem ? { problem: alert.problem } : {}) },
+      costs: {
+        days,
+        tenants: split.tenants,
+        unattributed: split.unattributed,
+        ...(cost.problem
+          ? { problem: cost.problem }
+          : deps.proxy
+            ? {}
+            : { problem: 'no proxy configured (BEACON_PROXY_URL)' }),
+      },
+      containers: rows,
+    };
+  }
+
+  let scheduled: Timer | undefined;
+  /** A new snapshot to every open console, at most one per 250 ms. */
+  function push() {
+    if (scheduled || sse.clientCount === 0) return;
+    scheduled = setTimeout(async () => {
+      scheduled = undefined;
+      try {
+        sse.broadcast('fleet', await snapshot());
+      } catch (err) {
+        log.warn({ event: 'console.snapshot_failed', err: String(err) }, 'console not updated');
+      }
+    }, 250);
+  }
+
+  return {
+    snapshot,
+    push,
+    /** A console connects: it gets a snapshot at once, then one after each change. */
+    connect(signal: AbortSignal) {
+      const res = sse.connect(undefined, signal);
+      setTimeout(push, 0);
+      return res;
+    },
+    close() {
+      clearTimeout(scheduled);
+      sse.close();
+    },
+  };
+}
+
+export type Console = ReturnType<typeof createConsole>;

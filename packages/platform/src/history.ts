@@ -1,0 +1,209 @@
+import type { Logger } from '@beacon/core';
+import { and, asc, eq, gte, lt, max, sql } from 'drizzle-orm';
+import type { PlatformDb } from './db';
+import { type MinuteRow, type SampleRow, sampleMinutes, samples } from './db/schema/samples';
+import {
+  aggregateMinutes,
+  combineMinutes,
+  type NetworkReading,
+  retentionCutoffs,
+  toSample,
+} from './domain/history';
+import type { ContainerStats } from './domain/stats';
+
+const MINUTE = 60_000;
+const minuteOf = (at: number) => Math.floor(at / MINUTE) * MINUTE;
+
+export interface HistoryOptions {
+  db: PlatformDb;
+  log: Logger;
+  /** How long raw samples are kept (BEACON_HISTORY_RAW_HOURS). */
+  rawMs: number;
+  /** How long one-minute aggregates are kept (BEACON_HISTORY_DAYS). */
+  aggregateMs: number;
+  /** Pruning runs this often (a scan of the tables; the minute aggregates are written as samples come). */
+  pruneEveryMs?: number;
+}
+
+/**
+ * Per-container resource history in the platform's database: every stats cycle's samples (one insert per
+ * cycle), one-minute aggregates written once a container's minute is over, and pruning to the retention.
+ */
+export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_000 }: HistoryOptions) {
+  const network = new Map<string, NetworkReading>();
+  /** Per handle: the minute of its latest raw samples, not yet aggregated. */
+  const open = new Map<string, number>();
+  let timer: Timer | undefined;
+
+  const rawOf = (handle: string, from: number, to: number) =>
+    db
+      .select()
+      .from(samples)
+      .where(and(eq(samples.handle, handle), gte(samples.at, from), lt(samples.at, to)))
+      .orderBy(asc(samples.at))
+      .all();
+
+  /** (Re)write the aggregate of one container's minute from its raw samples. */
+  function close(handle: string, minute: number) {
+    const [row] = aggregateMinutes(rawOf(handle, minute, minute + MINUTE));
+    if (!row) return;
+    db.insert(sampleMinutes)
+      .values(row)
+      .onConflictDoUpdate({ target: [sampleMinutes.handle, sampleMinutes.minute], set: row })
+      .run();
+  }
+
+  /** Minutes that ended while nothing closed them: sampled up to the last stop, or a container gone since. */
+  function closeEnded(now: number) {
+    for (const [handle, minute] of open)
+      if (minute < minuteOf(now)) {
+        close(handle, minute);
+        open.delete(handle);
+      }
+  }
+
+  /** After a restart: the raw minutes since each container's last aggregate. */
+  function catchUp() {
+    const lastRaw = db
+      .select({ handle: samples.handle, at: max(samples.at) })
+      .from(samples)
+      .groupBy(samples.handle)
+      .all();
+    for (const { handle, at } of lastRaw) {
+      if (at === null) continue;
+      const done = db
+        .select({ minute: max(sampleMinutes.minute) })
+        .from(sampleMinutes)
+        .where(eq(sampleMinutes.handle, handle))
+        .get()?.minute;
+      const from = done === null || done === undefined ? minuteOf(at) : done + MINUTE;
+      for (let minute = from; minute < minuteOf(at); minute += MINUTE) close(handle, minute);
+      open.set(handle, minuteOf(at));
+    }
+  }
+
+  function prune(now = Date.now()) {
+    const cutoff = retentionCutoffs(now, rawMs, aggregateMs);
+    db.delete(samples).where(lt(samples.at, cutoff.raw)).run();
+    db.delete(sampleMinutes).where(lt(sampleMinutes.minute, cutoff.minutes)).run();
+  }
+
+  const guarded = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      // History is an aid: a failing write never stops the stats cycle or the gauges.
+      log.warn({ event: 'history.write_failed', what, err: String(err) }, 'history not written');
+    }
+  };
+
+  return {
+    start() {
+      guarded('catch up', catchUp);
+      guarded('prune', () => prune());
+      timer = setInterval(() => {
+        guarded('close minutes', () => closeEnded(Date.now()));
+        guarded('prune', () => prune());
+      }, pruneEveryMs);
+      timer.unref?.();
+    },
+    stop() {
+      clearInterval(timer);
+      guarded('close minutes', () => closeEnded(Number.POSITIVE_INFINITY));
+    },
+
+    /** One stats cycle: a row per container that answered, in one statement. */
+    record(at: number, collected: Map<string, ContainerStats>) {
+      const rows: SampleRow[] = [];
+      for (const [handle, stats] of collected) {
+        rows.push(toSample(handle, at, stats, network.get(handle)));
+        network.set(handle, { at, rx: stats.networkRxBytes, tx: stats.networkTxBytes });
+      }
+      for (const handle of network.keys()) if (!collected.has(handle)) network.delete(handle);
+      guarded('samples', () => {
+        if (rows.length) db.insert(samples).values(rows).onConflictDoNothing().run();
+        for (const { handle } of rows) {
+          const previous = open.get(handle);
+          if (previous !== undefined && previous < minuteOf(at)) close(handle, previous);
+          open.set(handle, minuteOf(at));
+        }
+      });
+    },
+
+    raw: rawOf,
+
+    /** Minute aggregates of one container, combined into `stepMs` buckets. */
+    minutes(handle: string, from: number, to: number, stepMs: number): MinuteRow[] {
+      const rows = db
+        .select()
+        .from(sampleMinutes)
+        .where(
+          and(
+            eq(sampleMinutes.handle, handle),
+            gte(sampleMinutes.minute, from),
+            lt(sampleMinutes.minute, to),
+          ),
+        )
+        .orderBy(asc(sampleMinutes.minute))
+        .all();
+      return combineMinutes(rows, stepMs);
+    },
+
+    /** Whether anything is kept for the handle (a deleted container's history stays for its retention). */
+    has(handle: string): boolean {
+      const one = (table: typeof samples | typeof sampleMinutes) =>
+        db.select({ one: sql`1` }).from(table).where(eq(table.handle, handle)).limit(1).get();
+      return one(samples) !== undefined || one(sampleMinutes) !== undefined;
+    },
+
+    /** Per container over a range: from raw samples when they still cover it, else from minute aggregates. */
+    summary(from: number, to: number, now = Date.now()) {
+      if (from >= now - rawMs)
+        return db
+          .select({
+            handle: samples.handle,
+            samples: sql<number>`count(*)`,
+            cpuPercentAvg: sql<number | null>`avg(${samples.cpu})`,
+            cpuPercentMax: sql<number | null>`max(${samples.cpu})`,
+            memoryBytesAvg: sql<number>`avg(${samples.mem})`,
+            memoryBytesMax: sql<number>`max(${samples.mem})`,
+            rxBytesPerSecAvg: sql<number | null>`avg(${samples.rx})`,
+            txBytesPerSecAvg: sql<number | null>`avg(${samples.tx})`,
+            lastAt: sql<number>`max(${samples.at})`,
+          })
+          .from(samples)
+          .where(and(gte(samples.at, from), lt(samples.at, to)))
+          .groupBy(samples.handle)
+          .all();
+      const m = sampleMinutes;
+      return db
+        .select({
+          handle: m.handle,
+          samples: sql<number>`sum(${m.n})`,
+          cpuPercentAvg: sql<
+            number | null
+          >`sum(${m.cpuAvg} * ${m.n}) / sum(case when ${m.cpuAvg} is null then null else ${m.n} end)`,
+          cpuPercentMax: sql<number | null>`max(${m.cpuMax})`,
+          memoryBytesAvg: sql<number>`sum(${m.memAvg} * ${m.n}) / sum(${m.n})`,
+          memoryBytesMax: sql<number>`max(${m.memMax})`,
+          rxBytesPerSecAvg: sql<
+            number | null
+          >`sum(${m.rxAvg} * ${m.n}) / sum(case when ${m.rxAvg} is null then null else ${m.n} end)`,
+          txBytesPerSecAvg: sql<
+            number | null
+          >`sum(${m.txAvg} * ${m.n}) / sum(case when ${m.txAvg} is null then null else ${m.n} end)`,
+          lastAt: sql<number>`max(${m.minute})`,
+        })
+        .from(m)
+        .where(and(gte(m.minute, from), lt(m.minute, to)))
+        .groupBy(m.handle)
+        .all();
+    },
+
+    prune,
+    /** For tests and the bench: close every minute that has ended by `now`. */
+    closeEnded,
+  };
+}
+
+export type History = ReturnType<typeof createHistory>;
