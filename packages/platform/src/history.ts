@@ -53,10 +53,10 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
       .run();
   }
 
-  /** Minutes that ended while nothing closed them: sampled up to the last stop, or a container gone since. */
+  /** Minutes that ended while nothing closed them (a container stopped or gone since); all of them at stop. */
   function closeEnded(now: number) {
     for (const [handle, minute] of open)
-      if (minute < minuteOf(now)) {
+      if (now === Number.POSITIVE_INFINITY || minute < minuteOf(now)) {
         close(handle, minute);
         open.delete(handle);
       }
