@@ -1,4 +1,5 @@
 import { benchDispatch } from './dispatch';
+import { benchHistory } from './history';
 import { benchHttpOverhead } from './http-overhead';
 import { benchLifecycle } from './lifecycle';
 import { benchProxyOverhead } from './proxy-overhead';
@@ -10,5 +11,6 @@ await onFirstCore(() => benchHttpOverhead());
 await benchProxyOverhead();
 await benchSseFanout();
 await benchStatsCollector();
+await benchHistory();
 await benchDispatch();
 await benchLifecycle();

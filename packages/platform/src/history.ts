@@ -1,5 +1,5 @@
 import type { Logger } from '@beacon/core';
-import { and, asc, eq, gte, lt, max, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gte, inArray, lt, max, sql } from 'drizzle-orm';
 import type { PlatformDb } from './db';
 import { type MinuteRow, type SampleRow, sampleMinutes, samples } from './db/schema/samples';
 import {
@@ -12,6 +12,13 @@ import {
 import type { ContainerStats } from './domain/stats';
 
 const MINUTE = 60_000;
+/** An aggregate written again (a minute closed before a restart and again after) takes the new values. */
+const REWRITE = Object.fromEntries(
+  Object.entries(getTableColumns(sampleMinutes)).map(([key, column]) => [
+    key,
+    sql.raw(`excluded.${column.name}`),
+  ]),
+);
 const minuteOf = (at: number) => Math.floor(at / MINUTE) * MINUTE;
 
 export interface HistoryOptions {
@@ -43,24 +50,37 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
       .orderBy(asc(samples.at))
       .all();
 
-  /** (Re)write the aggregate of one container's minute from its raw samples. */
-  function close(handle: string, minute: number) {
-    const [row] = aggregateMinutes(rawOf(handle, minute, minute + MINUTE));
-    if (!row) return;
+  /** (Re)write the minute aggregates of these containers from their raw samples: one read, one write. */
+  function close(handles: string[], minute: number) {
+    if (handles.length === 0) return;
+    const raw = db
+      .select()
+      .from(samples)
+      .where(and(inArray(samples.handle, handles), gte(samples.at, minute), lt(samples.at, minute + MINUTE)))
+      .orderBy(asc(samples.handle), asc(samples.at))
+      .all();
+    const rows = aggregateMinutes(raw);
+    if (rows.length === 0) return;
     db.insert(sampleMinutes)
-      .values(row)
-      .onConflictDoUpdate({ target: [sampleMinutes.handle, sampleMinutes.minute], set: row })
+      .values(rows)
+      .onConflictDoUpdate({ target: [sampleMinutes.handle, sampleMinutes.minute], set: REWRITE })
       .run();
   }
 
-  /** Minutes that ended while nothing closed them (a container stopped or gone since); all of them at stop. */
-  function closeEnded(now: number) {
+  /** Close the open minutes that `ended` says are over, a batch per minute. */
+  function closeWhere(ended: (minute: number) => boolean) {
+    const byMinute = new Map<number, string[]>();
     for (const [handle, minute] of open)
-      if (now === Number.POSITIVE_INFINITY || minute < minuteOf(now)) {
-        close(handle, minute);
+      if (ended(minute)) {
+        byMinute.set(minute, [...(byMinute.get(minute) ?? []), handle]);
         open.delete(handle);
       }
+    for (const [minute, handles] of byMinute) close(handles, minute);
   }
+
+  /** Minutes that ended while nothing closed them (a container stopped or gone since); all of them at stop. */
+  const closeEnded = (now: number) =>
+    closeWhere((minute) => now === Number.POSITIVE_INFINITY || minute < minuteOf(now));
 
   /** After a restart: the raw minutes since each container's last aggregate. */
   function catchUp() {
@@ -77,7 +97,7 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
         .where(eq(sampleMinutes.handle, handle))
         .get()?.minute;
       const from = done === null || done === undefined ? minuteOf(at) : done + MINUTE;
-      for (let minute = from; minute < minuteOf(at); minute += MINUTE) close(handle, minute);
+      for (let minute = from; minute < minuteOf(at); minute += MINUTE) close([handle], minute);
       open.set(handle, minuteOf(at));
     }
   }
@@ -122,11 +142,9 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
       for (const handle of network.keys()) if (!collected.has(handle)) network.delete(handle);
       guarded('samples', () => {
         if (rows.length) db.insert(samples).values(rows).onConflictDoNothing().run();
-        for (const { handle } of rows) {
-          const previous = open.get(handle);
-          if (previous !== undefined && previous < minuteOf(at)) close(handle, previous);
-          open.set(handle, minuteOf(at));
-        }
+        // Containers sampled in a new minute close their previous one.
+        closeWhere((minute) => minute < minuteOf(at));
+        for (const { handle } of rows) open.set(handle, minuteOf(at));
       });
     },
 
