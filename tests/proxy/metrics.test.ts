@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { createApp } from '../../packages/proxy/src/app';
-import { createMetrics } from '../../packages/proxy/src/metrics';
+import { loadConfig } from '../../packages/proxy/src/config';
+import { openDatabase } from '../../packages/proxy/src/db';
+import { createDeps } from '../../packages/proxy/src/deps';
 import { anthropicCall, buildProxy, openaiCall, type TestProxy } from '../support/proxy';
 import { describeServiceMetrics, quietLog } from '../support/service-metrics';
 
@@ -9,7 +11,12 @@ describeServiceMetrics({
   ownMetric: 'proxy_api_calls_total',
   foreignMetrics: ['gateway_', 'platform_'],
   build: (registry, identity) =>
-    createApp({ identity, registry, metrics: createMetrics(registry), log: quietLog }),
+    createApp({
+      identity,
+      registry,
+      log: quietLog,
+      services: createDeps(loadConfig({}), { log: quietLog, registry, db: openDatabase(':memory:') }),
+    }),
 });
 
 describe('proxy call metrics', () => {

@@ -29,7 +29,9 @@ describe('faults: the web shell', () => {
       expect(frames[0]?.error?.message).toContain('frame: invalid JSON');
       expect(frames[3]?.error?.message).toContain('frame.text');
       ws.close();
-      expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+      // Still serving (there is no platform here, so /health is `down`: liveness is the question).
+      expect((await fetch(`${gateway.url}/health/live`)).status).toBe(200);
+      expect((await fetch(`${gateway.url}/version`)).status).toBe(200);
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
       expect(metrics).toContain('gateway_ws_frames_invalid_total 5');
     } finally {

@@ -190,7 +190,8 @@ ${fast}`,
       BEACON_ALERTMANAGER_PORT: String(ports.alertmanager),
     };
     await must([...compose, 'up', '-d', '--build', ...SERVICES], env);
-  });
+    // Building every image from scratch (a fresh clone, a changed packages/ layer) takes most of a minute.
+  }, 300_000);
 
   afterAll(async () => {
     await runCommand([...compose, 'down', '-v', '--remove-orphans'], { env });

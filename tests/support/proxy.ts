@@ -1,11 +1,10 @@
 import { createLogger } from '@beacon/core';
 import { Registry } from 'prom-client';
 import { createApp } from '../../packages/proxy/src/app';
+import { loadConfig } from '../../packages/proxy/src/config';
 import { openDatabase } from '../../packages/proxy/src/db';
 import { usage } from '../../packages/proxy/src/db/schema/usage';
-import { createMetrics } from '../../packages/proxy/src/metrics';
-import { loadPrices } from '../../packages/proxy/src/prices';
-import { createUsageWriter } from '../../packages/proxy/src/usage-writer';
+import { createDeps } from '../../packages/proxy/src/deps';
 import { type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream';
 
 /** A proxy app on an in-memory database, pointed at a fresh fake upstream for both providers. */
@@ -17,21 +16,17 @@ export function buildProxy(
   const registry = new Registry();
   const db = openDatabase(':memory:');
   const log = createLogger({ service: 'proxy', level: 'silent' });
-  const usageWriter = createUsageWriter(db, log);
-  const app = createApp({
-    identity: { name: 'proxy', version: 'test' },
-    registry,
-    metrics: createMetrics(registry),
-    log,
-    db,
-    usageWriter,
-    prices: loadPrices(),
-    upstreams: {
-      openai: { url: fake.url, key: 'sk-upstream-openai' },
-      anthropic: { url: fake.url, key: 'sk-upstream-anthropic' },
-    },
-    ...extra,
+  const config = loadConfig({
+    BEACON_UPSTREAM_OPENAI_URL: fake.url,
+    BEACON_UPSTREAM_OPENAI_KEY: 'sk-upstream-openai',
+    BEACON_UPSTREAM_ANTHROPIC_URL: fake.url,
+    BEACON_UPSTREAM_ANTHROPIC_KEY: 'sk-upstream-anthropic',
+    ...(extra.upstreamTimeoutMs ? { BEACON_UPSTREAM_TIMEOUT: String(extra.upstreamTimeoutMs / 1000) } : {}),
+    ...(extra.maxMetricUsers ? { BEACON_METRICS_MAX_USERS: String(extra.maxMetricUsers) } : {}),
   });
+  // The same parts main.ts builds, on an in-memory database.
+  const services = createDeps(config, { log, registry, db });
+  const app = createApp({ identity: { name: 'proxy', version: 'test' }, registry, log, services });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     app.request(path, {
       method: 'POST',
@@ -45,7 +40,7 @@ export function buildProxy(
     registry,
     post,
     rows: () => {
-      usageWriter.flush();
+      services.usage.flush();
       return db.select().from(usage).all();
     },
     metrics: () => registry.metrics(),

@@ -17,7 +17,7 @@ export interface ServiceAppFactory {
   foreignMetrics: string[];
 }
 
-/** The checks of SPEC §3/§4 every service's /metrics must pass; each service test calls it. */
+/** The checks of docs/metrics.md every service's /metrics must pass; each service test calls it. */
 export function describeServiceMetrics({ service, build, ownMetric, foreignMetrics }: ServiceAppFactory) {
   const identity = { name: service, version: '0.1.0-test' };
   const text = async (app: Hono) => (await app.request('/metrics')).text();

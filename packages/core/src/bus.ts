@@ -12,7 +12,7 @@ export interface PublishOptions {
   traceId?: string;
 }
 
-/** A JetStream stream: what it keeps and for how long (SPEC subjects; see `streams` in contracts). */
+/** A JetStream stream: what it keeps and for how long (subjects in docs/dispatch.md; see `streams` in contracts). */
 export interface StreamConfig {
   name: string;
   subjects: readonly string[];

@@ -40,7 +40,7 @@ export function parseEnv<S extends z.ZodType>(
   return result.data;
 }
 
-/** SPEC variables this version does not act on: set, they would be silently ignored, so they stop the start. */
+/** Documented variables this version does not act on: set, they would be silently ignored, so they stop the start. */
 const NOT_BUILT: Record<string, string> = {
   BEACON_DATABASE_URL: 'the PostgreSQL backend is not built; data is SQLite under BEACON_DATA_DIR',
   BEACON_LOKI_URL: 'logs go to Loki through Alloy (distro/observability), not pushed by the services',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { StreamConfig } from './bus';
 
-/** A container handle (SPEC §5); it is also a token of bus subjects. */
+/** A container handle (docs/platform.md); it is also a token of bus subjects. */
 export const HANDLE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Files the platform gives a container, mounted read-only (never env: `docker inspect` would show them). */
@@ -9,7 +9,7 @@ export const PLATFORM_FILES_DIR = '/run/beacon';
 /** The container's proxy key (a pooled container's current tenant's); the kernel reads it before each call. */
 export const PROXY_KEY_FILE = `${PLATFORM_FILES_DIR}/proxy-key`;
 
-/** Bus payloads (SPEC §6). Unknown fields are ignored; the handle is the subject's second token. */
+/** Bus payloads (docs/dispatch.md). Unknown fields are ignored; the handle is the subject's second token. */
 export const busKinds = ['questions', 'progress', 'results', 'errors', 'cancelled'] as const;
 export type BusKind = (typeof busKinds)[number];
 

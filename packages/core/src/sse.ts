@@ -30,8 +30,10 @@ interface Client {
 }
 
 const encoder = new TextEncoder();
-const frame = (id: number, type: string, data: unknown) =>
-  encoder.encode(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+/** One SSE event as bytes; without an id the client's Last-Event-ID stays where it was. */
+export const sseFrame = (type: string, data: unknown, id?: number) =>
+  encoder.encode(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+const frame = (id: number, type: string, data: unknown) => sseFrame(type, data, id);
 
 export class SseBroadcaster {
   readonly #clients = new Set<Client>();
@@ -84,10 +86,7 @@ export class SseBroadcaster {
       const oldest = this.#ring[0]?.id ?? this.#nextId;
       const latest = this.#nextId - 1;
       if (after < oldest - 1 || after > latest)
-        this.#push(
-          client,
-          encoder.encode(`event: ${SSE_GAP_EVENT}\ndata: ${JSON.stringify({ after, oldest, latest })}\n\n`),
-        );
+        this.#push(client, sseFrame(SSE_GAP_EVENT, { after, oldest, latest }));
       for (const e of this.#ring) if (e.id > after) this.#push(client, e.chunk);
     }
     const remove = () => {

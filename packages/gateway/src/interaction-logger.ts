@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from '@beacon/core';
 import type { GatewayMetrics } from './metrics';
 
-/** One line per dispatch (SPEC §6). */
+/** One line per dispatch (docs/dispatch.md). */
 export interface Interaction {
   timestamp: string;
   traceId: string;

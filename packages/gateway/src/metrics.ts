@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** The gateway's metric handles (SPEC §4), on the gateway's own registry. */
+/** The gateway's metric handles (docs/metrics.md), on the gateway's own registry. */
 export function createMetrics(registry: Registry) {
   const registers = [registry];
   return {

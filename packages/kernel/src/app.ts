@@ -5,12 +5,11 @@ import {
   type Probe,
   parseJsonBody,
   type ServiceIdentity,
+  sseFrame,
 } from '@beacon/core';
 import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
 import type { Runner } from './runner';
-
-const encoder = new TextEncoder();
 
 /** GET /health (and the shared routes) and POST /v1/dispatch: one command, answered as an SSE stream. */
 export interface KernelDeps {
@@ -27,7 +26,7 @@ export function createApp({ identity, runner, log, probes = [] }: KernelDeps): H
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
     const send = (event: string, data: unknown) => {
       try {
-        controller?.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+        controller?.enqueue(sseFrame(event, data));
       } catch {}
     };
     const body = new ReadableStream<Uint8Array>({

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** The platform's metric handles (SPEC §4), on the platform's own registry. */
+/** The platform's metric handles (docs/metrics.md), on the platform's own registry. */
 export function createMetrics(registry: Registry) {
   const registers = [registry];
   const perHandle = (name: string, help: string) =>

@@ -1,7 +1,7 @@
 import { type Logger, mapWithConcurrency } from '@beacon/core';
 import type { Counter } from 'prom-client';
 import type { CgroupReader } from './clients/cgroup';
-import type { DockerClient, ManagedContainer } from './clients/docker';
+import { type DockerClient, LABELS, type ManagedContainer } from './clients/docker';
 import { type ContainerStats, type CpuSample, type DockerStatsJson, toContainerStats } from './domain/stats';
 import type { PlatformMetrics } from './metrics';
 
@@ -82,7 +82,7 @@ export class StatsCollector {
     const end = metrics.statsCollectDuration.startTimer();
     try {
       const containers = await docker.list();
-      const handleOf = (c: ManagedContainer) => c.labels['beacon.handle'] ?? c.name;
+      const handleOf = (c: ManagedContainer) => c.labels[LABELS.handle] ?? c.name;
       const running = containers.filter((c) => c.state === 'running');
       this.#setStateGauges(containers, handleOf);
 

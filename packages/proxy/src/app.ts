@@ -1,5 +1,4 @@
 import {
-  createAuditTrail,
   createServiceApp,
   type Logger,
   type MetricsExposure,
@@ -8,52 +7,25 @@ import {
 } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { ProxyDb } from './db';
-import type { PriceTable } from './domain/prices';
-import { createForwarder, type Upstream } from './forward';
-import { createKeyStore } from './keys';
-import type { ProxyMetrics } from './metrics';
-import { createQuotaGuard } from './quotas';
-import { createRecorder } from './recorder';
+import type { ProxyServices } from './deps';
 import { adminRoutes } from './routes/admin';
 import { aiRoutes } from './routes/ai';
-import { createUsageWriter, type UsageWriter } from './usage-writer';
 
 export interface ProxyDeps extends MetricsExposure {
   identity: ServiceIdentity;
   registry: Registry;
-  metrics: ProxyMetrics;
   log: Logger;
-  adminToken?: string;
+  adminToken?: string | undefined;
   probes?: Probe[];
-  /** Without a database the service answers only the shared routes (used by the metrics tests). */
-  db?: ProxyDb;
-  /** Created by main.ts to flush on shutdown; made here when absent. */
-  usageWriter?: UsageWriter;
-  prices?: PriceTable;
-  upstreams?: { openai: Upstream; anthropic: Upstream };
-  maxMetricUsers?: number;
-  upstreamTimeoutMs?: number;
+  /** What createDeps built; without it the app answers only the shared routes (the metrics tests). */
+  services?: Omit<ProxyServices, 'start' | 'stopSteps'>;
 }
 
 export function createApp(deps: ProxyDeps): Hono {
-  const app = createServiceApp(deps);
-  const { db, prices, upstreams, metrics, log } = deps;
-  if (!db || !prices || !upstreams) return app;
-  const writer = deps.usageWriter ?? createUsageWriter(db, log);
-  const keys = createKeyStore(db);
-  const quotas = createQuotaGuard(db, writer, metrics);
-  const recorder = createRecorder(writer, metrics, prices, log, deps.maxMetricUsers ?? 500);
-  const forwarder = createForwarder({
-    upstreams,
-    keys,
-    quotas,
-    recorder,
-    metrics,
-    log,
-    timeoutMs: deps.upstreamTimeoutMs ?? 300_000,
-  });
-  app.route('/', aiRoutes(forwarder, prices));
-  app.route('/', adminRoutes(db, writer, keys, quotas, createAuditTrail(db, log), deps.adminToken));
+  const { services, adminToken } = deps;
+  const app = createServiceApp({ ...deps, probes: [...(deps.probes ?? []), ...(services?.probes ?? [])] });
+  if (!services) return app;
+  app.route('/', aiRoutes(services));
+  app.route('/', adminRoutes({ ...services, adminToken }));
   return app;
 }

@@ -1,7 +1,8 @@
 import type { Logger } from '@beacon/core';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { outputLimit } from './domain/output-limit';
+import type { UpstreamClient } from './clients/upstream';
+import { parseCall, worstCaseUsd } from './domain/budget';
 import { NO_USAGE, type Provider, type TokenUsage } from './domain/prices';
 import { ERROR_TYPES, providerError } from './domain/provider-errors';
 import { fromAnthropic, fromOpenAi, StreamUsageTracker } from './domain/usage';
@@ -9,25 +10,19 @@ import type { KeyOwner, KeyStore } from './keys';
 import type { ProxyMetrics } from './metrics';
 import type { QuotaGuard } from './quotas';
 import type { CallStatus, Recorder } from './recorder';
-
-export interface Upstream {
-  url: string;
-  key?: string;
-}
+import { passThrough } from './stream-pass';
 
 export interface ForwarderDeps {
-  upstreams: Record<Provider, Upstream>;
+  upstream: UpstreamClient;
   keys: KeyStore;
   quotas: QuotaGuard;
   recorder: Recorder;
   metrics: ProxyMetrics;
   log: Logger;
-  timeoutMs: number;
 }
 
 /** What the proxy charged for a call: a response header, or for streams a final SSE comment. */
 export const COST_HEADER = 'x-beacon-cost-usd';
-const PATHS: Record<Provider, string> = { openai: '/v1/chat/completions', anthropic: '/v1/messages' };
 
 function presentedKey(c: Context): string | undefined {
   const auth = c.req.header('authorization');
@@ -36,9 +31,7 @@ function presentedKey(c: Context): string | undefined {
 }
 
 /** Forwards one AI call: authenticate, reserve budget, call upstream, pass the answer through, record usage. */
-export function createForwarder(deps: ForwarderDeps) {
-  const { upstreams, keys, quotas, recorder, metrics, log, timeoutMs } = deps;
-
+export function createForwarder({ upstream, keys, quotas, recorder, metrics, log }: ForwarderDeps) {
   const fail = (
     c: Context,
     provider: Provider,
@@ -68,31 +61,17 @@ export function createForwarder(deps: ForwarderDeps) {
     const owner = authenticate(c, provider);
     if (owner instanceof Response) return owner;
 
-    let body: Record<string, unknown>;
+    let json: unknown;
     try {
-      body = await c.req.json();
+      json = await c.req.json();
     } catch {
       return fail(c, provider, 400, 'bad_request', 'body: invalid JSON');
     }
-    if (typeof body !== 'object' || body === null || typeof body.model !== 'string' || !body.model) {
-      return fail(c, provider, 400, 'bad_request', 'body.model: required string');
-    }
-    const model = body.model;
-    const maxOutput = outputLimit(body);
-    if (typeof maxOutput === 'string') return fail(c, provider, 400, 'bad_request', maxOutput);
-    const stream = body.stream === true;
-    if (provider === 'openai' && stream) {
-      body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
-    }
-    const upstreamBody = JSON.stringify(body);
+    const parsed = parseCall(provider, json);
+    if (typeof parsed === 'string') return fail(c, provider, 400, 'bad_request', parsed);
+    const { model, stream, upstreamBody } = parsed;
     const metricUser = recorder.userLabel(owner.user);
-
-    // Worst case: every byte of the request a token (prompts are ~4 bytes per token), priced at the dearer input rate.
-    const bytes = upstreamBody.length;
-    const worstCase = Math.max(
-      recorder.costOf(model, { input: bytes, output: maxOutput, cacheRead: 0, cacheWrite: 0 }),
-      recorder.costOf(model, { input: 0, output: maxOutput, cacheRead: 0, cacheWrite: bytes }),
-    );
+    const worstCase = worstCaseUsd((u) => recorder.costOf(model, u), upstreamBody.length, parsed.maxOutput);
     const reservation = quotas.reserve(owner.user, metricUser, worstCase);
     const call = {
       user: owner.user,
@@ -105,9 +84,9 @@ export function createForwarder(deps: ForwarderDeps) {
     };
     // Written before the upstream is asked: a proxy killed mid-call leaves a row, not a lost charge.
     const pendingId = reservation.ok ? await recorder.begin(call, worstCase) : undefined;
-    const record = (usage: TokenUsage, status: CallStatus, httpStatus: number, usedModel = model) => {
+    const record = (usage: TokenUsage, status: CallStatus, httpStatus: number) => {
       const cost = recorder.record(
-        { ...call, model: usedModel, usage, status, httpStatus, durationMs: performance.now() - started },
+        { ...call, usage, status, httpStatus, durationMs: performance.now() - started },
         pendingId,
       );
       if (reservation.ok) reservation.settle(cost);
@@ -124,50 +103,38 @@ export function createForwarder(deps: ForwarderDeps) {
       return c.json(providerError(provider, 'budget_exceeded', reservation.message), 429, retry);
     }
 
-    const upstream = upstreams[provider];
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'x-beacon-trace-id': traceId,
-    };
-    if (provider === 'openai') {
-      if (upstream.key) headers.authorization = `Bearer ${upstream.key}`;
-    } else {
-      if (upstream.key) headers['x-api-key'] = upstream.key;
-      headers['anthropic-version'] = c.req.header('anthropic-version') ?? '2023-06-01';
-      const beta = c.req.header('anthropic-beta');
-      if (beta) headers['anthropic-beta'] = beta;
-    }
-    const modelLabel = recorder.modelLabel(model);
-    const endUpstream = metrics.upstreamDuration.startTimer({ provider, model: modelLabel });
+    const endUpstream = metrics.upstreamDuration.startTimer({ provider, model: recorder.modelLabel(model) });
     const upstreamError = (kind: string) => metrics.upstreamErrors.inc({ provider, kind });
-
-    let res: Response;
-    const abort = AbortSignal.timeout(timeoutMs);
-    try {
-      res = await fetch(upstream.url.replace(/\/$/, '') + PATHS[provider], {
-        method: 'POST',
-        headers,
-        body: upstreamBody,
-        signal: abort,
-      });
-    } catch (err) {
+    const { signal, response } = upstream.send(provider, upstreamBody, {
+      traceId,
+      anthropicVersion: c.req.header('anthropic-version'),
+      anthropicBeta: c.req.header('anthropic-beta'),
+    });
+    // A failure before or while the answer is read: timed out (504) or broken (502).
+    const broke = (kind: string, message: string) => {
       endUpstream();
-      const timedOut = abort.aborted;
-      upstreamError(timedOut ? 'timeout' : 'connect');
-      record(NO_USAGE, timedOut ? 'timeout' : 'upstream_error', timedOut ? 504 : 502);
-      log.warn(
-        { event: 'proxy.upstream_failed', provider, traceId, err: String(err) },
-        'upstream call failed',
-      );
-      return timedOut
+      upstreamError(signal.aborted ? 'timeout' : kind);
+      record(NO_USAGE, signal.aborted ? 'timeout' : 'upstream_error', signal.aborted ? 504 : 502);
+      return signal.aborted
         ? fail(
             c,
             provider,
             504,
             'timeout',
-            `upstream ${provider} did not answer within ${timeoutMs / 1000} s`,
+            `upstream ${provider} did not answer within ${upstream.timeoutMs / 1000} s`,
           )
-        : fail(c, provider, 502, 'upstream', `upstream ${provider} unreachable`);
+        : fail(c, provider, 502, 'upstream', message);
+    };
+
+    let res: Response;
+    try {
+      res = await response;
+    } catch (err) {
+      log.warn(
+        { event: 'proxy.upstream_failed', provider, traceId, err: String(err) },
+        'upstream call failed',
+      );
+      return broke('connect', `upstream ${provider} unreachable`);
     }
 
     if (!res.ok || !stream || !res.body) {
@@ -175,16 +142,7 @@ export function createForwarder(deps: ForwarderDeps) {
       try {
         text = await res.text();
       } catch {
-        endUpstream();
-        upstreamError(abort.aborted ? 'timeout' : 'read');
-        record(NO_USAGE, abort.aborted ? 'timeout' : 'upstream_error', abort.aborted ? 504 : 502);
-        return fail(
-          c,
-          provider,
-          abort.aborted ? 504 : 502,
-          abort.aborted ? 'timeout' : 'upstream',
-          'upstream answer broke off',
-        );
+        return broke('read', 'upstream answer broke off');
       }
       endUpstream();
       if (!res.ok) {
@@ -197,14 +155,14 @@ export function createForwarder(deps: ForwarderDeps) {
           headers: { 'content-type': 'application/json', 'x-beacon-trace-id': traceId },
         });
       }
-      let parsed: { usage?: unknown; model?: string } = {};
+      let answer: { usage?: unknown } = {};
       try {
-        parsed = JSON.parse(text);
+        answer = JSON.parse(text);
       } catch {}
       const usage =
-        (provider === 'openai' ? fromOpenAi(parsed.usage as never) : fromAnthropic(parsed.usage as never)) ??
+        (provider === 'openai' ? fromOpenAi(answer.usage as never) : fromAnthropic(answer.usage as never)) ??
         NO_USAGE;
-      const cost = record(usage, 'ok', res.status, model);
+      const cost = record(usage, 'ok', res.status);
       return new Response(text, {
         status: res.status,
         headers: {
@@ -215,52 +173,20 @@ export function createForwarder(deps: ForwarderDeps) {
       });
     }
 
-    // Streaming: pass each chunk on as it comes and read usage on the way. If the client goes away, the
-    // upstream is still drained (it generates and bills regardless) so the recorded usage is exact.
     const tracker = new StreamUsageTracker(provider);
-    const reader = res.body.getReader();
-    let clientGone = false;
-    let finished = false;
-    const finish = (status: CallStatus, httpStatus: number) => {
-      if (finished) return 0;
-      finished = true;
-      endUpstream();
-      return record(tracker.usage ?? NO_USAGE, status, httpStatus);
-    };
-    const drain = async () => {
-      try {
-        for (let r = await reader.read(); !r.done; r = await reader.read()) tracker.push(r.value);
-        finish('client_closed', 499);
-      } catch {
-        upstreamError(abort.aborted ? 'timeout' : 'read');
-        finish('client_closed', 499);
-      }
-    };
-    const out = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const r = await reader.read();
-          if (r.done) {
-            const cost = finish('ok', 200);
-            // An SSE comment, which SDKs ignore: lets Beacon's kernel report the cost the proxy charged.
-            controller.enqueue(new TextEncoder().encode(`: beacon-cost-usd ${cost}\n\n`));
-            controller.close();
-            return;
-          }
-          tracker.push(r.value);
-          if (!clientGone) controller.enqueue(r.value);
-        } catch (err) {
-          upstreamError(abort.aborted ? 'timeout' : 'read');
-          finish(abort.aborted ? 'timeout' : 'upstream_error', 502);
-          controller.error(err);
-        }
+    const body = passThrough(
+      res.body,
+      {
+        seen: (chunk) => tracker.push(chunk),
+        end: (status, httpStatus) => {
+          endUpstream();
+          return record(tracker.usage ?? NO_USAGE, status, httpStatus);
+        },
+        failed: () => upstreamError(signal.aborted ? 'timeout' : 'read'),
       },
-      cancel() {
-        clientGone = true;
-        void drain();
-      },
-    });
-    return new Response(out, {
+      () => signal.aborted,
+    );
+    return new Response(body, {
       status: 200,
       headers: {
         'content-type': res.headers.get('content-type') ?? 'text/event-stream',

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** The proxy's metric handles (SPEC §4), on the proxy's own registry. */
+/** The proxy's metric handles (docs/metrics.md), on the proxy's own registry. */
 export function createMetrics(registry: Registry) {
   const registers = [registry];
   return {

@@ -1,29 +1,13 @@
-import { and, eq, gte, sum } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { ProxyDb } from './db';
 import { type QuotaRow, quotas } from './db/schema/quotas';
-import { usage } from './db/schema/usage';
+import { type Limits, type Refusal, refusalOf, startOfDay, startOfMonth } from './domain/budget';
 import type { ProxyMetrics } from './metrics';
-import type { UsageWriter } from './usage-writer';
+import type { UsageStore } from './usage-store';
 
-export interface QuotaLimits {
-  dailyUsd?: number | null;
-  monthlyUsd?: number | null;
-  requestsPerMinute?: number | null;
-}
+export type QuotaLimits = Limits;
 
-export type Reservation =
-  | { ok: true; settle(actualUsd: number): void }
-  | {
-      ok: false;
-      reason: 'daily' | 'monthly' | 'requests_per_minute';
-      retryAfterSeconds: number;
-      message: string;
-    };
-
-const startOfDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-const startOfMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
-const nextDay = (d: Date) => new Date(startOfDay(d).getTime() + 86_400_000);
-const nextMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+export type Reservation = { ok: true; settle(actualUsd: number): void } | ({ ok: false } & Refusal);
 
 interface Spend {
   dayStart: number;
@@ -43,22 +27,12 @@ interface Spend {
  */
 export function createQuotaGuard(
   db: ProxyDb,
-  writer: UsageWriter,
+  usage: Pick<UsageStore, 'spentSince'>,
   metrics: ProxyMetrics,
   now: () => Date = () => new Date(),
 ) {
   const spends = new Map<string, Spend>();
-
-  const spentSince = (user: string, from: Date) => {
-    writer.flush();
-    return Number(
-      db
-        .select({ total: sum(usage.costUsd) })
-        .from(usage)
-        .where(and(eq(usage.user, user), gte(usage.at, from)))
-        .get()?.total ?? 0,
-    );
-  };
+  const spentSince = usage.spentSince;
 
   /** Spend of the current day and month, from the database once, then kept in memory. */
   function spendOf(user: string): Spend {
@@ -135,36 +109,9 @@ export function createQuotaGuard(
       const limits = limitsOf(user);
       const s = spendOf(user);
       const t = now();
-      if (limits?.requestsPerMinute) {
-        const windowStart = t.getTime() - 60_000;
-        s.recent = s.recent.filter((at) => at > windowStart);
-        if (s.recent.length >= limits.requestsPerMinute) {
-          const retry = Math.ceil(((s.recent[0] ?? t.getTime()) + 60_000 - t.getTime()) / 1000);
-          return {
-            ok: false,
-            reason: 'requests_per_minute',
-            retryAfterSeconds: Math.max(1, retry),
-            message: `${user} is over ${limits.requestsPerMinute} requests per minute`,
-          };
-        }
-      }
-      const committed = s.reserved + worstCaseUsd;
-      if (limits?.dailyUsd != null && s.day + committed > limits.dailyUsd) {
-        return {
-          ok: false,
-          reason: 'daily',
-          retryAfterSeconds: Math.ceil((nextDay(t).getTime() - t.getTime()) / 1000),
-          message: `${user} has spent $${s.day.toFixed(4)} of a $${limits.dailyUsd} daily budget`,
-        };
-      }
-      if (limits?.monthlyUsd != null && s.month + committed > limits.monthlyUsd) {
-        return {
-          ok: false,
-          reason: 'monthly',
-          retryAfterSeconds: Math.ceil((nextMonth(t).getTime() - t.getTime()) / 1000),
-          message: `${user} has spent $${s.month.toFixed(4)} of a $${limits.monthlyUsd} monthly budget`,
-        };
-      }
+      if (limits?.requestsPerMinute) s.recent = s.recent.filter((at) => at > t.getTime() - 60_000);
+      const refusal = refusalOf(user, s, limits, worstCaseUsd, t);
+      if (refusal) return { ok: false, ...refusal };
       s.reserved += worstCaseUsd;
       s.inFlight++;
       if (limits?.requestsPerMinute) s.recent.push(t.getTime());

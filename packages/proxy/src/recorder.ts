@@ -8,7 +8,7 @@ import {
   type TokenUsage,
 } from './domain/prices';
 import type { ProxyMetrics } from './metrics';
-import type { UsageWriter } from './usage-writer';
+import type { UsageStore } from './usage-store';
 
 export type CallStatus = 'ok' | 'upstream_error' | 'timeout' | 'client_closed' | 'rejected' | 'pending';
 
@@ -50,7 +50,7 @@ const rowOf = (call: CallRecord, cost: number) => ({
  * Labels: `model` only from the price table (else `unknown`); `user` capped at maxUsers (else `_other`).
  */
 export function createRecorder(
-  writer: UsageWriter,
+  writer: Pick<UsageStore, 'begin' | 'settle'>,
   metrics: ProxyMetrics,
   prices: PriceTable,
   log: Logger,

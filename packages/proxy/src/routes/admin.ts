@@ -1,12 +1,9 @@
 import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAuditTarget } from '@beacon/core';
-import { and, count, eq, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { ProxyDb } from '../db';
-import { usage } from '../db/schema/usage';
 import type { KeyStore } from '../keys';
 import type { QuotaGuard } from '../quotas';
-import type { UsageWriter } from '../usage-writer';
+import type { UsageDimension, UsageStore } from '../usage-store';
 
 const name = z.string().min(1).max(128);
 const createKey = z.object({ user: name, handle: name.optional() });
@@ -20,6 +17,7 @@ const quotaBody = z.object({
 const isoTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
   error: 'must be an ISO date (2026-12-01) or date-time (2026-12-01T09:00:00Z)',
 });
+const dimension = z.enum(['day', 'model', 'user', 'handle']);
 const usageQuery = z.object({
   user: name.optional(),
   from: isoTime.optional(),
@@ -28,23 +26,29 @@ const usageQuery = z.object({
   groupBy: z
     .string()
     .default('day')
-    .transform((v) => v.split(','))
-    .pipe(
-      z
-        .array(z.enum(['day', 'model', 'user', 'handle']))
-        .min(1)
-        .max(4),
-    ),
+    .transform((v, ctx) => {
+      const parts = [...new Set(v.split(','))];
+      for (const part of parts) {
+        const checked = dimension.safeParse(part);
+        if (!checked.success) {
+          ctx.addIssue({ code: 'custom', message: checked.error.issues[0]?.message ?? 'unknown dimension' });
+          return z.NEVER;
+        }
+      }
+      return parts as UsageDimension[];
+    }),
 });
 
-export function adminRoutes(
-  db: ProxyDb,
-  writer: UsageWriter,
-  keys: KeyStore,
-  quotas: QuotaGuard,
-  audit: AuditTrail,
-  adminToken?: string,
-) {
+export interface AdminRoutesDeps {
+  usage: UsageStore;
+  keys: KeyStore;
+  quotas: QuotaGuard;
+  audit: AuditTrail;
+  adminToken?: string | undefined;
+}
+
+/** Keys, quotas, usage and the audit trail (admin token). */
+export function adminRoutes({ usage, keys, quotas, audit, adminToken }: AdminRoutesDeps) {
   const app = new Hono();
   app.use('/api/*', adminAuth(adminToken));
   app.route('/', audit.routes(adminAuth(adminToken)));
@@ -70,45 +74,13 @@ export function adminRoutes(
   app.get('/api/quotas/:user', (c) => c.json(quotas.get(parseWith(name, c.req.param('user'), 'user'))));
   app.get('/api/usage', (c) => {
     const q = parseWith(usageQuery, c.req.query(), 'query');
-    writer.flush();
-    const where: SQL[] = [];
-    if (q.user) where.push(eq(usage.user, q.user));
-    if (q.from) where.push(gte(usage.at, new Date(q.from)));
-    if (q.to) where.push(lt(usage.at, new Date(q.to)));
-    const dimension = {
-      day: sql<string>`strftime('%Y-%m-%d', ${usage.at} / 1000, 'unixepoch')`,
-      model: sql<string>`${usage.model}`,
-      user: sql<string>`${usage.user}`,
-      handle: sql<string | null>`${usage.handle}`,
-    };
-    const keys = Object.fromEntries(q.groupBy.map((d) => [d, dimension[d]]));
-    const rows = db
-      .select({
-        ...keys,
-        calls: count(),
-        costUsd: sum(usage.costUsd),
-        inputTokens: sum(usage.inputTokens),
-        outputTokens: sum(usage.outputTokens),
-        cacheReadTokens: sum(usage.cacheReadTokens),
-        cacheWriteTokens: sum(usage.cacheWriteTokens),
-      })
-      .from(usage)
-      .where(where.length ? and(...where) : undefined)
-      .groupBy(...Object.values(keys))
-      .orderBy(...Object.values(keys))
-      .all();
-    return c.json({
-      groupBy: q.groupBy.join(','),
-      rows: rows.map((r) => ({
-        ...Object.fromEntries(q.groupBy.map((d) => [d, r[d as keyof typeof r]])),
-        calls: r.calls,
-        costUsd: Number(r.costUsd ?? 0),
-        inputTokens: Number(r.inputTokens ?? 0),
-        outputTokens: Number(r.outputTokens ?? 0),
-        cacheReadTokens: Number(r.cacheReadTokens ?? 0),
-        cacheWriteTokens: Number(r.cacheWriteTokens ?? 0),
-      })),
+    const rows = usage.summarize({
+      user: q.user,
+      from: q.from ? new Date(q.from) : undefined,
+      to: q.to ? new Date(q.to) : undefined,
+      groupBy: q.groupBy,
     });
+    return c.json({ groupBy: q.groupBy.join(','), rows });
   });
   return app;
 }

@@ -3,7 +3,7 @@ import type { PriceTable } from '../domain/prices';
 import type { Forwarder } from '../forward';
 
 /** The OpenAI- and Anthropic-compatible surface callers (kernels, SDKs) talk to. */
-export function aiRoutes(forwarder: Forwarder, prices: PriceTable) {
+export function aiRoutes({ forwarder, prices }: { forwarder: Forwarder; prices: PriceTable }) {
   return new Hono()
     .post('/v1/chat/completions', (c) => forwarder.forward(c, 'openai'))
     .post('/v1/messages', (c) => forwarder.forward(c, 'anthropic'))

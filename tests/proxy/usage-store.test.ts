@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
 import { openDatabase } from '../../packages/proxy/src/db';
 import { usage } from '../../packages/proxy/src/db/schema/usage';
-import { createUsageWriter, type UsageInsert } from '../../packages/proxy/src/usage-writer';
+import { createUsageStore, type UsageInsert } from '../../packages/proxy/src/usage-store';
 import { startFakeUpstream } from '../support/fake-upstream';
 import { post } from '../support/http';
 import { openaiCall } from '../support/proxy';
@@ -37,7 +37,7 @@ describe('usage writer', () => {
 
   test('appended rows reach the table on their own within the flush window', async () => {
     const db = openDatabase(':memory:');
-    const writer = createUsageWriter(db, log);
+    const writer = createUsageStore(db, log);
     for (const id of ['a', 'b', 'c']) writer.append(row(id));
     const traceIds = () =>
       db
@@ -51,7 +51,7 @@ describe('usage writer', () => {
 
   test('a database that refuses writes keeps the rows, reports it, and writes them once it recovers', async () => {
     const db = openDatabase(':memory:');
-    const writer = createUsageWriter(db, log);
+    const writer = createUsageStore(db, log);
     db.$client.exec('ALTER TABLE usage RENAME TO usage_away');
     writer.append(row('kept-1'));
     writer.append(row('kept-2'));

@@ -1,0 +1,87 @@
+import { outputLimit } from './output-limit';
+import type { Provider, TokenUsage } from './prices';
+
+export const startOfDay = (d: Date) =>
+  new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+export const startOfMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
+const nextDay = (d: Date) => new Date(startOfDay(d).getTime() + 86_400_000);
+const nextMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+
+/** A call as the proxy forwards it: the body it sends on, and what the budget needs to know. */
+export interface ParsedCall {
+  model: string;
+  stream: boolean;
+  maxOutput: number;
+  upstreamBody: string;
+}
+
+/** The caller's JSON body → the call, or the 400 message naming what is wrong. */
+export function parseCall(provider: Provider, body: unknown): ParsedCall | string {
+  const call = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  if (typeof call.model !== 'string' || !call.model) return 'body.model: required string';
+  const maxOutput = outputLimit(call);
+  if (typeof maxOutput === 'string') return maxOutput;
+  const stream = call.stream === true;
+  // OpenAI reports a stream's usage only when asked to.
+  if (provider === 'openai' && stream)
+    call.stream_options = { ...(call.stream_options as object | undefined), include_usage: true };
+  return { model: call.model, stream, maxOutput, upstreamBody: JSON.stringify(call) };
+}
+
+/**
+ * The most a call can cost: every byte of the request a token (prompts are ~4 bytes per token) at the dearer
+ * of the input and cache-write rates, plus its output limit.
+ */
+export const worstCaseUsd = (costOf: (usage: TokenUsage) => number, bytes: number, maxOutput: number) =>
+  Math.max(
+    costOf({ input: bytes, output: maxOutput, cacheRead: 0, cacheWrite: 0 }),
+    costOf({ input: 0, output: maxOutput, cacheRead: 0, cacheWrite: bytes }),
+  );
+
+export interface Limits {
+  dailyUsd?: number | null;
+  monthlyUsd?: number | null;
+  requestsPerMinute?: number | null;
+}
+
+export interface Refusal {
+  reason: 'daily' | 'monthly' | 'requests_per_minute';
+  retryAfterSeconds: number;
+  message: string;
+}
+
+/**
+ * Whether a call fits: spent today and this month plus what calls in flight reserved plus this call's worst
+ * case, within the limits; `recent` are the start times (ms) of the calls of the last minute.
+ */
+export function refusalOf(
+  user: string,
+  spend: { day: number; month: number; reserved: number; recent: number[] },
+  limits: Limits | undefined,
+  worstCase: number,
+  now: Date,
+): Refusal | undefined {
+  const t = now.getTime();
+  if (limits?.requestsPerMinute && spend.recent.length >= limits.requestsPerMinute) {
+    const retry = Math.ceil(((spend.recent[0] ?? t) + 60_000 - t) / 1000);
+    return {
+      reason: 'requests_per_minute',
+      retryAfterSeconds: Math.max(1, retry),
+      message: `${user} is over ${limits.requestsPerMinute} requests per minute`,
+    };
+  }
+  const committed = spend.reserved + worstCase;
+  if (limits?.dailyUsd != null && spend.day + committed > limits.dailyUsd)
+    return {
+      reason: 'daily',
+      retryAfterSeconds: Math.ceil((nextDay(now).getTime() - t) / 1000),
+      message: `${user} has spent $${spend.day.toFixed(4)} of a $${limits.dailyUsd} daily budget`,
+    };
+  if (limits?.monthlyUsd != null && spend.month + committed > limits.monthlyUsd)
+    return {
+      reason: 'monthly',
+      retryAfterSeconds: Math.ceil((nextMonth(now).getTime() - t) / 1000),
+      message: `${user} has spent $${spend.month.toFixed(4)} of a $${limits.monthlyUsd} monthly budget`,
+    };
+  return undefined;
+}
