@@ -1,13 +1,32 @@
 /**
- * Generates Beacon's Grafana dashboards: `bun distro/observability/dashboards/generate.ts` writes
- * platform-overview.json, container-detail.json and cost-usage.json next to this file.
- * Every query names only metrics the services export (checked by tests/observability/).
+ * Generates Beacon's Grafana dashboards with Grafana's own typed builders (@grafana/grafana-foundation-sdk):
+ * `bun distro/observability/dashboards/generate.ts` writes platform-overview.json, container-detail.json and
+ * cost-usage.json next to this file. Every query names only metrics the services export (checked by
+ * tests/observability/). The panels are listed as data below; the SDK builds the dashboard JSON.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
+import { LogsSortOrder } from '@grafana/grafana-foundation-sdk/common';
+import {
+  type Dashboard,
+  DashboardBuilder,
+  DashboardCursorSync,
+  type DataSourceRef,
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import * as logs from '@grafana/grafana-foundation-sdk/logs';
+import * as loki from '@grafana/grafana-foundation-sdk/loki';
+import * as piechart from '@grafana/grafana-foundation-sdk/piechart';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
-const PROM = { type: 'prometheus', uid: 'beacon-prometheus' };
-const LOKI = { type: 'loki', uid: 'beacon-loki' };
+const PROM: DataSourceRef = { type: 'prometheus', uid: 'beacon-prometheus' };
+const LOKI: DataSourceRef = { type: 'loki', uid: 'beacon-loki' };
 
 type Target = { expr: string; legend?: string; instant?: boolean; loki?: boolean };
 type PanelType = 'stat' | 'timeseries' | 'table' | 'piechart' | 'bargauge' | 'logs';
@@ -22,66 +41,91 @@ interface PanelSpec {
   decimals?: number;
 }
 
+const PANELS = {
+  stat: () => new stat.PanelBuilder(),
+  timeseries: () => new timeseries.PanelBuilder(),
+  table: () => new table.PanelBuilder(),
+  piechart: () => new piechart.PanelBuilder(),
+  bargauge: () => new bargauge.PanelBuilder(),
+  logs: () =>
+    new logs.PanelBuilder()
+      .showTime(true)
+      .wrapLogMessage(true)
+      .enableLogDetails(true)
+      .sortOrder(LogsSortOrder.Descending),
+};
+
+function query(t: Target, j: number) {
+  const refId = String.fromCharCode(65 + j);
+  if (t.loki) return new loki.DataqueryBuilder().refId(refId).datasource(LOKI).expr(t.expr);
+  const q = new prometheus.DataqueryBuilder().refId(refId).datasource(PROM).expr(t.expr);
+  if (t.legend) q.legendFormat(t.legend);
+  if (t.instant) q.instant().format(prometheus.PromQueryFormat.Table);
+  return q;
+}
+
+/** Panels laid out left to right in rows of 24 columns; the returned JSON is what Grafana provisions. */
 function dashboard(
   uid: string,
   title: string,
   time: string,
   panels: PanelSpec[],
-  templating: unknown[] = [],
-) {
+  variables: QueryVariableBuilder[] = [],
+): DashboardJson {
+  const builder = new DashboardBuilder(title)
+    .uid(uid)
+    .tags(['beacon'])
+    .timezone('browser')
+    .editable()
+    .readonly()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .refresh('30s')
+    .time({ from: time, to: 'now' });
+  for (const v of variables) builder.withVariable(v);
   let x = 0;
   let y = 0;
   let rowHeight = 0;
-  return {
-    uid,
-    title,
-    tags: ['beacon'],
-    timezone: 'browser',
-    schemaVersion: 39,
-    version: 1,
-    editable: false,
-    graphTooltip: 1,
-    refresh: '30s',
-    time: { from: time, to: 'now' },
-    templating: { list: templating },
-    annotations: { list: [] },
-    panels: panels.map((p, i) => {
-      const w = p.w ?? 8;
-      const h = p.h ?? 8;
-      if (x + w > 24) {
-        x = 0;
-        y += rowHeight;
-        rowHeight = 0;
-      }
-      const gridPos = { x, y, w, h };
-      x += w;
-      rowHeight = Math.max(rowHeight, h);
-      const loki = p.targets.some((t) => t.loki);
-      return {
-        id: i + 1,
-        type: p.type,
-        title: p.title,
-        ...(p.description ? { description: p.description } : {}),
-        gridPos,
-        datasource: loki ? LOKI : PROM,
-        fieldConfig: {
-          defaults: {
-            unit: p.unit ?? 'short',
-            ...(p.decimals !== undefined ? { decimals: p.decimals } : {}),
-          },
-          overrides: [],
-        },
-        options: p.type === 'logs' ? { showTime: true, wrapLogMessage: true, sortOrder: 'Descending' } : {},
-        targets: p.targets.map((t, j) => ({
-          refId: String.fromCharCode(65 + j),
-          datasource: t.loki ? LOKI : PROM,
-          expr: t.expr,
-          ...(t.legend ? { legendFormat: t.legend } : {}),
-          ...(t.instant ? { instant: true, range: false, format: 'table' } : {}),
-        })),
-      };
-    }),
-  };
+  panels.forEach((p, i) => {
+    const w = p.w ?? 8;
+    const h = p.h ?? 8;
+    if (x + w > 24) {
+      x = 0;
+      y += rowHeight;
+      rowHeight = 0;
+    }
+    const panel = PANELS[p.type]()
+      .id(i + 1)
+      .title(p.title)
+      .gridPos({ x, y, w, h })
+      .datasource(p.targets.some((t) => t.loki) ? LOKI : PROM)
+      .unit(p.unit ?? 'short');
+    if (p.description) panel.description(p.description);
+    if (p.decimals !== undefined) panel.decimals(p.decimals);
+    p.targets.forEach((t, j) => panel.withTarget(query(t, j)));
+    builder.withPanel(panel);
+    x += w;
+    rowHeight = Math.max(rowHeight, h);
+  });
+  // Plain JSON (what is written and provisioned), typed for the tests that read it.
+  return JSON.parse(JSON.stringify(builder.build()));
+}
+
+/** The built dashboard as plain JSON; the parts the tests read, typed. */
+export type DashboardJson = Omit<Dashboard, 'panels' | 'templating' | 'time'> & {
+  uid: string;
+  schemaVersion: number;
+  refresh: string;
+  time: { from: string; to: string };
+  templating: { list: Record<string, unknown>[] };
+  panels: DashboardPanel[];
+};
+
+export interface DashboardPanel {
+  type: string;
+  title: string;
+  datasource: { type: string; uid: string };
+  fieldConfig: { defaults: { unit?: string } };
+  targets: { expr: string; datasource: { type: string; uid: string } }[];
 }
 
 const rate = (m: string) => `rate(${m}[$__rate_interval])`;
@@ -282,18 +326,15 @@ export const overview = dashboard('beacon-overview', 'Beacon — Platform Overvi
   },
 ]);
 
-const handleVar = {
-  name: 'handle',
-  label: 'Container',
-  type: 'query',
-  datasource: PROM,
-  query: { query: 'label_values(platform_container_cpu_percent, handle)', refId: 'handle' },
-  definition: 'label_values(platform_container_cpu_percent, handle)',
-  refresh: 2,
-  sort: 1,
-  includeAll: false,
-  multi: false,
-};
+const handleVar = new QueryVariableBuilder('handle')
+  .label('Container')
+  .datasource(PROM)
+  .query('label_values(platform_container_cpu_percent, handle)')
+  .definition('label_values(platform_container_cpu_percent, handle)')
+  .refresh(VariableRefresh.OnTimeRangeChanged)
+  .sort(VariableSort.AlphabeticalAsc)
+  .includeAll(false)
+  .multi(false);
 
 const h = '{handle="$handle"}';
 export const containerDetail = dashboard(
