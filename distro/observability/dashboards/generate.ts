@@ -101,7 +101,7 @@ function dashboard(
       .unit(p.unit ?? 'short');
     if (p.description) panel.description(p.description);
     if (p.decimals !== undefined) panel.decimals(p.decimals);
-    p.targets.forEach((t, j) => panel.withTarget(query(t, j)));
+    for (const [j, t] of p.targets.entries()) panel.withTarget(query(t, j));
     builder.withPanel(panel);
     x += w;
     rowHeight = Math.max(rowHeight, h);
