@@ -1,8 +1,12 @@
 import { describe, expect, test } from 'bun:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger, subjects } from '@beacon/core';
 import { Registry } from 'prom-client';
 import { createPlatformClient } from '../../packages/gateway/src/clients/platform';
 import { startEventSide } from '../../packages/gateway/src/events';
+import { createInteractionLogger } from '../../packages/gateway/src/interaction-logger';
 import { createMetrics } from '../../packages/gateway/src/metrics';
 import { eventually } from '../support/wait';
 
@@ -34,13 +38,16 @@ describe("the gateway's view of the platform", () => {
     }
   });
 
-  test('every container event reaches onContainerEvent (main.ts makes the client forget the handle)', async () => {
+  test('every container event reaches onContainerEvent (deps.ts makes the client forget the handle)', async () => {
     const seen: string[] = [];
+    const metrics = createMetrics(new Registry());
+    const log = createLogger({ service: 'gateway', level: 'silent' });
     const events = startEventSide({
       platformUrl: 'http://127.0.0.1:1',
       sseQueueSize: 16,
-      metrics: createMetrics(new Registry()),
-      log: createLogger({ service: 'gateway', level: 'silent' }),
+      metrics,
+      log,
+      interactions: createInteractionLogger(mkdtempSync(join(tmpdir(), 'gw-home-')), metrics, log),
       onContainerEvent: (handle) => seen.push(handle),
     });
     try {

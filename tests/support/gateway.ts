@@ -1,9 +1,13 @@
 import { afterEach } from 'bun:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
 import { Registry } from 'prom-client';
 import { createApp } from '../../packages/gateway/src/app';
-import { startEventSide } from '../../packages/gateway/src/events';
-import { createMetrics } from '../../packages/gateway/src/metrics';
+import { loadConfig } from '../../packages/gateway/src/config';
+import { openDatabase } from '../../packages/gateway/src/db';
+import { createDeps } from '../../packages/gateway/src/deps';
 
 export interface GatewayOptions {
   natsUrl?: string;
@@ -15,7 +19,10 @@ export interface GatewayOptions {
   apiToken?: string;
 }
 
-/** The gateway's event side and app, served on loopback (SSE needs a real socket). */
+/**
+ * A gateway built as main.ts builds it (createDeps), on an in-memory database, served on loopback (SSE needs a
+ * real socket). These tests have no platform: /health holds the event side's checks only.
+ */
 export function startGateway({
   natsUrl,
   platformUrl,
@@ -26,26 +33,29 @@ export function startGateway({
   apiToken,
 }: GatewayOptions = {}) {
   const registry = new Registry();
-  const metrics = createMetrics(registry);
   const log = createLogger({ service: 'gateway', level: 'silent' });
-  const events = startEventSide({
-    natsUrl,
-    platformUrl: platformUrl ?? 'http://127.0.0.1:1',
-    sseQueueSize,
-    metrics,
+  const config = loadConfig({
+    BEACON_PLATFORM_URL: platformUrl ?? 'http://127.0.0.1:1',
+    BEACON_SSE_QUEUE_SIZE: String(sseQueueSize),
+    BEACON_HOME: mkdtempSync(join(tmpdir(), 'beacon-gw-home-')),
+    BEACON_DATA_DIR: mkdtempSync(join(tmpdir(), 'beacon-gw-data-')),
+    ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
+    ...(alertToken ? { BEACON_ALERT_TOKEN: alertToken } : {}),
+    ...(apiToken ? { BEACON_API_TOKEN: apiToken } : {}),
+  });
+  const gateway = createDeps(config, {
     log,
+    registry,
+    db: openDatabase(':memory:'),
     ...(durable ? { durable } : {}),
   });
+  const { events } = gateway;
   const app = createApp({
+    ...gateway.appDeps,
     identity: { name: 'gateway', version: 'test' },
     registry,
-    metrics,
     log,
     probes: events.probes,
-    sse: events.sse,
-    tasks: events.tasks,
-    ...(alertToken ? { alertToken } : {}),
-    ...(apiToken ? { apiToken } : {}),
   });
   const server = Bun.serve({ hostname: '127.0.0.1', port, fetch: app.fetch, idleTimeout: 0 });
   return {
@@ -57,7 +67,7 @@ export function startGateway({
     async stop() {
       if (this.stopped) return;
       this.stopped = true;
-      await events.stop();
+      for (const step of gateway.stopSteps) await step();
       server.stop(true);
     },
   };

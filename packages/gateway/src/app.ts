@@ -66,11 +66,12 @@ export function createApp(deps: GatewayDeps): Hono {
     for (const path of STREAM_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name, role, query: true }));
   }
   if (sse && tasks) {
-    app.route('/', eventRoutes(sse, tasks));
-    app.route('/', alertRoutes(sse, metrics, log, deps.alertToken));
+    app.route('/', eventRoutes({ sse, tasks }));
+    app.route('/', alertRoutes({ sse, metrics, log, alertToken: deps.alertToken }));
   }
-  if (deps.dispatcher) app.route('/', messageRoutes(deps.dispatcher, metrics, deps.upgradeWebSocket));
-  if (deps.interactions) app.route('/', interactionRoutes(deps.interactions, deps.adminToken));
+  const { dispatcher, interactions, upgradeWebSocket, adminToken } = deps;
+  if (dispatcher) app.route('/', messageRoutes({ dispatcher, metrics, upgradeWebSocket }));
+  if (interactions) app.route('/', interactionRoutes({ interactions, adminToken }));
   const audited = deps.audit?.audited ?? unaudited;
   if (deps.audit) app.route('/', deps.audit.routes(adminAuth(deps.adminToken)));
   if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log, audited }));

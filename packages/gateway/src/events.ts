@@ -10,6 +10,8 @@ import {
 } from '@beacon/core';
 import { startBusBridge } from './bus-bridge';
 import type { GatewayDb } from './db';
+import type { InteractionLogger } from './interaction-logger';
+import { createTaskLedger } from './ledger';
 import type { GatewayMetrics } from './metrics';
 import { startPlatformRelay } from './platform-relay';
 import { TaskStore } from './tasks';
@@ -26,12 +28,14 @@ export interface EventSideOptions {
   durable?: string;
   /** Where tasks are kept across restarts; in memory only without it. */
   db?: GatewayDb;
+  /** Where each ended dispatch is written (the ledger's last step). */
+  interactions: Pick<InteractionLogger, 'write'>;
   onContainerEvent?: (handle: string) => void;
 }
 
 /**
- * The gateway's event side: bus (NATS, or in-process), SSE broadcaster, task store, the bridge between
- * them, and — without NATS — the relay of the platform's SSE. Returns its probes and a stop().
+ * The gateway's event side: bus (NATS, or in-process), SSE broadcaster, task store and ledger, the bridge
+ * between them, and — without NATS — the relay of the platform's SSE. Returns its probes and a stop().
  */
 export function startEventSide({
   natsUrl,
@@ -42,6 +46,7 @@ export function startEventSide({
   log,
   durable,
   db,
+  interactions,
   onContainerEvent,
 }: EventSideOptions) {
   const sse = new SseBroadcaster({
@@ -54,9 +59,10 @@ export function startEventSide({
   const bus: EventBus = natsUrl
     ? createNatsBus({ url: natsUrl, name: 'beacon-gateway', log })
     : createMemoryBus(log);
+  const ledger = createTaskLedger({ tasks, sse, metrics, log, interactions });
   const bridge = startBusBridge({
     bus,
-    tasks,
+    ledger,
     sse,
     metrics,
     log,
@@ -101,6 +107,7 @@ export function startEventSide({
     bridge,
     sse,
     tasks,
+    ledger,
     probes,
     async stop() {
       relay?.stop();

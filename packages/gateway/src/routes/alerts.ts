@@ -6,7 +6,17 @@ import type { GatewayMetrics } from '../metrics';
 const KEEP = 200;
 
 /** POST /api/alert (Alertmanager / Grafana webhook) → SSE alert.firing / alert.resolved; GET /api/alerts. */
-export function alertRoutes(sse: SseBroadcaster, metrics: GatewayMetrics, log: Logger, token?: string) {
+export function alertRoutes({
+  sse,
+  metrics,
+  log,
+  alertToken: token,
+}: {
+  sse: SseBroadcaster;
+  metrics: GatewayMetrics;
+  log: Logger;
+  alertToken?: string | undefined;
+}) {
   const recent: ReceivedAlert[] = [];
   const app = new Hono();
   // Alertmanager sends `authorization: Bearer` from its http_config; without a token the gateway is loopback-only.

@@ -2,7 +2,8 @@ import { AppError, type SseBroadcaster } from '@beacon/core';
 import { Hono } from 'hono';
 import type { TaskStore } from '../tasks';
 
-export function eventRoutes(sse: SseBroadcaster, tasks: TaskStore) {
+/** GET /api/events (SSE, Last-Event-ID resumes) and the tasks. */
+export function eventRoutes({ sse, tasks }: { sse: SseBroadcaster; tasks: TaskStore }) {
   return new Hono()
     .get('/api/events', (c) =>
       sse.connect(c.req.header('last-event-id') ?? c.req.query('lastEventId'), c.req.raw.signal),

@@ -13,7 +13,13 @@ const query = z.object({
 });
 
 /** GET /api/interactions: the dispatch history of one UTC day from the interaction log, without Loki. */
-export function interactionRoutes(interactions: Pick<InteractionLogger, 'read'>, adminToken?: string) {
+export function interactionRoutes({
+  interactions,
+  adminToken,
+}: {
+  interactions: Pick<InteractionLogger, 'read'>;
+  adminToken?: string | undefined;
+}) {
   const app = new Hono();
   // Prompts are in there: admin only.
   app.use('/api/interactions', adminAuth(adminToken));

@@ -34,11 +34,15 @@ function parseFrame(data: unknown): z.infer<typeof wsMessage> | string {
 const STATUS_CODE = { ok: 200, error: 502, timeout: 504, cancelled: 409 } as const;
 
 /** POST /api/message and the web shell WS /ws?handle=. */
-export function messageRoutes(
-  dispatcher: Dispatcher,
-  metrics: GatewayMetrics,
-  upgradeWebSocket?: UpgradeWebSocket,
-) {
+export function messageRoutes({
+  dispatcher,
+  metrics,
+  upgradeWebSocket,
+}: {
+  dispatcher: Dispatcher;
+  metrics: GatewayMetrics;
+  upgradeWebSocket?: UpgradeWebSocket | undefined;
+}) {
   const app = new Hono();
   app.post('/api/message', async (c) => {
     const { async: isAsync, ...req } = await parseJsonBody(c, messageSchema);

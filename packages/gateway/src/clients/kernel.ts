@@ -1,0 +1,73 @@
+import { AppError, type BusKind, type Command, SseParser } from '@beacon/core';
+import type { PlatformClient } from './platform';
+
+/** The kernel's SSE event names and the bus kinds they are. */
+const KIND_OF_EVENT: Record<string, BusKind> = {
+  progress: 'progress',
+  result: 'results',
+  error: 'errors',
+  cancelled: 'cancelled',
+};
+
+/** A kernel that started moments ago refuses connections until it listens: try again for a while. */
+const REFUSED_RETRIES = [50, 100, 200, 400, 800, 1000, 1000, 1000];
+
+async function withRetry(call: () => Promise<Response>, signal: AbortSignal): Promise<Response> {
+  for (const delay of REFUSED_RETRIES) {
+    try {
+      return await call();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ECONNREFUSED' || signal.aborted) throw err;
+      await Bun.sleep(delay);
+    }
+  }
+  return call();
+}
+
+/** A kernel over HTTP (no NATS): POST http://<container>:7681/v1/dispatch, answered as an SSE stream. */
+export function createKernelClient(platform: Pick<PlatformClient, 'resolve'>) {
+  return {
+    /** Sends the command; `accepted` once the kernel took it; each message it streams as (kind, data). */
+    async dispatch(
+      handle: string,
+      command: Command,
+      {
+        signal,
+        accepted,
+        message,
+      }: {
+        signal: AbortSignal;
+        accepted: () => void;
+        message: (kind: BusKind, data: unknown) => void;
+      },
+    ): Promise<void> {
+      const kernel = await platform.resolve(handle);
+      if (!kernel.ip || kernel.state !== 'running')
+        throw new AppError('unavailable', `${handle} is not running`);
+      const res = await withRetry(
+        () =>
+          fetch(`http://${kernel.ip}:7681/v1/dispatch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(command),
+            signal,
+          }),
+        signal,
+      ).catch((err) => {
+        throw new AppError('bad_gateway', `the kernel of ${handle} did not take the message`, {}, err);
+      });
+      if (!res.ok || !res.body)
+        throw new AppError('bad_gateway', `kernel of ${handle} answered ${res.status}`);
+      accepted();
+      const parser = new SseParser();
+      const reader = res.body.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read())
+        for (const e of parser.push(r.value)) {
+          const kind = KIND_OF_EVENT[e.event];
+          if (kind) message(kind, JSON.parse(e.data));
+        }
+    },
+  };
+}
+
+export type KernelClient = ReturnType<typeof createKernelClient>;

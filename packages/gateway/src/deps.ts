@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import { createAuditTrail, databaseProbe, isLoopback, type Logger } from '@beacon/core';
+import type { Registry } from 'prom-client';
+import { createFsArtifactStore } from './clients/artifact-store';
+import { createKernelClient } from './clients/kernel';
+import { createPlatformClient } from './clients/platform';
+import { createS3ArtifactStore } from './clients/s3-artifact-store';
+import type { GatewayConfig } from './config';
+import { type GatewayDb, openDatabase } from './db';
+import { createDispatcher } from './dispatcher';
+import { startEventSide } from './events';
+import { createInteractionLogger } from './interaction-logger';
+import { createMetrics } from './metrics';
+
+/**
+ * Everything the gateway runs, built from its config: clients (platform, kernels, artifacts), stores (tasks,
+ * audit), the event side and the dispatcher; main.ts serves it, tests build the same.
+ */
+export function createDeps(
+  config: GatewayConfig,
+  {
+    log,
+    registry,
+    db = openDatabase(join(config.BEACON_DATA_DIR, 'gateway.sqlite')),
+    durable,
+  }: { log: Logger; registry: Registry; db?: GatewayDb; durable?: string },
+) {
+  if (!config.BEACON_API_TOKEN && !isLoopback(config.BEACON_HOST))
+    log.warn(
+      { event: 'gateway.api_open', host: config.BEACON_HOST },
+      'the user API (message, web shell, events, artifacts) is open to anyone who reaches this port: set BEACON_API_TOKEN',
+    );
+  const metrics = createMetrics(registry);
+  const platform = createPlatformClient(config.BEACON_PLATFORM_URL, config.BEACON_ADMIN_TOKEN);
+  const interactions = createInteractionLogger(config.BEACON_HOME, metrics, log);
+  const events = startEventSide({
+    db,
+    natsUrl: config.BEACON_NATS_URL,
+    platformUrl: config.BEACON_PLATFORM_URL,
+    adminToken: config.BEACON_ADMIN_TOKEN,
+    sseQueueSize: config.BEACON_SSE_QUEUE_SIZE,
+    metrics,
+    log,
+    interactions,
+    onContainerEvent: platform.forget,
+    ...(durable ? { durable } : {}),
+  });
+  const transport = config.BEACON_NATS_URL ? 'nats' : 'http';
+  const dispatcher = createDispatcher({
+    bus: events.bus,
+    platform,
+    kernel: createKernelClient(platform),
+    ledger: events.ledger,
+    transport,
+    timeoutMs: config.BEACON_DISPATCH_TIMEOUT * 1000,
+  });
+  const artifactStore = config.BEACON_S3_ENDPOINT
+    ? createS3ArtifactStore({
+        endpoint: config.BEACON_S3_ENDPOINT,
+        bucket: config.BEACON_S3_BUCKET,
+        accessKey: config.BEACON_S3_ACCESS_KEY ?? '',
+        secretKey: config.BEACON_S3_SECRET_KEY ?? '',
+        region: config.BEACON_S3_REGION,
+      })
+    : createFsArtifactStore(join(config.BEACON_DATA_DIR, 'artifacts'));
+  const artifactMode = config.BEACON_ARTIFACT_MODE;
+  const prune = () => events.tasks.prune(new Date(Date.now() - config.BEACON_TASK_RETENTION * 86_400_000));
+  let pruning: Timer | undefined;
+
+  return {
+    appDeps: {
+      metrics,
+      probes: [
+        databaseProbe(db),
+        { name: 'platform', required: true, check: platform.check },
+        ...events.probes,
+        ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),
+      ],
+      sse: events.sse,
+      tasks: events.tasks,
+      alertToken: config.BEACON_ALERT_TOKEN ?? config.BEACON_ADMIN_TOKEN,
+      dispatcher,
+      interactions,
+      adminToken: config.BEACON_ADMIN_TOKEN,
+      ...(config.BEACON_API_TOKEN ? { apiToken: config.BEACON_API_TOKEN } : {}),
+      audit: createAuditTrail(db, log),
+      artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
+    },
+    events,
+    /** Tasks a restart cut off over HTTP end as interrupted; stored tasks past the retention go, hourly. */
+    start() {
+      const interrupted = events.tasks.closeInterrupted(transport);
+      if (interrupted)
+        log.warn({ event: 'gateway.tasks_interrupted', tasks: interrupted }, 'tasks cut off by a restart');
+      prune();
+      pruning = setInterval(prune, 3_600_000);
+      pruning.unref();
+    },
+    closeStreams: () => events.sse.close(),
+    stopSteps: [() => clearInterval(pruning), () => events.stop()],
+  };
+}
