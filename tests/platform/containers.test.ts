@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import Docker from 'dockerode';
 import { createApp } from '../../packages/platform/src/app';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
-import { hasDocker } from '../support/deps';
-import {
-  createPlatformParts,
-  docker,
-  ensureTestImage,
-  handlePrefix,
-  removeContainers,
-  TEST_IMAGE,
-} from '../support/docker';
+import { createPlatformParts, docker, onTestEngine, TEST_IMAGE } from '../support/docker';
 import { jsonPost } from '../support/http';
 
-const available = await hasDocker();
-const prefix = handlePrefix('api');
+const { available, prefix } = await onTestEngine('api');
 const identity = { name: 'platform', version: 'test' };
 
 function buildApp(parts = createPlatformParts()) {
@@ -23,9 +14,6 @@ function buildApp(parts = createPlatformParts()) {
 }
 
 describe.skipIf(!available)('container API on a real Docker engine', () => {
-  beforeAll(ensureTestImage);
-  afterAll(() => removeContainers(prefix));
-
   test('create → 201, labelled, limited and running; get; list; logs; stop/start/restart; delete', async () => {
     const { app, parts } = buildApp();
     const handle = `${prefix}-one`;

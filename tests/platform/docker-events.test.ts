@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { type BusMessage, type ContainerEvent, createLogger, createMemoryBus } from '@beacon/core';
 import { createDockerClient, type DockerClient } from '../../packages/platform/src/clients/docker';
 import { DockerEventWatcher, LineSplitter } from '../../packages/platform/src/docker-events';
 import { createPlatformEvents } from '../../packages/platform/src/events';
-import { hasDocker } from '../support/deps';
-import {
-  createPlatformParts,
-  docker,
-  ensureTestImage,
-  handlePrefix,
-  removeContainers,
-  TEST_IMAGE,
-} from '../support/docker';
+import { createPlatformParts, docker, onTestEngine, TEST_IMAGE } from '../support/docker';
 import { eventually } from '../support/wait';
 
-const available = await hasDocker();
-const prefix = handlePrefix('events');
+const { available, prefix } = await onTestEngine('events');
 
 /** A platform with a watcher whose bus events are collected; `cut()` closes the stream under it. */
 function setup() {
@@ -64,9 +55,6 @@ describe('LineSplitter', () => {
 });
 
 describe.skipIf(!available)('Docker events on a real engine', () => {
-  beforeAll(ensureTestImage);
-  afterAll(() => removeContainers(prefix));
-
   test('a managed container killed outside the platform produces die on the bus within 2 s; stop produces stop', async () => {
     const p = setup();
     try {

@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import Docker from 'dockerode';
 import { createApp } from '../../packages/platform/src/app';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
 import { HealthMonitor } from '../../packages/platform/src/health-monitor';
-import { hasDocker } from '../support/deps';
-import {
-  createPlatformParts,
-  docker,
-  ensureTestImage,
-  execIn,
-  handlePrefix,
-  removeContainers,
-} from '../support/docker';
+import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
 
-const available = await hasDocker();
-const prefix = handlePrefix('health');
+const { available, prefix } = await onTestEngine('health');
 
 function setup(client = createDockerClient(docker)) {
   const parts = createPlatformParts(client);
@@ -33,9 +24,6 @@ function setup(client = createDockerClient(docker)) {
 const id = (parts: ReturnType<typeof setup>, handle: string) => parts.containers.find(handle)?.containerId;
 
 describe.skipIf(!available)('health monitor on a real Docker engine', () => {
-  beforeAll(ensureTestImage);
-  afterAll(() => removeContainers(prefix));
-
   test('a container whose /health fails is recycled after exactly 3 failed checks, same handle, new id', async () => {
     const p = setup();
     const handle = `${prefix}-sick`;

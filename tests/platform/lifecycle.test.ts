@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BusMessage, type ContainerEvent, createMemoryBus } from '@beacon/core';
@@ -9,21 +9,18 @@ import { createPlatformEvents } from '../../packages/platform/src/events';
 import { HealthMonitor } from '../../packages/platform/src/health-monitor';
 import { createReleases } from '../../packages/platform/src/releases';
 import { createSecrets } from '../../packages/platform/src/secrets';
-import { hasDocker } from '../support/deps';
 import {
   createPlatformParts,
   docker,
-  ensureTestImage,
   execIn,
-  handlePrefix,
+  onTestEngine,
   removeContainers,
   TEST_IMAGE,
 } from '../support/docker';
 import { jsonPost } from '../support/http';
 import { eventually } from '../support/wait';
 
-const available = await hasDocker();
-const prefix = handlePrefix('life');
+const { available, prefix } = await onTestEngine('life');
 const runtimeDir = mkdtempSync('/dev/shm/beacon-life-');
 
 /**
@@ -101,7 +98,6 @@ function setup({ instance = 'default' }: { instance?: string } = {}) {
 }
 
 describe.skipIf(!available)('container lifecycle on a real engine', () => {
-  beforeAll(ensureTestImage);
   afterAll(async () => {
     await removeContainers(prefix);
     rmSync(runtimeDir, { recursive: true, force: true });
@@ -329,8 +325,6 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
 });
 
 describe.skipIf(!available)('reconcile at start', () => {
-  beforeAll(ensureTestImage);
-
   test('records a crash left creating, and secret files with no container, are released', async () => {
     const p = setup();
     try {

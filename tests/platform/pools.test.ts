@@ -1,25 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { AppError } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
 import { createPools } from '../../packages/platform/src/pools';
-import { hasDocker } from '../support/deps';
-import {
-  createPlatformParts,
-  docker,
-  ensureTestImage,
-  handlePrefix,
-  removeContainers,
-} from '../support/docker';
+import { createPlatformParts, docker, onTestEngine, removeContainers } from '../support/docker';
 import { jsonPost } from '../support/http';
 import { eventually } from '../support/wait';
 
-const available = await hasDocker();
-const prefix = handlePrefix('pool');
+const { available, prefix } = await onTestEngine('pool');
 
 describe.skipIf(!available)('container pools on a real Docker engine', () => {
-  beforeAll(ensureTestImage);
-  afterAll(() => removeContainers(prefix));
-
   test('warm minimum, acquire with affinity, exhaustion, release wipes, eviction, metrics, restart', async () => {
     const pool = prefix;
     const parts = createPlatformParts();
@@ -172,7 +161,6 @@ describe.skipIf(!available)('container pools on a real Docker engine', () => {
 });
 
 describe.skipIf(!available)('a pool under one-at-a-time use', () => {
-  beforeAll(ensureTestImage);
   afterAll(() => removeContainers(`${prefix}-s`));
 
   test('min 2, max 4: acquire/release in turn stays within one borrowed plus min idle, and idle ones above min go', async () => {

@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
 import { createSecrets, envName, fileOwner } from '../../packages/platform/src/secrets';
-import { hasDocker } from '../support/deps';
-import {
-  createPlatformParts,
-  docker,
-  ensureTestImage,
-  execIn,
-  handlePrefix,
-  removeContainers,
-} from '../support/docker';
+import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
 
-const available = await hasDocker();
-const prefix = handlePrefix('secrets');
+const { available, prefix } = await onTestEngine('secrets');
 const work = mkdtempSync(join(tmpdir(), 'beacon-secrets-test-'));
 const runtimeDir = mkdtempSync('/dev/shm/beacon-secrets-test-');
 const secretsDir = join(work, 'secrets');
@@ -109,9 +100,6 @@ describe('secret resolution', () => {
 });
 
 describe.skipIf(!available)('secrets injected into real containers', () => {
-  beforeAll(ensureTestImage);
-  afterAll(() => removeContainers(prefix));
-
   test('hardened: files under /run/secrets with mode 0400; values in no log, response or metric', async () => {
     const logs = capture();
     const secrets = createSecrets({ dir: secretsDir, runtimeDir, mode: 'hardened', log: logs.log });

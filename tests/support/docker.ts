@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'bun:test';
 import { createLogger, type Logger } from '@beacon/core';
 import Docker from 'dockerode';
 import { Registry } from 'prom-client';
@@ -10,6 +11,7 @@ import { createMetrics } from '../../packages/platform/src/metrics';
 import { reconcile } from '../../packages/platform/src/reconcile';
 import type { Releases } from '../../packages/platform/src/releases';
 import type { Secrets } from '../../packages/platform/src/secrets';
+import { hasDocker } from './deps';
 
 // Bump the tag when build.sh changes, so machines with an older image build the new one.
 export const TEST_IMAGE = 'beacon-test:v2';
@@ -89,4 +91,18 @@ export async function execIn(handle: string, ...cmd: string[]): Promise<string> 
   if ((await proc.exited) !== 0)
     throw new Error(`exec ${cmd.join(' ')}: ${await new Response(proc.stderr).text()}`);
   return out;
+}
+
+/**
+ * The preamble of a test file on the real engine: whether one answers (under CI it must), the file's handle
+ * prefix, the test image built before its tests and every container of the prefix removed after.
+ */
+export async function onTestEngine(name: string) {
+  const available = await hasDocker();
+  const prefix = handlePrefix(name);
+  if (available) {
+    beforeAll(ensureTestImage);
+    afterAll(() => removeContainers(prefix));
+  }
+  return { available, prefix };
 }

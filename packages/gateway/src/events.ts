@@ -9,11 +9,11 @@ import {
   subjects,
 } from '@beacon/core';
 import { startBusBridge } from './bus-bridge';
+import { startPlatformRelay } from './clients/platform-relay';
 import type { GatewayDb } from './db';
 import type { InteractionLogger } from './interaction-logger';
 import { createTaskLedger } from './ledger';
 import type { GatewayMetrics } from './metrics';
-import { startPlatformRelay } from './platform-relay';
 import { TaskStore } from './tasks';
 
 export interface EventSideOptions {
