@@ -35,26 +35,27 @@ function setup({ instance = 'default' }: { instance?: string } = {}) {
   });
   const minted = new Set<string>();
   const revoked: string[] = [];
-  const secrets = createSecrets({ runtimeDir, mode: 'hardened', log: createPlatformParts().log });
+  // Per instance, as deps.ts makes it: a platform never sees another instance's files.
+  const secrets = createSecrets({
+    runtimeDir: join(runtimeDir, instance),
+    mode: 'hardened',
+    log: createPlatformParts().log,
+  });
   let refuse = false;
   const client = createDockerClient(docker, instance);
   const parts = createPlatformParts(client, {
     events: createPlatformEvents(bus, createPlatformParts().log),
     secrets,
-    mintKey: async (handle) => {
-      minted.add(handle);
-      return `bk_test_${handle}`;
+    keys: {
+      mint: async (_user, handle) => {
+        minted.add(handle);
+        return `bk_test_${handle}`;
+      },
+      revokeHandle: async (handle) => {
+        if (refuse) throw new Error('the proxy is unreachable');
+        revoked.push(handle);
+      },
     },
-    releases: (db, log) =>
-      createReleases({
-        db,
-        log,
-        secrets,
-        revokeKeys: async (handle) => {
-          if (refuse) throw new Error('the proxy is unreachable');
-          revoked.push(handle);
-        },
-      }),
     restartPolicy: { initialMs: 400, maxMs: 5000 },
   });
   const watcher = new DockerEventWatcher({
@@ -286,7 +287,7 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
       await docker.getContainer(`beacon-${rm}`).remove({ force: true });
       await eventually(() => p.revoked.includes(rm));
       expect(p.containers.find(rm)?.state).toBe('gone');
-      expect(existsSync(join(runtimeDir, rm))).toBe(false);
+      expect(existsSync(join(runtimeDir, 'default', rm))).toBe(false);
 
       const failed = `${prefix}-nope`;
       const res = await p.app.request(
@@ -307,7 +308,7 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
       expect(bad.status).toBeGreaterThanOrEqual(400);
       expect(p.minted.has(broken)).toBe(true);
       expect(p.revoked).toContain(broken);
-      expect(readdirSync(runtimeDir)).not.toContain(broken);
+      expect(readdirSync(join(runtimeDir, 'default'))).not.toContain(broken);
 
       // The proxy is away during a DELETE: the release waits, and is done once it answers.
       const later = `${prefix}-later`;

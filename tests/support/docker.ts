@@ -1,15 +1,15 @@
 import { afterAll, beforeAll } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createLogger, type Logger } from '@beacon/core';
 import Docker from 'dockerode';
 import { Registry } from 'prom-client';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
-import { createContainerService } from '../../packages/platform/src/containers';
-import { openDatabase, type PlatformDb } from '../../packages/platform/src/db';
+import { loadConfig } from '../../packages/platform/src/config';
+import { openDatabase } from '../../packages/platform/src/db';
+import { createDeps, type DepsOverrides } from '../../packages/platform/src/deps';
 import type { BackoffPolicy } from '../../packages/platform/src/domain/restart-policy';
 import type { PlatformEvents } from '../../packages/platform/src/events';
 import { createMetrics } from '../../packages/platform/src/metrics';
-import { reconcile } from '../../packages/platform/src/reconcile';
-import type { Releases } from '../../packages/platform/src/releases';
 import type { Secrets } from '../../packages/platform/src/secrets';
 import { hasDocker } from './deps';
 
@@ -55,33 +55,57 @@ export interface PartsOptions {
   log?: Logger;
   secrets?: Secrets;
   events?: PlatformEvents;
-  releases?: (db: PlatformDb, log: Logger) => Releases;
-  mintKey?: (handle: string, owner: string) => Promise<string>;
+  /** A stand-in for the proxy's key API, to see what was minted and revoked. */
+  keys?: DepsOverrides['keys'];
   restartPolicy?: BackoffPolicy;
 }
 
-/** A platform's container layer on the real engine and an in-memory database. */
+let runtime: string | undefined;
+/** One tmpfs directory for the key files of every platform the tests build, removed when they end. */
+function runtimeDir() {
+  if (!runtime) {
+    const dir = mkdtempSync('/dev/shm/beacon-parts-');
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    runtime = dir;
+  }
+  return runtime;
+}
+
+/** The platform as deps.ts builds it, on the real engine (or `client`) and an in-memory database. */
 export function createPlatformParts(client = createDockerClient(docker), options: PartsOptions = {}) {
   const registry = new Registry();
   const metrics = createMetrics(registry);
   const log = options.log ?? createLogger({ service: 'platform', level: 'silent' });
-  const db = openDatabase(':memory:');
-  const defaults = { image: TEST_IMAGE, memoryMb: 64, cpus: 1, ttlSeconds: 3600 };
-  const containers = createContainerService({
+  const policy = options.restartPolicy;
+  const config = loadConfig({
+    BEACON_DEFAULT_IMAGE: TEST_IMAGE,
+    BEACON_DEFAULT_MEMORY_MB: '64',
+    BEACON_CONTAINER_TTL: '3600',
+    BEACON_SECRETS_RUNTIME_DIR: runtimeDir(),
+    ...(policy
+      ? {
+          BEACON_RESTART_BACKOFF: String(policy.initialMs / 1000),
+          BEACON_RESTART_BACKOFF_MAX: String(policy.maxMs / 1000),
+        }
+      : {}),
+  });
+  const platform = createDeps(config, metrics, registry, log, {
     docker: client,
-    db,
-    metrics,
-    log,
-    defaults,
+    db: openDatabase(':memory:'),
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ...(options.events ? { events: options.events } : {}),
-    ...(options.releases ? { releases: options.releases(db, log) } : {}),
-    ...(options.mintKey ? { mintKey: options.mintKey } : {}),
-    ...(options.restartPolicy ? { restartPolicy: options.restartPolicy } : {}),
+    ...(options.keys ? { keys: options.keys } : {}),
   });
-  const reconcileOnce = (atStart = false) =>
-    reconcile({ docker: client, db, log, defaults, containers }, { atStart });
-  return { registry, metrics, log, db, containers, docker: client, reconcile: reconcileOnce };
+  const { containers } = platform.appDeps;
+  return {
+    registry,
+    metrics,
+    log,
+    db: platform.db,
+    containers,
+    docker: client,
+    reconcile: platform.reconcile,
+  };
 }
 
 /** `docker exec` in a managed container; returns stdout. */

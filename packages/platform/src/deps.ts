@@ -10,52 +10,68 @@ import {
 import Docker from 'dockerode';
 import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
-import { createDockerClient } from './clients/docker';
+import { createDockerClient, type DockerClient } from './clients/docker';
 import { createGatewayClient } from './clients/gateway';
-import { createProxyClient } from './clients/proxy';
+import { createProxyClient, type ProxyClient } from './clients/proxy';
 import type { PlatformConfig } from './config';
 import { createConsole } from './console';
 import { createContainerService } from './containers';
-import { openDatabase } from './db';
+import { openDatabase, type PlatformDb } from './db';
 import { DockerEventWatcher } from './docker-events';
-import { createPlatformEvents } from './events';
+import { createPlatformEvents, type PlatformEvents } from './events';
 import { HealthMonitor } from './health-monitor';
 import { createHistory } from './history';
 import type { PlatformMetrics } from './metrics';
 import { createPools } from './pools';
 import { reconcile } from './reconcile';
 import { createReleases } from './releases';
-import { createSecrets } from './secrets';
+import { createSecrets, type Secrets } from './secrets';
 import { StatsCollector } from './stats-collector';
 
-/** Everything the platform runs, built from its config; main.ts starts and stops it. */
+/** What a test puts in place of a part: an engine of its own (or one that cannot be reached), a fake. */
+export interface DepsOverrides {
+  docker?: DockerClient;
+  db?: PlatformDb;
+  secrets?: Secrets;
+  events?: PlatformEvents;
+  /** In place of the proxy's key API (mint and revoke). */
+  keys?: Pick<ProxyClient, 'mint' | 'revokeHandle'>;
+}
+
+/** Everything the platform runs, built from its config; main.ts starts and stops it, tests build the same. */
 export function createDeps(
   config: PlatformConfig,
   metrics: PlatformMetrics,
   registry: Registry,
   log: Logger,
+  overrides: DepsOverrides = {},
 ) {
   const bus = config.BEACON_NATS_URL
     ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
     : createMemoryBus(log);
-  const docker = createDockerClient(new Docker(), config.BEACON_INSTANCE, (operation, status, seconds) =>
-    metrics.dockerOperationDuration.observe({ operation, status }, seconds),
-  );
-  const secrets = createSecrets({
-    dir: config.BEACON_SECRETS_DIR,
-    opToken: config.OP_SERVICE_ACCOUNT_TOKEN,
-    opTokenFile: config.BEACON_OP_TOKEN_FILE,
-    opVault: config.BEACON_OP_VAULT,
-    // Per instance: a platform sharing the host's tmpfs with another never touches its files.
-    runtimeDir: join(config.BEACON_SECRETS_RUNTIME_DIR, config.BEACON_INSTANCE),
-    mode: config.BEACON_SECRETS_MODE,
-    log,
-  });
+  const docker =
+    overrides.docker ??
+    createDockerClient(new Docker(), config.BEACON_INSTANCE, (operation, status, seconds) =>
+      metrics.dockerOperationDuration.observe({ operation, status }, seconds),
+    );
+  const secrets =
+    overrides.secrets ??
+    createSecrets({
+      dir: config.BEACON_SECRETS_DIR,
+      opToken: config.OP_SERVICE_ACCOUNT_TOKEN,
+      opTokenFile: config.BEACON_OP_TOKEN_FILE,
+      opVault: config.BEACON_OP_VAULT,
+      // Per instance: a platform sharing the host's tmpfs with another never touches its files.
+      runtimeDir: join(config.BEACON_SECRETS_RUNTIME_DIR, config.BEACON_INSTANCE),
+      mode: config.BEACON_SECRETS_MODE,
+      log,
+    });
   const proxyUrl = config.BEACON_PROXY_URL;
   const proxy = proxyUrl ? createProxyClient(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
-  const db = openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
-  const events = createPlatformEvents(bus, log, db);
-  const releases = createReleases({ db, log, secrets, revokeKeys: proxy?.revokeHandle });
+  const keys = overrides.keys ?? proxy;
+  const db = overrides.db ?? openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
+  const events = overrides.events ?? createPlatformEvents(bus, log, db);
+  const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
   const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
   const defaults = {
     image: config.BEACON_DEFAULT_IMAGE,
@@ -78,7 +94,7 @@ export function createDeps(
       ...(proxyUrl ? { BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl } : {}),
     }),
     // A pooled container recycled while a tenant holds it keeps billing that tenant.
-    ...(proxy ? { mintKey: (handle, owner) => proxy.mint(pools.tenantOf(handle) ?? owner, handle) } : {}),
+    ...(keys ? { mintKey: (handle, owner) => keys.mint(pools.tenantOf(handle) ?? owner, handle) } : {}),
     defaults,
     restartPolicy: {
       initialMs: config.BEACON_RESTART_BACKOFF * 1000,
@@ -111,11 +127,11 @@ export function createDeps(
     metrics,
     log,
     pools: config.BEACON_POOLS,
-    ...(proxy
+    ...(keys
       ? {
           tenantKeys: {
-            give: async (handle, tenant) => containers.giveKey(handle, await proxy.mint(tenant, handle)),
-            take: (handle) => proxy.revokeHandle(handle),
+            give: async (handle, tenant) => containers.giveKey(handle, await keys.mint(tenant, handle)),
+            take: (handle) => keys.revokeHandle(handle),
           },
         }
       : {}),
@@ -175,6 +191,8 @@ export function createDeps(
   };
 
   return {
+    db,
+    reconcile: reconcileOnce,
     appDeps: {
       registry,
       metrics,
