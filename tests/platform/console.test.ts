@@ -182,9 +182,10 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
     }
     expect((await metrics(`${prefix}-never`)).status).toBe(404);
     // Longer ranges come from minute aggregates.
-    const day = await (
-      await metrics(busy, `?from=${new Date(Date.now() - 86_400_000).toISOString()}`)
-    ).json();
+    // Exactly 24 h (a `to` left to the server would make the range a few ms longer: a 3-minute step).
+    const now = Date.now();
+    const range = `?from=${new Date(now - 86_400_000).toISOString()}&to=${new Date(now).toISOString()}`;
+    const day = await (await metrics(busy, range)).json();
     expect(day.step).toBe('120s');
 
     // A deleted container's history stays; the history survives a platform restart.
