@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { beforeAll, describe, expect, test } from 'bun:test';
 import { createCgroupReader } from '../../packages/platform/src/clients/cgroup';
 import type { DockerClient } from '../../packages/platform/src/clients/docker';
 import { StatsCollector } from '../../packages/platform/src/stats-collector';
-import { hasDocker } from '../support/deps';
-import {
-  createPlatformParts,
-  docker,
-  ensureTestImage,
-  handlePrefix,
-  removeContainers,
-  TEST_IMAGE,
-} from '../support/docker';
+import { createPlatformParts, docker, onTestEngine, TEST_IMAGE } from '../support/docker';
 
-const available = await hasDocker();
-const prefix = handlePrefix('stats');
+const { available, prefix } = await onTestEngine('stats');
 const busy = `${prefix}-busy`;
 const idle = `${prefix}-idle`;
 const mem = `${prefix}-mem`;
@@ -67,7 +58,6 @@ const metricValue = async (name: string, handle: string) => {
 
 describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
   beforeAll(async () => {
-    await ensureTestImage();
     await parts.containers.create({
       handle: busy,
       command: ['sh', '-c', 'while :; do :; done'],
@@ -85,7 +75,6 @@ describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
       .createContainer({ name: `${prefix}-unmanaged`, Image: TEST_IMAGE, Cmd: ['sleep', '3600'] })
       .then((c) => c.start());
   });
-  afterAll(() => removeContainers(prefix));
 
   test('collectOnce returns stats for every running managed container and none for unmanaged ones', async () => {
     const stats = await collector().collectOnce();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createLogger, type Logger } from '@beacon/core';
 import Docker from 'dockerode';
 import { Registry } from 'prom-client';
@@ -60,16 +60,11 @@ export interface PartsOptions {
   restartPolicy?: BackoffPolicy;
 }
 
-let runtime: string | undefined;
-/** One tmpfs directory for the key files of every platform the tests build, removed when they end. */
-function runtimeDir() {
-  if (!runtime) {
-    const dir = mkdtempSync('/dev/shm/beacon-parts-');
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    runtime = dir;
-  }
-  return runtime;
-}
+/**
+ * The tmpfs directory for the key files of the platforms a test file builds; onTestEngine removes it after the
+ * file (bun test fires no process exit hooks), and the next file's platforms make it again.
+ */
+const RUNTIME_DIR = `/dev/shm/beacon-test-parts-${process.pid}`;
 
 /** The platform as deps.ts builds it, on the real engine (or `client`) and an in-memory database. */
 export function createPlatformParts(client = createDockerClient(docker), options: PartsOptions = {}) {
@@ -81,7 +76,7 @@ export function createPlatformParts(client = createDockerClient(docker), options
     BEACON_DEFAULT_IMAGE: TEST_IMAGE,
     BEACON_DEFAULT_MEMORY_MB: '64',
     BEACON_CONTAINER_TTL: '3600',
-    BEACON_SECRETS_RUNTIME_DIR: runtimeDir(),
+    BEACON_SECRETS_RUNTIME_DIR: RUNTIME_DIR,
     ...(policy
       ? {
           BEACON_RESTART_BACKOFF: String(policy.initialMs / 1000),
@@ -126,7 +121,10 @@ export async function onTestEngine(name: string) {
   const prefix = handlePrefix(name);
   if (available) {
     beforeAll(ensureTestImage);
-    afterAll(() => removeContainers(prefix));
+    afterAll(async () => {
+      await removeContainers(prefix);
+      rmSync(RUNTIME_DIR, { recursive: true, force: true });
+    });
   }
   return { available, prefix };
 }
