@@ -56,7 +56,7 @@ export function tokenAuth(
   }: { name?: string; role?: string; query?: boolean } = {},
 ): MiddlewareHandler {
   // The audit trail names the token by role and fingerprint, never by value.
-  const actor = token ? tokenActor(role, token) : undefined;
+  const actor = token ? tokenActor(role, token) : role;
   return async (c, next) => {
     if (token) {
       const presented =
@@ -67,7 +67,7 @@ export function tokenAuth(
           'www-authenticate': 'Basic realm="beacon"',
         });
       if (!secretMatches(presented, token)) throw new AppError('forbidden', `wrong ${name}`);
-      setActor(c, actor ?? role);
+      setActor(c, actor);
     }
     await next();
   };

@@ -33,7 +33,6 @@ const encoder = new TextEncoder();
 /** One SSE event as bytes; without an id the client's Last-Event-ID stays where it was. */
 export const sseFrame = (type: string, data: unknown, id?: number) =>
   encoder.encode(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-const frame = (id: number, type: string, data: unknown) => sseFrame(type, data, id);
 
 export class SseBroadcaster {
   readonly #clients = new Set<Client>();
@@ -55,7 +54,7 @@ export class SseBroadcaster {
     this.#ringSize = ringSize;
     this.#hooks = hooks;
     for (const e of history.slice(-ringSize))
-      this.#ring.push({ id: e.id, chunk: frame(e.id, e.type, e.data) });
+      this.#ring.push({ id: e.id, chunk: sseFrame(e.type, e.data, e.id) });
     this.#nextId = (history.at(-1)?.id ?? 0) + 1;
     const ping = encoder.encode(': heartbeat\n\n');
     this.#heartbeat = setInterval(() => {
@@ -70,7 +69,7 @@ export class SseBroadcaster {
 
   broadcast(type: string, data: unknown): number {
     const id = this.#nextId++;
-    const chunk = frame(id, type, data);
+    const chunk = sseFrame(type, data, id);
     this.#ring.push({ id, chunk });
     if (this.#ring.length > this.#ringSize) this.#ring.shift();
     for (const client of this.#clients) this.#push(client, chunk);

@@ -48,7 +48,7 @@ const missing =
   async (): Promise<Sourced<T>> => ({ at: Date.now(), problem });
 
 /** Handles whose last health check failed, from the monitor's gauge. */
-async function unhealthyHandles(registry: Registry): Promise<Set<string>> {
+export async function unhealthyHandles(registry: Registry): Promise<Set<string>> {
   const metric = registry.getSingleMetric('platform_container_healthy');
   const values = metric ? (await metric.get()).values : [];
   return new Set(values.filter((v) => v.value === 0).map((v) => String(v.labels.handle)));

@@ -78,9 +78,8 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
     for (const [minute, handles] of byMinute) close(handles, minute);
   }
 
-  /** Minutes that ended while nothing closed them (a container stopped or gone since); all of them at stop. */
-  const closeEnded = (now: number) =>
-    closeWhere((minute) => now === Number.POSITIVE_INFINITY || minute < minuteOf(now));
+  /** Minutes that ended while nothing closed them (a container stopped or gone since). */
+  const closeEnded = (now: number) => closeWhere((minute) => minute < minuteOf(now));
 
   /** After a restart: the raw minutes since each container's last aggregate. */
   function catchUp() {
@@ -129,7 +128,8 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
     },
     stop() {
       clearInterval(timer);
-      guarded('close minutes', () => closeEnded(Number.POSITIVE_INFINITY));
+      // Every open minute, ended or not: a restart rewrites the last one from its raw samples.
+      guarded('close minutes', () => closeWhere(() => true));
     },
 
     /** One stats cycle: a row per container that answered, in one statement. */

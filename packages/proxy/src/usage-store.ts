@@ -12,7 +12,15 @@ const FLUSH_AFTER_MS = 5;
 /** Rows kept while the database refuses writes; beyond this the oldest are dropped (and logged). */
 const MAX_PENDING = 100_000;
 
-export type UsageDimension = 'day' | 'model' | 'user' | 'handle';
+/** What usage can be grouped by, and the SQL of each group key. */
+const DIMENSIONS = {
+  day: sql<string>`strftime('%Y-%m-%d', ${usage.at} / 1000, 'unixepoch')`,
+  model: sql<string>`${usage.model}`,
+  user: sql<string>`${usage.user}`,
+  handle: sql<string | null>`${usage.handle}`,
+};
+export type UsageDimension = keyof typeof DIMENSIONS;
+export const USAGE_DIMENSIONS = Object.keys(DIMENSIONS) as [UsageDimension, ...UsageDimension[]];
 
 export interface UsageQuery {
   user?: string | undefined;
@@ -151,13 +159,7 @@ export function createUsageStore(db: ProxyDb, log: Logger) {
       if (q.user) where.push(eq(usage.user, q.user));
       if (q.from) where.push(gte(usage.at, q.from));
       if (q.to) where.push(lt(usage.at, q.to));
-      const dimension = {
-        day: sql<string>`strftime('%Y-%m-%d', ${usage.at} / 1000, 'unixepoch')`,
-        model: sql<string>`${usage.model}`,
-        user: sql<string>`${usage.user}`,
-        handle: sql<string | null>`${usage.handle}`,
-      };
-      const keys = Object.fromEntries(q.groupBy.map((d) => [d, dimension[d]]));
+      const keys = Object.fromEntries(q.groupBy.map((d) => [d, DIMENSIONS[d]]));
       const rows = db
         .select({
           ...keys,

@@ -3,7 +3,7 @@ import { AppError, adminAuth, parseWith } from '@beacon/core';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { GatewayClient } from '../clients/gateway';
-import type { Console } from '../console';
+import { type Console, unhealthyHandles } from '../console';
 import type { ContainerService } from '../containers';
 import { handleSchema } from '../domain/spec';
 
@@ -78,9 +78,7 @@ export function adminRoutes({
     const rows = containers.list();
     const byState: Record<string, number> = {};
     for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
-    const unhealthy = (await samples(registry, 'platform_container_healthy'))
-      .filter((v) => v.value === 0)
-      .map((v) => String(v.labels.handle));
+    const unhealthy = [...(await unhealthyHandles(registry))];
     const recycledLastHour: Record<string, number> = {};
     for (const r of containers.recycledSince(Date.now() - 3_600_000)) {
       recycledLastHour[r.reason] = (recycledLastHour[r.reason] ?? 0) + 1;

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { KeyStore } from '../keys';
 import type { QuotaGuard } from '../quotas';
-import type { UsageDimension, UsageStore } from '../usage-store';
+import { USAGE_DIMENSIONS, type UsageDimension, type UsageStore } from '../usage-store';
 
 const name = z.string().min(1).max(128);
 const createKey = z.object({ user: name, handle: name.optional() });
@@ -17,7 +17,7 @@ const quotaBody = z.object({
 const isoTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
   error: 'must be an ISO date (2026-12-01) or date-time (2026-12-01T09:00:00Z)',
 });
-const dimension = z.enum(['day', 'model', 'user', 'handle']);
+const dimension = z.enum(USAGE_DIMENSIONS);
 const usageQuery = z.object({
   user: name.optional(),
   from: isoTime.optional(),
