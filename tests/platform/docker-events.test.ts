@@ -93,7 +93,11 @@ describe.skipIf(!available)('Docker events on a real engine', () => {
       });
       await c.start();
       await eventually(() => p.watcher.connections >= 2, 5000);
-      const adopted = await eventually(() => p.containers.find(stranger), 5000);
+      // A reconcile may catch it between create and start; the start event then brings it to running.
+      const adopted = await eventually(() => {
+        const found = p.containers.find(stranger);
+        return found?.state === 'running' ? found : undefined;
+      }, 5000);
       expect(adopted).toMatchObject({ owner: 'zoe', state: 'running' });
     } finally {
       await p.watcher.stop();
