@@ -1,30 +1,57 @@
-import { describe, expect, test } from 'bun:test';
-import { openDatabase } from '../../packages/gateway/src/db';
+import { afterEach, describe, expect, test } from 'bun:test';
+import { type GatewayStore, openDatabase } from '../../packages/gateway/src/db';
 import { TaskStore } from '../../packages/gateway/src/tasks';
+import { storeDialects } from '../support/postgres';
 
-describe('stored tasks', () => {
-  test('a finished task answers from a new store; one left running ends as interrupted over HTTP only', () => {
-    const db = openDatabase(':memory:');
-    const before = new TaskStore(10_000, db);
-    const done = before.create('t-done', 'alice', 'tr-1');
-    done.status = 'completed';
-    before.notify({ type: 'task.completed', data: {}, task: done });
-    before.create('t-cut', 'alice', 'tr-2');
-    before.flush();
+for (const dialect of storeDialects())
+  describe.skipIf(dialect.skip)(`stored tasks on ${dialect.name}`, () => {
+    let store: GatewayStore | undefined;
+    afterEach(() => store?.close());
+    const open = async () => {
+      store = openDatabase(':memory:', await dialect.url());
+      await store.ready;
+      return store;
+    };
 
-    const afterNats = new TaskStore(10_000, db);
-    expect(afterNats.closeInterrupted('nats')).toBe(0);
-    expect(afterNats.get('t-cut')?.status).toBe('running');
+    test('a finished task answers from a new store; one left running ends as interrupted over HTTP only', async () => {
+      const db = await open();
+      const before = new TaskStore(10_000, db);
+      const done = before.create('t-done', 'alice', 'tr-1');
+      done.status = 'completed';
+      before.notify({ type: 'task.completed', data: {}, task: done });
+      before.create('t-cut', 'alice', 'tr-2');
+      await before.flush();
+      const now = new Date(Date.now() + 1);
 
-    const after = new TaskStore(10_000, db);
-    expect(after.get('t-done')).toMatchObject({ id: 't-done', status: 'completed' });
-    expect(after.closeInterrupted('http')).toBe(1);
-    expect(after.get('t-cut')).toMatchObject({ status: 'failed', error: { code: 'interrupted' } });
-    expect(
-      after
-        .list('alice')
-        .map((t) => t.id)
-        .sort(),
-    ).toEqual(['t-cut', 't-done']);
+      const afterNats = new TaskStore(10_000, db);
+      expect(await afterNats.closeInterrupted('nats', now)).toBe(0);
+      expect((await afterNats.get('t-cut'))?.status).toBe('running');
+
+      const after = new TaskStore(10_000, db);
+      expect(await after.get('t-done')).toMatchObject({ id: 't-done', status: 'completed' });
+      // Only tasks last changed before the cut-off: the others may be another gateway's, still running.
+      expect(await after.closeInterrupted('http', new Date(Date.now() - 60_000))).toBe(0);
+      expect(await after.closeInterrupted('http', now)).toBe(1);
+      expect(await after.get('t-cut')).toMatchObject({ status: 'failed', error: { code: 'interrupted' } });
+      expect((await after.list('alice')).map((t) => t.id).sort()).toEqual(['t-cut', 't-done']);
+    });
+
+    test('a task another store created is loaded, changed, and its change is what both read', async () => {
+      const db = await open();
+      const first = new TaskStore(10_000, db);
+      first.create('t-shared', 'bob', 'tr-3').source = 'web';
+      await first.flush();
+      const second = new TaskStore(10_000, db);
+      expect(second.cached('t-shared')).toBeUndefined();
+      const loaded = await second.load('t-shared');
+      expect(loaded).toMatchObject({ handle: 'bob', source: 'web', status: 'running' });
+      if (!loaded) throw new Error('not loaded');
+      loaded.status = 'completed';
+      second.notify({ type: 'task.completed', data: {}, task: loaded });
+      await second.flush();
+      expect(await new TaskStore(10_000, db).get('t-shared')).toMatchObject({
+        status: 'completed',
+        source: 'web',
+      });
+    });
   });
-});

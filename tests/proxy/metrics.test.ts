@@ -15,7 +15,7 @@ describeServiceMetrics({
       identity,
       registry,
       log: quietLog,
-      services: createDeps(loadConfig({}), { log: quietLog, registry, db: openDatabase(':memory:') }),
+      services: createDeps(loadConfig({}), { log: quietLog, registry, store: openDatabase(':memory:') }),
     }),
 });
 
@@ -24,7 +24,7 @@ describe('proxy call metrics', () => {
   afterEach(() => proxy?.stop());
 
   test('the call counter moves per proxied request and cost accumulates per user and model', async () => {
-    proxy = buildProxy();
+    proxy = await buildProxy();
     const alice = await proxy.keyFor('alice');
     const bob = await proxy.keyFor('bob');
     await proxy.post('/v1/chat/completions', openaiCall(), { authorization: `Bearer ${alice}` });
@@ -49,7 +49,7 @@ describe('proxy call metrics', () => {
   });
 
   test('the quota rejection counter moves on 429, and utilization is reported', async () => {
-    proxy = buildProxy();
+    proxy = await buildProxy();
     const key = await proxy.keyFor('carol');
     await proxy.setQuota('carol', { dailyUsd: 0.01, monthlyUsd: 1 });
     const small = { ...openaiCall(), max_tokens: 50 };
@@ -68,7 +68,7 @@ describe('proxy call metrics', () => {
   });
 
   test('the user label is capped: users past the limit are counted as _other', async () => {
-    proxy = buildProxy({}, { maxMetricUsers: 2 });
+    proxy = await buildProxy({}, { maxMetricUsers: 2 });
     for (const user of ['u1', 'u2', 'u3', 'u4']) {
       const key = await proxy.keyFor(user);
       await proxy.post('/v1/chat/completions', openaiCall(), { authorization: `Bearer ${key}` });
@@ -78,6 +78,6 @@ describe('proxy call metrics', () => {
       'proxy_api_calls_total{user="_other",model="gpt-4o",provider="openai",status="ok"} 2',
     );
     expect(text).not.toContain('user="u3"');
-    expect(proxy.rows().map((r) => r.user)).toEqual(['u1', 'u2', 'u3', 'u4']);
+    expect((await proxy.rows()).map((r) => r.user)).toEqual(['u1', 'u2', 'u3', 'u4']);
   });
 });

@@ -42,7 +42,7 @@ describe('faults: the web shell', () => {
 
 describe('faults: money', () => {
   test('negative or absurd output limits are a 400 in the provider format, before any reservation or upstream call', async () => {
-    const proxy = buildProxy();
+    const proxy = await buildProxy();
     try {
       const key = await proxy.keyFor('mallory');
       await proxy.setQuota('mallory', { dailyUsd: 0.002 });

@@ -46,7 +46,7 @@ export function startGateway({
   const gateway = createDeps(config, {
     log,
     registry,
-    db: openDatabase(':memory:'),
+    store: openDatabase(':memory:'),
     ...(durable ? { durable } : {}),
   });
   const { events } = gateway;

@@ -3,18 +3,20 @@ import { Registry } from 'prom-client';
 import { createApp } from '../../packages/proxy/src/app';
 import { loadConfig } from '../../packages/proxy/src/config';
 import { openDatabase } from '../../packages/proxy/src/db';
-import { usage } from '../../packages/proxy/src/db/schema/usage';
 import { createDeps } from '../../packages/proxy/src/deps';
 import { type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream';
 
-/** A proxy app on an in-memory database, pointed at a fresh fake upstream for both providers. */
-export function buildProxy(
+/**
+ * A proxy app, started, on an in-memory SQLite database (or the PostgreSQL database at `databaseUrl`),
+ * pointed at a fresh fake upstream for both providers.
+ */
+export async function buildProxy(
   fakeOptions: FakeUpstreamOptions = {},
-  extra: { upstreamTimeoutMs?: number; maxMetricUsers?: number } = {},
+  extra: { upstreamTimeoutMs?: number; maxMetricUsers?: number; databaseUrl?: string } = {},
 ) {
   const fake = startFakeUpstream(fakeOptions);
   const registry = new Registry();
-  const db = openDatabase(':memory:');
+  const store = openDatabase(':memory:', extra.databaseUrl);
   const log = createLogger({ service: 'proxy', level: 'silent' });
   const config = loadConfig({
     BEACON_UPSTREAM_OPENAI_URL: fake.url,
@@ -24,8 +26,9 @@ export function buildProxy(
     ...(extra.upstreamTimeoutMs ? { BEACON_UPSTREAM_TIMEOUT: String(extra.upstreamTimeoutMs / 1000) } : {}),
     ...(extra.maxMetricUsers ? { BEACON_METRICS_MAX_USERS: String(extra.maxMetricUsers) } : {}),
   });
-  // The same parts main.ts builds, on an in-memory database.
-  const services = createDeps(config, { log, registry, db });
+  // The same parts main.ts builds.
+  const services = createDeps(config, { log, registry, store });
+  await services.start();
   const app = createApp({ identity: { name: 'proxy', version: 'test' }, registry, log, services });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     app.request(path, {
@@ -36,12 +39,14 @@ export function buildProxy(
   return {
     app,
     fake,
-    db,
+    store,
+    services,
     registry,
     post,
-    rows: () => {
-      services.usage.flush();
-      return db.select().from(usage).all();
+    /** The usage table, in the order rows were first written. */
+    rows: async () => {
+      await services.usage.flush();
+      return store.db.select().from(store.t.usage).orderBy(store.t.usage.id);
     },
     metrics: () => registry.metrics(),
     /** PUT /api/quotas/:user with the given limits. */
@@ -60,11 +65,14 @@ export function buildProxy(
       const res = await post('/api/keys', { user, ...(handle ? { handle } : {}) });
       return (await res.json()).key;
     },
-    stop: () => fake.stop(),
+    async stop() {
+      fake.stop();
+      for (const step of services.stopSteps) await step();
+    },
   };
 }
 
-export type TestProxy = ReturnType<typeof buildProxy>;
+export type TestProxy = Awaited<ReturnType<typeof buildProxy>>;
 
 export const openaiCall = (model = 'gpt-4o', stream = false) => ({
   model,

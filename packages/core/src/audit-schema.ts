@@ -1,9 +1,10 @@
+import { bigserial, integer as pgInteger, pgTable, text as pgText, timestamp } from 'drizzle-orm/pg-core';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
  * Who changed what (seed 000's `audit.operation`): every mutation through an admin (or user) token, with the
  * token that was used named by role and fingerprint, never by value. Each service keeps it in its own
- * database (the table is part of each service's drizzle schema).
+ * database (the table is part of each service's drizzle schema, in both dialects).
  */
 export const auditLog = sqliteTable('audit_log', {
   id: integer('id').primaryKey({ autoIncrement: true }),
@@ -15,6 +16,17 @@ export const auditLog = sqliteTable('audit_log', {
   outcome: text('outcome').notNull(),
   status: integer('status').notNull(),
   requestId: text('request_id').notNull(),
+});
+
+export const auditLogPg = pgTable('audit_log', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+  actor: pgText('actor').notNull(),
+  action: pgText('action').notNull(),
+  target: pgText('target').notNull(),
+  outcome: pgText('outcome').notNull(),
+  status: pgInteger('status').notNull(),
+  requestId: pgText('request_id').notNull(),
 });
 
 export type AuditEntry = typeof auditLog.$inferSelect;

@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
 import { and, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
-import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type AuditEntry, auditLog } from './audit-schema';
+import type { Store } from './database';
 import { parseWith } from './errors';
 
 export { type AuditEntry, auditLog };
-
-type AuditDb = BaseSQLiteDatabase<'sync', unknown, Record<string, unknown>>;
 
 const actors = new WeakMap<Request, string>();
 
@@ -35,21 +33,27 @@ const querySchema = z.object({
 
 const outcomeOf = (status: number) => (status < 400 ? 'ok' : status < 500 ? 'refused' : 'failed');
 
-export function createAuditTrail(db: AuditDb, log: Logger) {
+export function createAuditTrail(
+  { db, t }: Pick<Store<{ auditLog: typeof auditLog }>, 'db' | 't'>,
+  log: Logger,
+) {
   const record = (entry: Omit<AuditEntry, 'id'>) => {
     log.info(
       { event: 'audit.operation', ...entry, at: entry.at.toISOString() },
       `${entry.action} ${entry.target}`,
     );
-    try {
-      db.insert(auditLog).values(entry).run();
-    } catch (err) {
-      // The log line above still carries it; the mutation itself already happened.
-      log.error(
-        { event: 'audit.store_failed', action: entry.action, err: String(err) },
-        'audit row not stored',
+    // The log line above still carries it; the mutation itself already happened.
+    return db
+      .insert(t.auditLog)
+      .values(entry)
+      .then(
+        () => {},
+        (err: unknown) =>
+          log.error(
+            { event: 'audit.store_failed', action: entry.action, err: String(err) },
+            'audit row not stored',
+          ),
       );
-    }
   };
 
   /** Route middleware: records the mutation once it has been answered (its target: the path's first param). */
@@ -58,7 +62,7 @@ export function createAuditTrail(db: AuditDb, log: Logger) {
     async (c, next) => {
       await next();
       const param = Object.values(c.req.param() as Record<string, string>)[0];
-      record({
+      await record({
         at: new Date(),
         actor: actorOf(c),
         action,
@@ -69,7 +73,8 @@ export function createAuditTrail(db: AuditDb, log: Logger) {
       });
     };
 
-  function query(q: z.infer<typeof querySchema>): AuditEntry[] {
+  function query(q: z.infer<typeof querySchema>): Promise<AuditEntry[]> {
+    const auditLog = t.auditLog;
     const where: SQL[] = [];
     if (q.from) where.push(gte(auditLog.at, new Date(q.from)));
     if (q.to) where.push(lte(auditLog.at, new Date(q.to)));
@@ -80,14 +85,13 @@ export function createAuditTrail(db: AuditDb, log: Logger) {
       .from(auditLog)
       .where(and(...where))
       .orderBy(desc(auditLog.id))
-      .limit(q.limit)
-      .all();
+      .limit(q.limit);
   }
 
   /** GET /api/audit?from&to&action&target&limit — newest first; mount behind the admin guard. */
   const routes = (guard: MiddlewareHandler) =>
-    new Hono().get('/api/audit', guard, (c) => {
-      const entries = query(parseWith(querySchema, c.req.query(), 'query'));
+    new Hono().get('/api/audit', guard, async (c) => {
+      const entries = await query(parseWith(querySchema, c.req.query(), 'query'));
       return c.json({ entries: entries.map((e) => ({ ...e, at: e.at.toISOString() })) });
     });
 

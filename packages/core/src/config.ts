@@ -42,7 +42,6 @@ export function parseEnv<S extends z.ZodType>(
 
 /** Documented variables this version does not act on: set, they would be silently ignored, so they stop the start. */
 const NOT_BUILT: Record<string, string> = {
-  BEACON_DATABASE_URL: 'the PostgreSQL backend is not built; data is SQLite under BEACON_DATA_DIR',
   BEACON_LOKI_URL: 'logs go to Loki through Alloy (distro/observability), not pushed by the services',
   BEACON_LANGFUSE_URL: 'Langfuse is not integrated',
   BEACON_LANGFUSE_PUBLIC_KEY: 'Langfuse is not integrated',
@@ -54,6 +53,12 @@ export const env = {
   seconds: (fallback: number) => z.coerce.number().min(0).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   url: () => z.url().optional(),
+  /** A shared PostgreSQL store (`postgres://user:password@host:5432/db`); unset, SQLite under BEACON_DATA_DIR. */
+  databaseUrl: () =>
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\/[^/]+/, 'must be a postgres:// URL (postgres://user:password@host:5432/db)')
+      .optional(),
   bool: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'])

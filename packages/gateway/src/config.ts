@@ -9,6 +9,7 @@ const schema = z.object({
   BEACON_NATS_URL: env.url(),
   BEACON_HOME: z.string().default('.data/home'),
   BEACON_DATA_DIR: z.string().default('.data/gateway'),
+  BEACON_DATABASE_URL: env.databaseUrl(),
   BEACON_SSE_QUEUE_SIZE: env.positiveInt(256),
   BEACON_DISPATCH_TIMEOUT: env.seconds(120),
   /** Days a task stays answerable on GET /api/tasks/:id (gateway.sqlite under BEACON_DATA_DIR). */

@@ -6,7 +6,7 @@ import { createKernelClient } from './clients/kernel';
 import { createPlatformClient } from './clients/platform';
 import { createS3ArtifactStore } from './clients/s3-artifact-store';
 import type { GatewayConfig } from './config';
-import { type GatewayDb, openDatabase } from './db';
+import { type GatewayStore, openDatabase } from './db';
 import { createDispatcher } from './dispatcher';
 import { startEventSide } from './events';
 import { createInteractionLogger } from './interaction-logger';
@@ -21,9 +21,14 @@ export function createDeps(
   {
     log,
     registry,
-    db = openDatabase(join(config.BEACON_DATA_DIR, 'gateway.sqlite')),
+    store = openDatabase(join(config.BEACON_DATA_DIR, 'gateway.sqlite'), config.BEACON_DATABASE_URL, (err) =>
+      log.error(
+        { event: 'database.unreachable', err: String(err) },
+        'PostgreSQL not reachable; trying again in 2 s',
+      ),
+    ),
     durable,
-  }: { log: Logger; registry: Registry; db?: GatewayDb; durable?: string },
+  }: { log: Logger; registry: Registry; store?: GatewayStore; durable?: string },
 ) {
   if (!config.BEACON_API_TOKEN && !isLoopback(config.BEACON_HOST))
     log.warn(
@@ -34,7 +39,7 @@ export function createDeps(
   const platform = createPlatformClient(config.BEACON_PLATFORM_URL, config.BEACON_ADMIN_TOKEN);
   const interactions = createInteractionLogger(config.BEACON_HOME, metrics, log);
   const events = startEventSide({
-    db,
+    store,
     natsUrl: config.BEACON_NATS_URL,
     platformUrl: config.BEACON_PLATFORM_URL,
     adminToken: config.BEACON_ADMIN_TOKEN,
@@ -64,14 +69,17 @@ export function createDeps(
       })
     : createFsArtifactStore(join(config.BEACON_DATA_DIR, 'artifacts'));
   const artifactMode = config.BEACON_ARTIFACT_MODE;
-  const prune = () => events.tasks.prune(new Date(Date.now() - config.BEACON_TASK_RETENTION * 86_400_000));
+  const prune = () =>
+    events.tasks
+      .prune(new Date(Date.now() - config.BEACON_TASK_RETENTION * 86_400_000))
+      .catch((err) => log.error({ event: 'gateway.prune_failed', err: String(err) }, 'old tasks not pruned'));
   let pruning: Timer | undefined;
 
   return {
     appDeps: {
       metrics,
       probes: [
-        databaseProbe(db),
+        databaseProbe(store),
         { name: 'platform', required: true, check: platform.check },
         ...events.probes,
         ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),
@@ -83,20 +91,26 @@ export function createDeps(
       interactions,
       adminToken: config.BEACON_ADMIN_TOKEN,
       ...(config.BEACON_API_TOKEN ? { apiToken: config.BEACON_API_TOKEN } : {}),
-      audit: createAuditTrail(db, log),
+      audit: createAuditTrail(store, log),
       artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
     },
     events,
-    /** Tasks a restart cut off over HTTP end as interrupted; stored tasks past the retention go, hourly. */
-    start() {
-      const interrupted = events.tasks.closeInterrupted(transport);
+    /**
+     * Migrations applied; tasks a restart cut off over HTTP end as interrupted (on a shared database only those
+     * past the dispatch timeout: the others may be another gateway's); stored tasks past the retention go, hourly.
+     */
+    async start() {
+      await store.ready;
+      const shared = store.dialect === 'postgres';
+      const before = new Date(Date.now() - (shared ? config.BEACON_DISPATCH_TIMEOUT * 1000 : 0));
+      const interrupted = await events.tasks.closeInterrupted(transport, before);
       if (interrupted)
         log.warn({ event: 'gateway.tasks_interrupted', tasks: interrupted }, 'tasks cut off by a restart');
-      prune();
+      await prune();
       pruning = setInterval(prune, 3_600_000);
       pruning.unref();
     },
     closeStreams: () => events.sse.close(),
-    stopSteps: [() => clearInterval(pruning), () => events.stop()],
+    stopSteps: [() => clearInterval(pruning), () => events.stop(), store.close],
   };
 }

@@ -10,7 +10,7 @@ import {
 } from '@beacon/core';
 import { startBusBridge } from './bus-bridge';
 import { startPlatformRelay } from './clients/platform-relay';
-import type { GatewayDb } from './db';
+import type { GatewayStore } from './db';
 import type { InteractionLogger } from './interaction-logger';
 import { createTaskLedger } from './ledger';
 import type { GatewayMetrics } from './metrics';
@@ -27,7 +27,7 @@ export interface EventSideOptions {
   /** Durable consumer name; one per gateway instance that must not miss results. */
   durable?: string;
   /** Where tasks are kept across restarts; in memory only without it. */
-  db?: GatewayDb;
+  store?: GatewayStore;
   /** Where each ended dispatch is written (the ledger's last step). */
   interactions: Pick<InteractionLogger, 'write'>;
   onContainerEvent?: (handle: string) => void;
@@ -45,7 +45,7 @@ export function startEventSide({
   metrics,
   log,
   durable,
-  db,
+  store,
   interactions,
   onContainerEvent,
 }: EventSideOptions) {
@@ -55,7 +55,7 @@ export function startEventSide({
     onEvent: (type) => metrics.sseEvents.inc({ type }),
     onDropped: (n) => metrics.sseDropped.inc(n),
   });
-  const tasks = new TaskStore(10_000, db);
+  const tasks = new TaskStore(10_000, store);
   const bus: EventBus = natsUrl
     ? createNatsBus({ url: natsUrl, name: 'beacon-gateway', log })
     : createMemoryBus(log);
@@ -114,7 +114,7 @@ export function startEventSide({
       bridge.stop();
       sse.close();
       await bus.close();
-      tasks.flush();
+      await tasks.flush();
     },
   };
 }

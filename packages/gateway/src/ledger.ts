@@ -44,6 +44,8 @@ export const OUTCOME: Record<string, DispatchStatus> = {
  * they received.
  */
 export function createTaskLedger({ tasks, sse, metrics, log, interactions }: LedgerDeps) {
+  /** Tasks being read from the store, with their messages queued behind. */
+  const loading = new Map<string, Promise<void>>();
   const tell = (update: TaskUpdate, payload: Record<string, unknown>) => {
     sse.broadcast(update.type, payload);
     tasks.notify(update);
@@ -118,12 +120,27 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
         return;
       }
       const data = checked.data;
-      const settles = SETTLES[kind];
-      if (settles && tasks.get(data.taskId)?.status === settles) return;
-      metrics.busMessages.inc({ kind });
-      const task = tasks.touch(data.taskId, handle, data.traceId);
-      const type = (apply[kind] as (task: Task, data: unknown) => string)(task, data);
-      tell({ type, data, task }, { ...data, handle });
+      const id = data.taskId;
+      const applyNow = () => {
+        const settles = SETTLES[kind];
+        if (settles && tasks.cached(id)?.status === settles) return;
+        metrics.busMessages.inc({ kind });
+        const task = tasks.touch(id, handle, data.traceId);
+        const type = (apply[kind] as (task: Task, data: unknown) => string)(task, data);
+        tell({ type, data, task }, { ...data, handle });
+      };
+      if (tasks.cached(id) && !loading.has(id)) {
+        applyNow();
+        return;
+      }
+      // A task this gateway does not hold (another gateway's, or from before a restart): read it once, and
+      // apply its messages in the order they came, after it.
+      const next = (loading.get(id) ?? tasks.load(id)).then(applyNow).catch((err: unknown) => {
+        log.error({ event: 'gateway.task_load_failed', taskId: id, err: String(err) }, 'task not read');
+        applyNow();
+      });
+      loading.set(id, next);
+      next.finally(() => loading.get(id) === next && loading.delete(id));
     },
 
     /** A kernel that died cannot answer: its running tasks fail now rather than at their timeout. */

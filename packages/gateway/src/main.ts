@@ -8,7 +8,6 @@ import { createDeps } from './deps';
 const config = configOrExit(() => loadConfig(Bun.env));
 const { log, registry, exposure } = serviceBasics('gateway', pkg.version, config);
 const gateway = createDeps(config, { log, registry });
-gateway.start();
 const { upgradeWebSocket, websocket } = createBunWebSocket();
 const app = createApp({
   ...gateway.appDeps,
@@ -26,3 +25,5 @@ serveApp(app, {
   closeStreams: gateway.closeStreams,
   stopSteps: gateway.stopSteps,
 });
+// Listening first: while the database is away, /health/ready says so (503) instead of nothing answering.
+await gateway.start();

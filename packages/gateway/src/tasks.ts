@@ -1,7 +1,6 @@
-import type { KernelResult } from '@beacon/core';
-import { desc, eq, lt } from 'drizzle-orm';
-import type { GatewayDb } from './db';
-import { tasks } from './db/schema/tasks';
+import { excluded, type KernelResult } from '@beacon/core';
+import { and, desc, eq, lt } from 'drizzle-orm';
+import type { GatewayStore } from './db';
 
 export type TaskStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'timeout';
 
@@ -26,74 +25,108 @@ const MAX_OUTPUT = 64 * 1024;
 /** What happened to a task, as its watchers (the dispatcher, a web shell) hear it. */
 export type TaskUpdate = { type: string; data: Record<string, unknown>; task: Task };
 
-/** How long a task's change may wait to be written: one transaction per window, off the dispatch path. */
+/** How long a task's change may wait to be written: one statement per window, off the dispatch path. */
 const WRITE_AFTER_MS = 5;
 
 /**
  * Tasks: the recent ones in memory (with their watchers), every one in the database when there is one —
- * written behind each change but progress (within 5 ms, many per transaction), so a finished task answers
- * after a restart. Rows older than the retention are pruned.
+ * written behind each change but progress (within 5 ms, many per statement), so a finished task answers
+ * after a restart, and on a shared database from every gateway. Rows older than the retention are pruned.
  */
 export class TaskStore {
   readonly #tasks = new Map<string, Task>();
   readonly #watchers = new Map<string, Set<(u: TaskUpdate) => void>>();
-  readonly #db: GatewayDb | undefined;
+  readonly #store: GatewayStore | undefined;
   readonly #dirty = new Map<string, Task>();
   #timer: Timer | undefined;
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly capacity = 10_000,
-    db?: GatewayDb,
+    store?: GatewayStore,
   ) {
-    this.#db = db;
+    this.#store = store;
   }
 
-  /** Write every change waiting (also at shutdown, and before reading the table). */
-  flush(): void {
+  /** Write every change waiting (also at shutdown, and before reading the table); one write at a time. */
+  flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const db = this.#db;
-    if (!db || this.#dirty.size === 0) return;
-    const batch = [...this.#dirty.values()];
-    this.#dirty.clear();
-    db.transaction((tx) => {
-      for (const task of batch) {
-        const row = {
-          id: task.id,
-          handle: task.handle,
-          status: task.status,
-          traceId: task.traceId,
-          source: task.source ?? null,
-          createdAt: task.createdAt,
-          updatedAt: task.updatedAt,
-          body: task,
-        };
-        tx.insert(tasks).values(row).onConflictDoUpdate({ target: tasks.id, set: row }).run();
-      }
-    });
+    // After the last write, whatever its outcome (a failed one keeps its rows in #dirty).
+    this.#writing = this.#writing
+      .catch(() => {})
+      .then(async () => {
+        const store = this.#store;
+        if (!store || this.#dirty.size === 0) return;
+        const batch = [...this.#dirty.values()];
+        this.#dirty.clear();
+        const { db, t } = store;
+        try {
+          await db
+            .insert(t.tasks)
+            .values(
+              batch.map((task) => ({
+                id: task.id,
+                handle: task.handle,
+                status: task.status,
+                traceId: task.traceId,
+                source: task.source ?? null,
+                createdAt: task.createdAt,
+                updatedAt: task.updatedAt,
+                body: task,
+              })),
+            )
+            .onConflictDoUpdate({ target: t.tasks.id, set: excluded(t.tasks, ['id', 'createdAt']) });
+        } catch (err) {
+          // Kept to be written again with the next change, newer ones first.
+          for (const task of batch) if (!this.#dirty.has(task.id)) this.#dirty.set(task.id, task);
+          this.#timer ??= setTimeout(() => this.#flushBehind(), 1000);
+          throw err;
+        }
+      });
+    return this.#writing;
   }
 
-  get(id: string): Task | undefined {
+  /** The task if it is in memory now (its changes then apply at once, in order). */
+  cached(id: string): Task | undefined {
+    return this.#tasks.get(id);
+  }
+
+  /** The stored task, kept in memory from now on (a task another gateway dispatched, or before a restart). */
+  async load(id: string): Promise<Task | undefined> {
+    const known = this.#tasks.get(id);
+    if (known || !this.#store) return known;
+    const { db, t } = this.#store;
+    const [row] = await db.select().from(t.tasks).where(eq(t.tasks.id, id));
+    const task = row?.body as Task | undefined;
+    // A change heard while it was read wins over the row.
+    if (task && !this.#tasks.has(id)) this.#remember(task);
+    return this.#tasks.get(id);
+  }
+
+  async get(id: string): Promise<Task | undefined> {
     const task = this.#tasks.get(id);
-    if (task || !this.#db) return task;
-    this.flush();
-    return this.#db.select().from(tasks).where(eq(tasks.id, id)).get()?.body as Task | undefined;
+    if (task || !this.#store) return task;
+    await this.flush();
+    const { db, t } = this.#store;
+    const [row] = await db.select().from(t.tasks).where(eq(t.tasks.id, id));
+    return row?.body as Task | undefined;
   }
 
-  list(handle?: string, limit = 100): Task[] {
-    this.flush();
-    if (!this.#db) {
+  async list(handle?: string, limit = 100): Promise<Task[]> {
+    if (!this.#store) {
       const all = [...this.#tasks.values()].filter((t) => !handle || t.handle === handle);
       return all.slice(-limit).reverse();
     }
-    return this.#db
+    await this.flush();
+    const { db, t } = this.#store;
+    const rows = await db
       .select()
-      .from(tasks)
-      .where(handle ? eq(tasks.handle, handle) : undefined)
-      .orderBy(desc(tasks.createdAt))
-      .limit(limit)
-      .all()
-      .map((r) => this.#tasks.get(r.id) ?? (r.body as Task));
+      .from(t.tasks)
+      .where(handle ? eq(t.tasks.handle, handle) : undefined)
+      .orderBy(desc(t.tasks.createdAt))
+      .limit(limit);
+    return rows.map((r) => this.#tasks.get(r.id) ?? (r.body as Task));
   }
 
   /** Tasks of a handle still running in this gateway (a dead kernel fails them). */
@@ -111,20 +144,24 @@ export class TaskStore {
     return task;
   }
 
-  /** The task, created on its first message when this gateway did not dispatch it (or has restarted). */
+  /** The task in memory (load() it first), created on its first message when no one stored it. */
   touch(id: string, handle: string, traceId: string): Task {
-    const known = this.#tasks.get(id) ?? this.get(id);
+    const known = this.#tasks.get(id);
     if (!known) return this.create(id, handle, traceId);
-    if (!this.#tasks.has(id)) this.#remember(known);
     known.updatedAt = new Date().toISOString();
     return known;
   }
 
   /** Write the task as it is now, within WRITE_AFTER_MS (no-op without a database). */
   save(task: Task): void {
-    if (!this.#db) return;
+    if (!this.#store) return;
     this.#dirty.set(task.id, task);
-    this.#timer ??= setTimeout(() => this.flush(), WRITE_AFTER_MS);
+    this.#timer ??= setTimeout(() => this.#flushBehind(), WRITE_AFTER_MS);
+  }
+
+  /** A write nobody awaits: its failure is kept for the next (the health probe sees the database). */
+  #flushBehind() {
+    this.flush().catch(() => {});
   }
 
   /** Hear every update of one task until the returned function is called. */
@@ -149,12 +186,17 @@ export class TaskStore {
   }
 
   /**
-   * At start: tasks a previous run left running. Over HTTP their kernel streams are gone, so they end as
-   * failed; over NATS their result may still come (JetStream keeps it), so they are left to it.
+   * At start: tasks a previous run left running, last changed before `before`. Over HTTP their kernel
+   * streams are gone, so they end as failed; over NATS their result may still come (JetStream keeps it), so
+   * they are left to it. On a database other gateways share, `before` leaves their tasks in flight alone.
    */
-  closeInterrupted(transport: 'nats' | 'http'): number {
-    if (!this.#db || transport === 'nats') return 0;
-    const left = this.#db.select().from(tasks).where(eq(tasks.status, 'running')).all();
+  async closeInterrupted(transport: 'nats' | 'http', before: Date): Promise<number> {
+    if (!this.#store || transport === 'nats') return 0;
+    const { db, t } = this.#store;
+    const left = await db
+      .select()
+      .from(t.tasks)
+      .where(and(eq(t.tasks.status, 'running'), lt(t.tasks.updatedAt, before.toISOString())));
     for (const row of left) {
       const task = row.body as Task;
       task.status = 'failed';
@@ -162,13 +204,15 @@ export class TaskStore {
       task.updatedAt = new Date().toISOString();
       this.save(task);
     }
-    this.flush();
+    await this.flush();
     return left.length;
   }
 
   /** Drop rows last changed before `before` (the retention). */
-  prune(before: Date): void {
-    this.#db?.delete(tasks).where(lt(tasks.updatedAt, before.toISOString())).run();
+  async prune(before: Date): Promise<void> {
+    if (!this.#store) return;
+    const { db, t } = this.#store;
+    await db.delete(t.tasks).where(lt(t.tasks.updatedAt, before.toISOString()));
   }
 
   #remember(task: Task) {

@@ -6,6 +6,7 @@ import {
   databaseProbe,
   type Logger,
   type Probe,
+  sqliteStore,
 } from '@beacon/core';
 import Docker from 'dockerode';
 import type { Registry } from 'prom-client';
@@ -16,7 +17,7 @@ import { createProxyClient, type ProxyClient } from './clients/proxy';
 import type { PlatformConfig } from './config';
 import { createConsole } from './console';
 import { createContainerService } from './containers';
-import { openDatabase, type PlatformDb } from './db';
+import { openDatabase, type PlatformDb, schema } from './db';
 import { DockerEventWatcher } from './docker-events';
 import { createPlatformEvents, type PlatformEvents } from './events';
 import { HealthMonitor } from './health-monitor';
@@ -70,6 +71,7 @@ export function createDeps(
   const proxy = proxyUrl ? createProxyClient(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
   const keys = overrides.keys ?? proxy;
   const db = overrides.db ?? openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
+  const store = sqliteStore(db, schema);
   const events = overrides.events ?? createPlatformEvents(bus, log, db);
   const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
   const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
@@ -174,7 +176,7 @@ export function createDeps(
   });
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
-    databaseProbe(db),
+    databaseProbe(store),
     ...(config.BEACON_NATS_URL ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] : []),
   ];
 
@@ -208,7 +210,7 @@ export function createDeps(
       historyRawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
       console: fleet,
       gateway,
-      audit: createAuditTrail(db, log),
+      audit: createAuditTrail(store, log),
       grafanaUrl: config.BEACON_GRAFANA_URL,
     },
     start() {

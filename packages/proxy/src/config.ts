@@ -5,6 +5,7 @@ const schema = z.object({
   ...commonEnv,
   BEACON_PORT: env.port(8080),
   BEACON_DATA_DIR: z.string().default('.data/proxy'),
+  BEACON_DATABASE_URL: env.databaseUrl(),
   BEACON_METRICS_MAX_USERS: env.positiveInt(500),
   BEACON_UPSTREAM_OPENAI_URL: z.url().default('https://api.openai.com'),
   BEACON_UPSTREAM_OPENAI_KEY: z.string().optional(),

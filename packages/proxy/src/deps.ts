@@ -3,7 +3,7 @@ import { createAuditTrail, databaseProbe, type Logger } from '@beacon/core';
 import type { Registry } from 'prom-client';
 import { createUpstreamClient } from './clients/upstream';
 import type { ProxyConfig } from './config';
-import { openDatabase, type ProxyDb } from './db';
+import { openDatabase, type ProxyStore } from './db';
 import { createForwarder } from './forward';
 import { createKeyStore } from './keys';
 import { createMetrics } from './metrics';
@@ -18,17 +18,22 @@ export function createDeps(
   {
     log,
     registry,
-    db = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite')),
+    store = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'), config.BEACON_DATABASE_URL, (err) =>
+      log.error(
+        { event: 'database.unreachable', err: String(err) },
+        'PostgreSQL not reachable; trying again in 2 s',
+      ),
+    ),
   }: {
     log: Logger;
     registry: Registry;
-    db?: ProxyDb;
+    store?: ProxyStore;
   },
 ) {
   const metrics = createMetrics(registry);
-  const usage = createUsageStore(db, log);
-  const keys = createKeyStore(db);
-  const quotas = createQuotaGuard(db, usage, metrics);
+  const usage = createUsageStore(store, log);
+  const keys = createKeyStore(store);
+  const quotas = createQuotaGuard(store, usage, metrics, log);
   const prices = loadPrices(config.BEACON_PRICES_FILE);
   const recorder = createRecorder(usage, metrics, prices, log, config.BEACON_METRICS_MAX_USERS);
   const upstream = createUpstreamClient(
@@ -38,27 +43,52 @@ export function createDeps(
     },
     config.BEACON_UPSTREAM_TIMEOUT * 1000,
   );
+  /**
+   * Calls a crash cut off are closed as interrupted and charged what they reserved. On SQLite (one replica)
+   * every pending row at start is one; on a shared database only rows older than the longest a call can
+   * run (the upstream timeout, plus a minute), looked for every minute by each replica.
+   */
+  const shared = store.dialect === 'postgres';
+  const staleAfterMs = config.BEACON_UPSTREAM_TIMEOUT * 1000 + 60_000;
+  async function closeInterrupted() {
+    const byUser = await usage.closeInterrupted(new Date(Date.now() - (shared ? staleAfterMs : 0)));
+    let reservedUsd = 0;
+    for (const [user, reserved] of byUser) {
+      await quotas.charge(user, reserved);
+      reservedUsd += reserved;
+    }
+    if (byUser.size > 0)
+      log.warn(
+        { event: 'proxy.calls_interrupted', users: byUser.size, reservedUsd },
+        'calls were in flight when a proxy stopped; charged what they reserved',
+      );
+  }
+  let sweep: Timer | undefined;
   return {
     metrics,
-    db,
+    store,
     usage,
     keys,
     quotas,
     prices,
     forwarder: createForwarder({ upstream, keys, quotas, recorder, metrics, log }),
-    audit: createAuditTrail(db, log),
-    probes: [databaseProbe(db, 'database', usage.check)],
-    /** Calls a crash cut off are closed as interrupted and charged what they reserved. */
-    start() {
-      const interrupted = usage.closeInterrupted();
-      if (interrupted.calls > 0)
-        log.warn(
-          { event: 'proxy.calls_interrupted', ...interrupted },
-          `${interrupted.calls} calls were in flight when the proxy last stopped; charged what they reserved`,
+    audit: createAuditTrail(store, log),
+    probes: [databaseProbe(store, 'database', usage.check)],
+    /** Migrations applied, the other replicas heard, crash leftovers charged. */
+    async start() {
+      await Promise.all([store.ready, keys.ready, quotas.ready]);
+      await closeInterrupted();
+      if (shared)
+        sweep = setInterval(
+          () =>
+            closeInterrupted().catch((err) =>
+              log.error({ event: 'proxy.sweep_failed', err: String(err) }, 'interrupted calls not closed'),
+            ),
+          60_000,
         );
     },
     /** After the listener has drained: the last usage rows are written before the process exits. */
-    stopSteps: [usage.flush],
+    stopSteps: [() => clearInterval(sweep), usage.flush, store.close],
   };
 }
 

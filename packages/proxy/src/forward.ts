@@ -41,7 +41,7 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
     headers = {},
   ) => c.json(providerError(provider, ERROR_TYPES[kind]?.[provider] ?? kind, message), status, headers);
 
-  function authenticate(c: Context, provider: Provider): KeyOwner | Response {
+  async function authenticate(c: Context, provider: Provider): Promise<KeyOwner | Response> {
     const key = presentedKey(c);
     if (!key)
       return fail(
@@ -51,14 +51,14 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
         'unauthorized',
         'missing API key: send Authorization: Bearer or x-api-key',
       );
-    return keys.verify(key) ?? fail(c, provider, 401, 'unauthorized', 'unknown or revoked API key');
+    return (await keys.verify(key)) ?? fail(c, provider, 401, 'unauthorized', 'unknown or revoked API key');
   }
 
   async function forward(c: Context, provider: Provider): Promise<Response> {
     const started = performance.now();
     const traceId = c.req.header('x-beacon-trace-id') || crypto.randomUUID();
     c.header('x-beacon-trace-id', traceId);
-    const owner = authenticate(c, provider);
+    const owner = await authenticate(c, provider);
     if (owner instanceof Response) return owner;
 
     let json: unknown;
@@ -72,7 +72,7 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
     const { model, stream, upstreamBody } = parsed;
     const metricUser = recorder.userLabel(owner.user);
     const worstCase = worstCaseUsd((u) => recorder.costOf(model, u), upstreamBody.length, parsed.maxOutput);
-    const reservation = quotas.reserve(owner.user, metricUser, worstCase);
+    const reservation = await quotas.reserve(owner.user, metricUser, worstCase);
     const call = {
       user: owner.user,
       handle: owner.handle,

@@ -7,7 +7,6 @@ import { createDeps } from './deps';
 const config = configOrExit(() => loadConfig(Bun.env));
 const { log, registry, exposure } = serviceBasics('proxy', pkg.version, config);
 const services = createDeps(config, { log, registry });
-services.start();
 const app = createApp({
   identity: { name: 'proxy', version: pkg.version, commit: config.BEACON_COMMIT },
   registry,
@@ -17,3 +16,5 @@ const app = createApp({
   services,
 });
 serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log, stopSteps: services.stopSteps });
+// Listening first: while the database is away, /health/ready says so (503) instead of nothing answering.
+await services.start();

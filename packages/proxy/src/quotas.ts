@@ -1,7 +1,17 @@
-import { eq } from 'drizzle-orm';
-import type { ProxyDb } from './db';
-import { type QuotaRow, quotas } from './db/schema/quotas';
-import { type Limits, type Refusal, refusalOf, startOfDay, startOfMonth } from './domain/budget';
+import type { Logger } from '@beacon/core';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { CACHE_TTL_MS, CHANGES_CHANNEL, type ProxyStore } from './db';
+import type { QuotaRow } from './db/schema/quotas';
+import type { SpendRow } from './db/schema/spend';
+import {
+  type Limits,
+  type Refusal,
+  refusalOf,
+  slidingCalls,
+  startOfDay,
+  startOfMinute,
+  startOfMonth,
+} from './domain/budget';
 import type { ProxyMetrics } from './metrics';
 import type { UsageStore } from './usage-store';
 
@@ -9,127 +19,244 @@ export type QuotaLimits = Limits;
 
 export type Reservation = { ok: true; settle(actualUsd: number): void } | ({ ok: false } & Refusal);
 
-interface Spend {
-  dayStart: number;
-  day: number;
-  monthStart: number;
-  month: number;
-  reserved: number;
-  inFlight: number;
-  recent: number[];
-}
+// Typed parameters: PostgreSQL cannot guess a bare parameter's type inside CASE or arithmetic.
+const usd = (v: number) => sql`CAST(${v} AS DOUBLE PRECISION)`;
+const ms = (v: number) => sql`CAST(${v} AS BIGINT)`;
 
 /**
- * Budgets by reserve-and-reconcile: a call reserves its worst-case cost in the same synchronous step
- * that checks the budget (bun:sqlite is synchronous, so no other call can interleave), and settles
- * the real cost when it ends. Concurrent calls therefore cannot overspend by more than the amount by
- * which real costs exceed their reservations.
+ * Budgets by reserve-and-reconcile, shared by every replica on the database: a call reserves its worst-case
+ * cost with one conditional UPDATE of the user's `spend` row — the check and the reservation are one
+ * statement, so two calls (on one replica or many) cannot both take the last of a budget — and settles the
+ * real cost when it ends. Overspend is therefore bounded by how far real costs exceed their reservations.
+ * Users without a quota cost the database nothing here.
  */
 export function createQuotaGuard(
-  db: ProxyDb,
+  store: ProxyStore,
   usage: Pick<UsageStore, 'spentSince'>,
   metrics: ProxyMetrics,
+  log: Logger,
   now: () => Date = () => new Date(),
 ) {
-  const spends = new Map<string, Spend>();
-  const spentSince = usage.spentSince;
+  const { db, t } = store;
+  const s = t.spend;
+  const limitCache = new Map<string, { limits: QuotaRow | undefined; at: number }>();
+  const ensured = new Set<string>();
 
-  /** Spend of the current day and month, from the database once, then kept in memory. */
-  function spendOf(user: string): Spend {
-    const t = now();
-    const dayStart = startOfDay(t).getTime();
-    const monthStart = startOfMonth(t).getTime();
-    let s = spends.get(user);
-    if (!s || s.monthStart !== monthStart) {
-      s = {
-        dayStart,
-        day: spentSince(user, startOfDay(t)),
-        monthStart,
-        month: spentSince(user, startOfMonth(t)),
-        reserved: 0,
-        inFlight: 0,
-        recent: s?.recent ?? [],
-      };
-      spends.set(user, s);
-    } else if (s.dayStart !== dayStart) {
-      s.dayStart = dayStart;
-      s.day = spentSince(user, startOfDay(t));
-    }
-    return s;
+  async function limitsOf(user: string): Promise<QuotaRow | undefined> {
+    const cached = limitCache.get(user);
+    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.limits;
+    const [limits] = await db.select().from(t.quotas).where(eq(t.quotas.user, user));
+    if (limitCache.size > 10_000) limitCache.clear();
+    limitCache.set(user, { limits, at: Date.now() });
+    return limits;
   }
 
-  // The proxy is the only writer of its quotas, so they are read once per user and kept.
-  const limitCache = new Map<string, QuotaRow | undefined>();
-  const limitsOf = (user: string) => {
-    if (!limitCache.has(user))
-      limitCache.set(user, db.select().from(quotas).where(eq(quotas.user, user)).get());
-    return limitCache.get(user);
+  /** The user's spend row, created from the usage table the first time (another replica may win: same sums). */
+  async function ensureRow(user: string, at: Date) {
+    if (ensured.has(user)) return;
+    const [day, month] = await Promise.all([
+      usage.spentSince(user, startOfDay(at)),
+      usage.spentSince(user, startOfMonth(at)),
+    ]);
+    await db
+      .insert(s)
+      .values({
+        user,
+        dayStart: startOfDay(at).getTime(),
+        dayUsd: day,
+        monthStart: startOfMonth(at).getTime(),
+        monthUsd: month,
+        reservedUsd: 0,
+        minuteStart: startOfMinute(at.getTime()),
+        minuteCalls: 0,
+        prevMinuteCalls: 0,
+      })
+      .onConflictDoNothing();
+    ensured.add(user);
+  }
+
+  /** The windows as of `at`: a row whose day, month or minute has passed reads as zero for it. */
+  function windows(at: Date) {
+    const day = startOfDay(at).getTime();
+    const month = startOfMonth(at).getTime();
+    const minute = startOfMinute(at.getTime());
+    return {
+      day,
+      month,
+      minute,
+      dayUsd: sql`CASE WHEN ${s.dayStart} = ${ms(day)} THEN ${s.dayUsd} ELSE 0 END`,
+      monthUsd: sql`CASE WHEN ${s.monthStart} = ${ms(month)} THEN ${s.monthUsd} ELSE 0 END`,
+      calls: sql`CASE WHEN ${s.minuteStart} = ${ms(minute)} THEN ${s.minuteCalls} ELSE 0 END`,
+      prevCalls: sql`CASE WHEN ${s.minuteStart} = ${ms(minute)} THEN ${s.prevMinuteCalls} WHEN ${s.minuteStart} = ${ms(minute - 60_000)} THEN ${s.minuteCalls} ELSE 0 END`,
+    };
+  }
+
+  const spendNow = (row: SpendRow | undefined, at: Date) => {
+    const w = windows(at);
+    const calls = row?.minuteStart === w.minute ? row.minuteCalls : 0;
+    const prev =
+      row?.minuteStart === w.minute
+        ? row.prevMinuteCalls
+        : row?.minuteStart === w.minute - 60_000
+          ? row.minuteCalls
+          : 0;
+    return {
+      day: row?.dayStart === w.day ? row.dayUsd : 0,
+      month: row?.monthStart === w.month ? row.monthUsd : 0,
+      reserved: row?.reservedUsd ?? 0,
+      lastMinuteCalls: slidingCalls(calls, prev, w.minute, at.getTime()),
+    };
   };
 
-  function publishUtilization(user: string, metricUser: string, s: Spend, limits = limitsOf(user)) {
-    if (limits?.dailyUsd)
-      metrics.quotaUtilization.set({ user: metricUser, window: 'day' }, s.day / limits.dailyUsd);
-    if (limits?.monthlyUsd)
-      metrics.quotaUtilization.set({ user: metricUser, window: 'month' }, s.month / limits.monthlyUsd);
+  const readRow = async (user: string) => (await db.select().from(s).where(eq(s.user, user)))[0];
+
+  function publishUtilization(metricUser: string, row: SpendRow | undefined, limits: QuotaRow) {
+    const spent = spendNow(row, now());
+    if (limits.dailyUsd)
+      metrics.quotaUtilization.set({ user: metricUser, window: 'day' }, spent.day / limits.dailyUsd);
+    if (limits.monthlyUsd)
+      metrics.quotaUtilization.set({ user: metricUser, window: 'month' }, spent.month / limits.monthlyUsd);
   }
 
+  /** One statement: take the reservation only if it fits every limit; the row after, or none if it did not. */
+  async function take(user: string, worstCaseUsd: number, limits: QuotaRow, at: Date) {
+    const w = windows(at);
+    const fits: SQL[] = [eq(s.user, user)];
+    if (limits.dailyUsd != null)
+      fits.push(sql`${w.dayUsd} + ${s.reservedUsd} + ${usd(worstCaseUsd)} <= ${usd(limits.dailyUsd)}`);
+    if (limits.monthlyUsd != null)
+      fits.push(sql`${w.monthUsd} + ${s.reservedUsd} + ${usd(worstCaseUsd)} <= ${usd(limits.monthlyUsd)}`);
+    if (limits.requestsPerMinute) {
+      const overlap = Math.max(0, (60_000 - (at.getTime() - w.minute)) / 60_000);
+      fits.push(sql`${w.calls} + ${w.prevCalls} * ${usd(overlap)} + 1 <= ${usd(limits.requestsPerMinute)}`);
+    }
+    const rows = await db
+      .update(s)
+      .set({
+        dayUsd: w.dayUsd,
+        dayStart: w.day,
+        monthUsd: w.monthUsd,
+        monthStart: w.month,
+        reservedUsd: sql`${s.reservedUsd} + ${usd(worstCaseUsd)}`,
+        prevMinuteCalls: w.prevCalls,
+        minuteCalls: sql`${w.calls} + 1`,
+        minuteStart: w.minute,
+      })
+      .where(and(...fits))
+      .returning();
+    return rows[0];
+  }
+
+  /** Give back a reservation and charge what the call cost (its worst case, for a call a crash cut off). */
+  async function release(user: string, reservedUsd: number, actualUsd: number) {
+    const w = windows(now());
+    const [row] = await db
+      .update(s)
+      .set({
+        // Zero, not a float residue, once nothing is left in flight.
+        reservedUsd: sql`CASE WHEN ${s.reservedUsd} - ${usd(reservedUsd)} > 1e-12 THEN ${s.reservedUsd} - ${usd(reservedUsd)} ELSE 0 END`,
+        dayUsd: sql`${w.dayUsd} + ${usd(actualUsd)}`,
+        dayStart: w.day,
+        monthUsd: sql`${w.monthUsd} + ${usd(actualUsd)}`,
+        monthStart: w.month,
+      })
+      .where(eq(s.user, user))
+      .returning();
+    return row;
+  }
+
+  const changed = (user: string) => store.notify(CHANGES_CHANNEL, `quota:${user}`);
+  const ready = store.listen(CHANGES_CHANNEL, (payload) => {
+    if (payload.startsWith('quota:')) limitCache.delete(payload.slice(6));
+  });
+
   return {
-    set(user: string, limits: QuotaLimits) {
+    /** Resolves once this replica hears the others' changes. */
+    ready,
+
+    async set(user: string, limits: QuotaLimits) {
       const values = {
         dailyUsd: limits.dailyUsd ?? null,
         monthlyUsd: limits.monthlyUsd ?? null,
         requestsPerMinute: limits.requestsPerMinute ?? null,
         updatedAt: now(),
       };
-      db.insert(quotas)
+      await db
+        .insert(t.quotas)
         .values({ user, ...values })
-        .onConflictDoUpdate({ target: quotas.user, set: values })
-        .run();
+        .onConflictDoUpdate({ target: t.quotas.user, set: values });
       limitCache.delete(user);
+      await changed(user);
       return this.get(user);
     },
 
-    get(user: string) {
-      const limits = limitsOf(user);
-      const s = spendOf(user);
+    async get(user: string) {
+      const limits = await limitsOf(user);
+      const at = now();
+      const row = await readRow(user);
+      const spent = row
+        ? spendNow(row, at)
+        : {
+            day: await usage.spentSince(user, startOfDay(at)),
+            month: await usage.spentSince(user, startOfMonth(at)),
+            reserved: 0,
+          };
       return {
         user,
         dailyUsd: limits?.dailyUsd ?? null,
         monthlyUsd: limits?.monthlyUsd ?? null,
         requestsPerMinute: limits?.requestsPerMinute ?? null,
-        spentTodayUsd: s.day,
-        spentThisMonthUsd: s.month,
-        reservedUsd: s.reserved,
+        spentTodayUsd: spent.day,
+        spentThisMonthUsd: spent.month,
+        reservedUsd: spent.reserved,
       };
     },
 
-    reserve(user: string, metricUser: string, worstCase: number): Reservation {
+    async reserve(user: string, metricUser: string, worstCase: number): Promise<Reservation> {
       // Never a negative (or NaN) reservation: it would make room in the budget instead of taking it.
       const worstCaseUsd = Number.isFinite(worstCase) ? Math.max(0, worstCase) : Number.POSITIVE_INFINITY;
-      const limits = limitsOf(user);
-      const s = spendOf(user);
-      const t = now();
-      if (limits?.requestsPerMinute) s.recent = s.recent.filter((at) => at > t.getTime() - 60_000);
-      const refusal = refusalOf(user, s, limits, worstCaseUsd, t);
-      if (refusal) return { ok: false, ...refusal };
-      s.reserved += worstCaseUsd;
-      s.inFlight++;
-      if (limits?.requestsPerMinute) s.recent.push(t.getTime());
+      const limits = await limitsOf(user);
+      if (!limits || (limits.dailyUsd == null && limits.monthlyUsd == null && !limits.requestsPerMinute))
+        return { ok: true, settle: () => {} };
+      const at = now();
+      if (!Number.isFinite(worstCaseUsd) && (limits.dailyUsd != null || limits.monthlyUsd != null)) {
+        const refusal = refusalOf(user, spendNow(await readRow(user), at), limits, worstCaseUsd, at);
+        if (refusal) return { ok: false, ...refusal };
+      }
+      // Infinite only under a rate limit alone (a budget refused it above): nothing to hold.
+      const held = Number.isFinite(worstCaseUsd) ? worstCaseUsd : 0;
+      await ensureRow(user, at);
+      const taken = await take(user, held, limits, at);
+      if (!taken) {
+        const refusal = refusalOf(user, spendNow(await readRow(user), at), limits, worstCaseUsd, at) ?? {
+          // Room was made between the statement and the read: refuse this once, the next call will fit.
+          reason: 'daily' as const,
+          retryAfterSeconds: 1,
+          message: `${user} is at a budget limit`,
+        };
+        return { ok: false, ...refusal };
+      }
       let settled = false;
       return {
         ok: true,
         settle(actualUsd: number) {
           if (settled) return;
           settled = true;
-          const current = spendOf(user);
-          current.inFlight = Math.max(0, current.inFlight - 1);
-          // Reset when idle so floating-point residue never accumulates into a phantom reservation.
-          current.reserved = current.inFlight === 0 ? 0 : Math.max(0, current.reserved - worstCaseUsd);
-          current.day += actualUsd;
-          current.month += actualUsd;
-          publishUtilization(user, metricUser, current, limits);
+          release(user, held, actualUsd).then(
+            (row) => publishUtilization(metricUser, row, limits),
+            (err: unknown) =>
+              log.error(
+                { event: 'proxy.settle_failed', user, err: String(err) },
+                'a reservation was not settled',
+              ),
+          );
         },
       };
+    },
+
+    /** Calls a crash cut off: their reservations become what they are charged. */
+    charge: async (user: string, reservedUsd: number) => {
+      await release(user, reservedUsd, reservedUsd);
     },
   };
 }

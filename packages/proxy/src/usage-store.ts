@@ -1,26 +1,21 @@
-import type { Logger } from '@beacon/core';
-import { and, count, eq, getTableColumns, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
-import type { ProxyDb } from './db';
-import { usage } from './db/schema/usage';
+import { excluded, type Logger } from '@beacon/core';
+import { and, count, eq, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
+import type { ProxyStore } from './db';
+import type { usage } from './db/schema/usage';
 
 export type UsageInsert = Omit<typeof usage.$inferInsert, 'id'>;
 
-type Write = { row: UsageInsert; id?: number };
+type Write = UsageInsert & { id?: number };
 
-/** How long a usage row may wait to be written: one transaction per window instead of one per call. */
+/** How long a usage row may wait to be written: one statement per window instead of one per call. */
 const FLUSH_AFTER_MS = 5;
 /** Rows kept while the database refuses writes; beyond this the oldest are dropped (and logged). */
 const MAX_PENDING = 100_000;
+/** Rows per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+const CHUNK = 500;
 
-/** What usage can be grouped by, and the SQL of each group key. */
-const DIMENSIONS = {
-  day: sql<string>`strftime('%Y-%m-%d', ${usage.at} / 1000, 'unixepoch')`,
-  model: sql<string>`${usage.model}`,
-  user: sql<string>`${usage.user}`,
-  handle: sql<string | null>`${usage.handle}`,
-};
-export type UsageDimension = keyof typeof DIMENSIONS;
-export const USAGE_DIMENSIONS = Object.keys(DIMENSIONS) as [UsageDimension, ...UsageDimension[]];
+export const USAGE_DIMENSIONS = ['day', 'model', 'user', 'handle'] as const;
+export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
 
 export interface UsageQuery {
   user?: string | undefined;
@@ -31,81 +26,93 @@ export interface UsageQuery {
 }
 
 /**
- * The usage table. Rows are written behind the response, a few milliseconds later, many per transaction: a
+ * The usage table. Rows are written behind the response, a few milliseconds later, many per statement: a
  * commit per call cost ~25 µs of the event loop plus a WAL page each (checkpoints every ~0.7 s at 1,500
  * calls/s). Its reads write what is queued first, so no caller has to remember to; a failed write keeps its
  * rows and retries.
  */
-export function createUsageStore(db: ProxyDb, log: Logger) {
-  const { id: _id, ...columns } = getTableColumns(usage);
-  const placeholders = Object.fromEntries(Object.keys(columns).map((k) => [k, sql.placeholder(k)]));
-  const insert = db
-    .insert(usage)
-    .values(placeholders as never)
-    .prepare();
-  const settle = db
-    .update(usage)
-    .set(placeholders as never)
-    .where(eq(usage.id, sql.placeholder('id')))
-    .prepare();
-  const insertPending = db
-    .insert(usage)
-    .values(placeholders as never)
-    .returning({ id: usage.id })
-    .prepare();
+export function createUsageStore(store: ProxyStore, log: Logger) {
+  const { db, t } = store;
+  const u = t.usage;
+  /** What usage can be grouped by, and the SQL of each group key in this dialect. */
+  const dimensions: Record<UsageDimension, SQL> = {
+    day:
+      store.dialect === 'postgres'
+        ? sql<string>`to_char(${u.at} AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+        : sql<string>`strftime('%Y-%m-%d', ${u.at} / 1000, 'unixepoch')`,
+    model: sql<string>`${u.model}`,
+    user: sql<string>`${u.user}`,
+    handle: sql<string | null>`${u.handle}`,
+  };
+  // A settled row replaces its pending one (same id); a new row takes the next id.
+  const settle = excluded(u, ['id']);
   let pending: Write[] = [];
-  /** Pending rows of calls about to go upstream: one transaction for all begun in one turn of the loop. */
+  /** Pending rows of calls about to go upstream: one statement for all begun in one turn of the loop. */
   let beginning: { row: UsageInsert; resolve: (id: number | undefined) => void }[] = [];
   let timer: Timer | undefined;
+  let writing: Promise<void> = Promise.resolve();
   let lastError: string | undefined;
 
-  function flush() {
-    clearTimeout(timer);
-    timer = undefined;
-    if (!pending.length) return;
-    const rows = pending;
-    pending = [];
-    try {
-      db.transaction(() => {
-        for (const { row, id } of rows) {
-          if (id === undefined) insert.run(row);
-          else settle.run({ ...row, id });
-        }
-      });
-      lastError = undefined;
-    } catch (err) {
-      lastError = err instanceof Error ? err.message : String(err);
-      pending = rows.concat(pending);
-      const dropped = pending.length - MAX_PENDING;
-      if (dropped > 0) pending = pending.slice(dropped);
-      log.error(
-        { event: 'proxy.usage_write_failed', pending: pending.length, dropped: Math.max(0, dropped), err },
-        'usage rows could not be written; retrying',
-      );
-      timer = setTimeout(flush, 1000);
-    }
+  async function write(rows: Write[]) {
+    for (let i = 0; i < rows.length; i += CHUNK)
+      await db
+        .insert(u)
+        .values(rows.slice(i, i + CHUNK))
+        .onConflictDoUpdate({ target: u.id, set: settle });
   }
 
-  function commitBegun() {
+  /** Write what is queued now (reads do it themselves; shutdown calls it last). One write at a time. */
+  function flush(): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
+    writing = writing.then(async () => {
+      if (!pending.length) return;
+      const rows = pending;
+      pending = [];
+      try {
+        await write(rows);
+        lastError = undefined;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+        pending = rows.concat(pending);
+        const dropped = pending.length - MAX_PENDING;
+        if (dropped > 0) pending = pending.slice(dropped);
+        log.error(
+          { event: 'proxy.usage_write_failed', pending: pending.length, dropped: Math.max(0, dropped), err },
+          'usage rows could not be written; retrying',
+        );
+        timer ??= setTimeout(flush, 1000);
+      }
+    });
+    return writing;
+  }
+
+  async function commitBegun() {
     const batch = beginning;
     beginning = [];
     let ids: (number | undefined)[] = [];
     try {
-      ids = db.transaction(() => batch.map(({ row }) => insertPending.get(row)?.id));
+      // RETURNING gives the rows in the order of the VALUES list, on both dialects.
+      ids = (
+        await db
+          .insert(u)
+          .values(batch.map((b) => b.row))
+          .returning({ id: u.id })
+      ).map((r) => r.id);
     } catch (err) {
       log.error({ event: 'proxy.usage_write_failed', err }, 'pending usage rows not written');
     }
     for (const [i, { resolve }] of batch.entries()) resolve(ids[i]);
   }
 
-  const queue = (write: Write) => {
-    // Every placeholder needs a value: an optional column left out is null.
-    pending.push({ ...write, row: { reservedUsd: null, ...write.row } });
+  const queue = (row: Write) => {
+    // Every row names every column: an optional one left out is null.
+    pending.push({ reservedUsd: null, ...row });
     timer ??= setTimeout(flush, FLUSH_AFTER_MS);
   };
 
   return {
-    append: (row: UsageInsert) => queue({ row }),
+    append: (row: UsageInsert) => queue(row),
     /**
      * Write a call's `pending` row before its upstream call, so a crash cannot lose it; resolves to its id
      * for settle() once committed. undefined when the database refuses: the final row is appended instead.
@@ -117,50 +124,45 @@ export function createUsageStore(db: ProxyDb, log: Logger) {
       });
     },
     /** The final row of a call begun with begin() (or appended, without an id). */
-    settle: (id: number | undefined, row: UsageInsert) => queue(id === undefined ? { row } : { row, id }),
+    settle: (id: number | undefined, row: UsageInsert) => queue(id === undefined ? row : { ...row, id }),
     /**
-     * At start: calls left pending by a crash (their upstream may have answered and billed) are closed as
-     * `interrupted` and charged what they reserved, so the budget counts them.
+     * Calls left pending by a crash (their upstream may have answered and billed), begun before `before`:
+     * closed as `interrupted` and charged what they reserved, so the budget counts them. Per user, what
+     * was reserved.
      */
-    closeInterrupted(): { calls: number; reservedUsd: number } {
+    async closeInterrupted(before: Date): Promise<Map<string, number>> {
       // A literal, not a parameter: SQLite uses the partial index usage_pending only then.
-      const left = sql`${usage.status} = 'pending'`;
-      const { calls, reservedUsd } = db
-        .select({ calls: sql<number>`count(*)`, reservedUsd: sum(usage.reservedUsd) })
-        .from(usage)
-        .where(left)
-        .get() ?? { calls: 0, reservedUsd: 0 };
-      if (calls > 0)
-        db.update(usage)
-          .set({ status: 'interrupted', costUsd: sql`coalesce(${usage.reservedUsd}, 0)` })
-          .where(left)
-          .run();
-      return { calls, reservedUsd: Number(reservedUsd ?? 0) };
+      const closed = await db
+        .update(u)
+        .set({ status: 'interrupted', costUsd: sql`coalesce(${u.reservedUsd}, 0)` })
+        .where(and(sql`${u.status} = 'pending'`, lt(u.at, before)))
+        .returning({ user: u.user, reservedUsd: u.reservedUsd });
+      const byUser = new Map<string, number>();
+      for (const r of closed) byUser.set(r.user, (byUser.get(r.user) ?? 0) + (r.reservedUsd ?? 0));
+      return byUser;
     },
-    /** Write what is queued now (reads do it themselves; shutdown calls it last). */
     flush,
 
     /** USD charged to a user since `from`. */
-    spentSince(user: string, from: Date): number {
-      flush();
-      return Number(
-        db
-          .select({ total: sum(usage.costUsd) })
-          .from(usage)
-          .where(and(eq(usage.user, user), gte(usage.at, from)))
-          .get()?.total ?? 0,
-      );
+    async spentSince(user: string, from: Date): Promise<number> {
+      await flush();
+      const [row] = await db
+        .select({ total: sum(u.costUsd) })
+        .from(u)
+        .where(and(eq(u.user, user), gte(u.at, from)));
+      return Number(row?.total ?? 0);
     },
 
     /** Calls, cost and tokens per group of one or several dimensions (GET /api/usage). */
-    summarize(q: UsageQuery) {
-      flush();
+    async summarize(q: UsageQuery) {
+      await flush();
+      const usage = u;
       const where: SQL[] = [];
       if (q.user) where.push(eq(usage.user, q.user));
       if (q.from) where.push(gte(usage.at, q.from));
       if (q.to) where.push(lt(usage.at, q.to));
-      const keys = Object.fromEntries(q.groupBy.map((d) => [d, DIMENSIONS[d]]));
-      const rows = db
+      const keys = Object.fromEntries(q.groupBy.map((d) => [d, dimensions[d]]));
+      const rows = await db
         .select({
           ...keys,
           calls: count(),
@@ -173,11 +175,11 @@ export function createUsageStore(db: ProxyDb, log: Logger) {
         .from(usage)
         .where(where.length ? and(...where) : undefined)
         .groupBy(...Object.values(keys))
-        .orderBy(...Object.values(keys))
-        .all();
+        // One order on both dialects (PostgreSQL puts nulls last by default, SQLite first).
+        .orderBy(...Object.values(keys).map((k) => sql`${k} ASC NULLS FIRST`));
       return rows.map((r) => ({
         ...Object.fromEntries(q.groupBy.map((d) => [d, r[d as keyof typeof r]])),
-        calls: r.calls,
+        calls: Number(r.calls),
         costUsd: Number(r.costUsd ?? 0),
         inputTokens: Number(r.inputTokens ?? 0),
         outputTokens: Number(r.outputTokens ?? 0),

@@ -1,11 +1,19 @@
 import { join } from 'node:path';
-import { openSqlite } from '@beacon/core';
-import { auditLog } from './schema/audit';
-import { tasks } from './schema/tasks';
+import { openStore } from '@beacon/core';
+import { auditLog, auditLogPg } from './schema/audit';
+import { tasks, tasksPg } from './schema/tasks';
 
 export const schema = { tasks, auditLog };
 
-export const openDatabase = (path: string) =>
-  openSqlite(path, join(import.meta.dir, '../../drizzle'), schema);
+/** The gateway's store: PostgreSQL when `url` is one (shared by every gateway), else SQLite at `path`. */
+export const openDatabase = (path: string, url?: string, onRetry?: (err: unknown) => void) =>
+  openStore({
+    url,
+    path,
+    onRetry,
+    migrations: join(import.meta.dir, '../../drizzle'),
+    sqlite: schema,
+    pg: { tasks: tasksPg, auditLog: auditLogPg },
+  });
 
-export type GatewayDb = ReturnType<typeof openDatabase>;
+export type GatewayStore = ReturnType<typeof openDatabase>;

@@ -8,10 +8,10 @@ export function eventRoutes({ sse, tasks }: { sse: SseBroadcaster; tasks: TaskSt
     .get('/api/events', (c) =>
       sse.connect(c.req.header('last-event-id') ?? c.req.query('lastEventId'), c.req.raw.signal),
     )
-    .get('/api/tasks/:id', (c) => {
-      const task = tasks.get(c.req.param('id'));
+    .get('/api/tasks/:id', async (c) => {
+      const task = await tasks.get(c.req.param('id'));
       if (!task) throw new AppError('not_found', `no task ${c.req.param('id')}`);
       return c.json(task);
     })
-    .get('/api/tasks', (c) => c.json({ tasks: tasks.list(c.req.query('handle')) }));
+    .get('/api/tasks', async (c) => c.json({ tasks: await tasks.list(c.req.query('handle')) }));
 }

@@ -10,6 +10,6 @@ import { sampleMinutes, samples } from './schema/samples';
 export const schema = { containers, poolMembers, releases, events, samples, sampleMinutes, auditLog };
 
 export const openDatabase = (path: string) =>
-  openSqlite(path, join(import.meta.dir, '../../drizzle'), schema);
+  openSqlite(path, join(import.meta.dir, '../../drizzle/sqlite'), schema);
 
 export type PlatformDb = ReturnType<typeof openDatabase>;

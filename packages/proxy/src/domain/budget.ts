@@ -50,23 +50,36 @@ export interface Refusal {
   message: string;
 }
 
+/** The spend a budget is checked against; `lastMinuteCalls` is the sliding-window estimate of calls. */
+export interface SpendNow {
+  day: number;
+  month: number;
+  reserved: number;
+  lastMinuteCalls: number;
+}
+
+/** The sliding one-minute window: calls of this minute plus last minute's, weighted by how much still overlaps. */
+export const slidingCalls = (current: number, previous: number, minuteStart: number, t: number) =>
+  current + previous * Math.max(0, (60_000 - (t - minuteStart)) / 60_000);
+
+export const startOfMinute = (t: number) => t - (t % 60_000);
+
 /**
  * Whether a call fits: spent today and this month plus what calls in flight reserved plus this call's worst
- * case, within the limits; `recent` are the start times (ms) of the calls of the last minute.
+ * case, within the limits, and the calls of the last minute under the rate.
  */
 export function refusalOf(
   user: string,
-  spend: { day: number; month: number; reserved: number; recent: number[] },
+  spend: SpendNow,
   limits: Limits | undefined,
   worstCase: number,
   now: Date,
 ): Refusal | undefined {
   const t = now.getTime();
-  if (limits?.requestsPerMinute && spend.recent.length >= limits.requestsPerMinute) {
-    const retry = Math.ceil(((spend.recent[0] ?? t) + 60_000 - t) / 1000);
+  if (limits?.requestsPerMinute && spend.lastMinuteCalls + 1 > limits.requestsPerMinute) {
     return {
       reason: 'requests_per_minute',
-      retryAfterSeconds: Math.max(1, retry),
+      retryAfterSeconds: Math.max(1, Math.ceil((startOfMinute(t) + 60_000 - t) / 1000)),
       message: `${user} is over ${limits.requestsPerMinute} requests per minute`,
     };
   }

@@ -54,27 +54,29 @@ export function adminRoutes({ usage, keys, quotas, audit, adminToken }: AdminRou
   app.route('/', audit.routes(adminAuth(adminToken)));
   app.post('/api/keys', audit.audited('key.mint'), async (c) => {
     const { user, handle } = await parseJsonBody(c, createKey);
-    const created = keys.create({ user, handle });
+    const created = await keys.create({ user, handle });
     setAuditTarget(c, `${created.id} (${user})`);
     return c.json(created, 201);
   });
-  app.get('/api/keys', (c) => {
+  app.get('/api/keys', async (c) => {
     const { user, handle } = parseWith(keysQuery, c.req.query(), 'query');
-    return c.json({ keys: keys.list({ user, handle }) });
+    return c.json({ keys: await keys.list({ user, handle }) });
   });
-  app.delete('/api/keys/:id', audit.audited('key.revoke'), (c) => {
-    if (!keys.revoke(c.req.param('id')))
+  app.delete('/api/keys/:id', audit.audited('key.revoke'), async (c) => {
+    if (!(await keys.revoke(c.req.param('id'))))
       throw new AppError('not_found', `no active key ${c.req.param('id')}`);
     return c.body(null, 204);
   });
   app.put('/api/quotas/:user', audit.audited('quota.set'), async (c) => {
     const user = parseWith(name, c.req.param('user'), 'user');
-    return c.json(quotas.set(user, await parseJsonBody(c, quotaBody)));
+    return c.json(await quotas.set(user, await parseJsonBody(c, quotaBody)));
   });
-  app.get('/api/quotas/:user', (c) => c.json(quotas.get(parseWith(name, c.req.param('user'), 'user'))));
-  app.get('/api/usage', (c) => {
+  app.get('/api/quotas/:user', async (c) =>
+    c.json(await quotas.get(parseWith(name, c.req.param('user'), 'user'))),
+  );
+  app.get('/api/usage', async (c) => {
     const q = parseWith(usageQuery, c.req.query(), 'query');
-    const rows = usage.summarize({
+    const rows = await usage.summarize({
       user: q.user,
       from: q.from ? new Date(q.from) : undefined,
       to: q.to ? new Date(q.to) : undefined,

@@ -7,8 +7,8 @@ export function aiRoutes({ forwarder, prices }: { forwarder: Forwarder; prices: 
   return new Hono()
     .post('/v1/chat/completions', (c) => forwarder.forward(c, 'openai'))
     .post('/v1/messages', (c) => forwarder.forward(c, 'anthropic'))
-    .get('/v1/models', (c) => {
-      const owner = forwarder.authenticate(c, 'openai');
+    .get('/v1/models', async (c) => {
+      const owner = await forwarder.authenticate(c, 'openai');
       if (owner instanceof Response) return owner;
       const data = Object.entries(prices).map(([id, p]) => ({
         id,

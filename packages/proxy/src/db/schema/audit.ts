@@ -1,2 +1,2 @@
 // Its own module: drizzle-kit loads schema files under Node, without bun:sqlite.
-export { auditLog } from '@beacon/core/audit-schema';
+export { auditLog, auditLogPg } from '@beacon/core/audit-schema';

@@ -1,3 +1,10 @@
+import {
+  doublePrecision,
+  integer as pgInteger,
+  pgTable,
+  text as pgText,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 import { integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const quotas = sqliteTable('quotas', {
@@ -6,6 +13,14 @@ export const quotas = sqliteTable('quotas', {
   monthlyUsd: real('monthly_usd'),
   requestsPerMinute: integer('requests_per_minute'),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+export const quotasPg = pgTable('quotas', {
+  user: pgText('user').primaryKey(),
+  dailyUsd: doublePrecision('daily_usd'),
+  monthlyUsd: doublePrecision('monthly_usd'),
+  requestsPerMinute: pgInteger('requests_per_minute'),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
 });
 
 export type QuotaRow = typeof quotas.$inferSelect;

@@ -1,4 +1,14 @@
 import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  doublePrecision,
+  index as pgIndex,
+  integer as pgInteger,
+  pgTable,
+  text as pgText,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** One row per proxied call, whatever its outcome. */
@@ -31,6 +41,35 @@ export const usage = sqliteTable(
     index('usage_at').on(t.at),
     // Only the rows of calls in flight: the start's look for crash leftovers costs the hot path nothing.
     index('usage_pending').on(t.status).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+export const usagePg = pgTable(
+  'usage',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+    user: pgText('user').notNull(),
+    handle: pgText('handle'),
+    keyId: pgText('key_id'),
+    provider: pgText('provider').notNull(),
+    model: pgText('model').notNull(),
+    stream: boolean('stream').notNull(),
+    inputTokens: pgInteger('input_tokens').notNull(),
+    outputTokens: pgInteger('output_tokens').notNull(),
+    cacheReadTokens: pgInteger('cache_read_tokens').notNull(),
+    cacheWriteTokens: pgInteger('cache_write_tokens').notNull(),
+    costUsd: doublePrecision('cost_usd').notNull(),
+    status: pgText('status').notNull(),
+    httpStatus: pgInteger('http_status').notNull(),
+    durationMs: pgInteger('duration_ms').notNull(),
+    traceId: pgText('trace_id').notNull(),
+    reservedUsd: doublePrecision('reserved_usd'),
+  },
+  (t) => [
+    pgIndex('usage_user_at').on(t.user, t.at),
+    pgIndex('usage_at').on(t.at),
+    pgIndex('usage_pending').on(t.status).where(sql`${t.status} = 'pending'`),
   ],
 );
 
