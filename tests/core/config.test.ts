@@ -44,7 +44,7 @@ describe('config', () => {
   test('a SPEC variable this version does not act on stops the start instead of being ignored', () => {
     const listed = problems(() => loadPlatform({ BEACON_DATABASE_URL: 'postgres://beacon@db/beacon' }));
     expect(listed).toEqual([
-      'BEACON_DATABASE_URL: not supported by this version: the PostgreSQL backend is not built; data is SQLite under BEACON_DATA_DIR',
+      'BEACON_DATABASE_URL: not supported by this version: the platform keeps SQLite under BEACON_DATA_DIR (the proxy and the gateway take PostgreSQL)',
     ]);
     expect(problems(() => loadGateway({ BEACON_LANGFUSE_URL: 'http://lf' }))[0]).toStartWith(
       'BEACON_LANGFUSE_URL',

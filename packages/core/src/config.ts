@@ -17,7 +17,14 @@ export function parseEnv<S extends z.ZodType>(
   schema: S,
   source: EnvSource,
   /** The checks for a Beacon service (bind safety, unsupported variables); the in-container kernel skips them. */
-  { serviceChecks = true }: { serviceChecks?: boolean } = {},
+  {
+    serviceChecks = true,
+    notBuilt = {},
+  }: {
+    serviceChecks?: boolean;
+    /** This service's own variables of the contract it does not act on yet, and why. */
+    notBuilt?: Record<string, string>;
+  } = {},
 ): z.infer<S> {
   const cleaned: Record<string, string> = {};
   for (const [key, value] of Object.entries(source))
@@ -27,11 +34,12 @@ export function parseEnv<S extends z.ZodType>(
     ? []
     : result.error.issues.map((issue) => {
         const key = issue.path.map(String).join('.');
-        const got = key in cleaned && !/TOKEN|KEY|SECRET/.test(key) ? ` (got "${cleaned[key]}")` : '';
+        const got =
+          key in cleaned && !/TOKEN|KEY|SECRET|PASSWORD|_URL$/.test(key) ? ` (got "${cleaned[key]}")` : '';
         return `${key || 'config'}: ${issue.message}${got}`;
       });
   if (serviceChecks)
-    for (const [key, why] of Object.entries(NOT_BUILT))
+    for (const [key, why] of Object.entries({ ...NOT_BUILT, ...notBuilt }))
       if (key in cleaned) problems.push(`${key}: not supported by this version: ${why}`);
   const bindProblem =
     serviceChecks && checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);

@@ -23,12 +23,10 @@ export interface LedgerDeps {
   interactions: Pick<InteractionLogger, 'write'>;
 }
 
-/** A task's end, and the status it gives the task: the second copy of it (core NATS and JetStream) is dropped. */
-const SETTLES: Partial<Record<BusKind, string>> = {
-  results: 'completed',
-  errors: 'failed',
-  cancelled: 'cancelled',
-};
+/** The kinds that end a task: the second copy of an end (core NATS and JetStream) is dropped. */
+const ENDS = new Set<BusKind>(['results', 'errors', 'cancelled']);
+/** Ends this gateway remembers having applied. */
+const ENDS_KEPT = 10_000;
 
 /** How a dispatch ends, from its task's status. */
 export const OUTCOME: Record<string, DispatchStatus> = {
@@ -46,6 +44,12 @@ export const OUTCOME: Record<string, DispatchStatus> = {
 export function createTaskLedger({ tasks, sse, metrics, log, interactions }: LedgerDeps) {
   /** Tasks being read from the store, with their messages queued behind. */
   const loading = new Map<string, Promise<void>>();
+  /**
+   * Tasks whose end this gateway has applied (and told its SSE clients). Its own, not the stored status:
+   * on a shared database another gateway may have stored the end first, and this one's clients must
+   * still hear it, once.
+   */
+  const endedHere = new Set<string>();
   const tell = (update: TaskUpdate, payload: Record<string, unknown>) => {
     sse.broadcast(update.type, payload);
     tasks.notify(update);
@@ -122,8 +126,11 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
       const data = checked.data;
       const id = data.taskId;
       const applyNow = () => {
-        const settles = SETTLES[kind];
-        if (settles && tasks.cached(id)?.status === settles) return;
+        if (ENDS.has(kind)) {
+          if (endedHere.has(id)) return;
+          endedHere.add(id);
+          if (endedHere.size > ENDS_KEPT) endedHere.delete(endedHere.values().next().value ?? '');
+        }
         metrics.busMessages.inc({ kind });
         const task = tasks.touch(id, handle, data.traceId);
         const type = (apply[kind] as (task: Task, data: unknown) => string)(task, data);

@@ -56,5 +56,10 @@ const schema = z.object({
 export type PlatformConfig = z.infer<typeof schema>;
 
 export function loadConfig(source: EnvSource): PlatformConfig {
-  return parseEnv(schema, source);
+  return parseEnv(schema, source, {
+    notBuilt: {
+      BEACON_DATABASE_URL:
+        'the platform keeps SQLite under BEACON_DATA_DIR (the proxy and the gateway take PostgreSQL)',
+    },
+  });
 }
