@@ -6,8 +6,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from '@beacon/core';
+import { Registry } from 'prom-client';
+import { openDatabase } from '../packages/proxy/src/db';
+import { createMetrics } from '../packages/proxy/src/metrics';
+import { createQuotaGuard } from '../packages/proxy/src/quotas';
+import { createUsageStore } from '../packages/proxy/src/usage-store';
 import { post } from '../tests/support/http';
 import { freePort } from '../tests/support/ports';
+import { startPostgres } from '../tests/support/postgres';
 import { startService } from '../tests/support/service';
 
 const UPSTREAM_LATENCY_MS = 20;
@@ -51,7 +58,27 @@ async function wrkPost(
   return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]), p50: pct('50'), p99: pct('99') };
 }
 
-export async function benchProxyOverhead(seconds = 5) {
+type Load = readonly [connections: number, stream: boolean];
+/** One at a time, light load (CPU to spare) and heavy load (wrk, upstream and proxy saturating this machine's cores). */
+const LOADS: Load[] = [
+  [1, false],
+  [1, true],
+  [4, false],
+  [4, true],
+  [32, false],
+  [32, true],
+];
+
+/** Added latency and throughput of one proxy store; returns each load's figures by its name. */
+export async function benchProxyOverhead(
+  seconds = 5,
+  {
+    databaseUrl,
+    loads = LOADS,
+    label = 'SQLite',
+  }: { databaseUrl?: string; loads?: Load[]; label?: string } = {},
+) {
+  const figures = new Map<string, { added50: number; added99: number; ratio: number }>();
   const port = await freePort();
   const fake = Bun.spawn(
     ['bun', 'tests/support/fake-upstream.ts', String(port), String(UPSTREAM_LATENCY_MS), '0'],
@@ -65,23 +92,24 @@ export async function benchProxyOverhead(seconds = 5) {
     BEACON_DATA_DIR: dataDir,
     BEACON_UPSTREAM_OPENAI_URL: upstream,
     BEACON_UPSTREAM_ANTHROPIC_URL: upstream,
+    ...(databaseUrl ? { BEACON_DATABASE_URL: databaseUrl } : {}),
   });
   try {
+    // Migrated (PostgreSQL) and ready before the first key.
+    for (let i = 0; i < 200 && !(await fetch(`${proxy.url}/health/ready`)).ok; i++) await Bun.sleep(50);
     const created = await post(`${proxy.url}/api/keys`, { user: 'bench' });
     const { key } = (await created.json()) as { key: string };
+    // A budget: every call reserves and settles, as an operator's users with quotas do.
+    await fetch(`${proxy.url}/api/quotas/bench`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dailyUsd: 1_000_000 }),
+    });
     const auth = { authorization: `Bearer ${key}` };
     console.log(
-      `\n== proxy-overhead: wrk, ${seconds}s each, fake upstream answering after ${UPSTREAM_LATENCY_MS} ms`,
+      `\n== proxy-overhead on ${label}: wrk, ${seconds}s each, fake upstream answering after ${UPSTREAM_LATENCY_MS} ms, a daily budget reserved per call`,
     );
-    // One at a time, light load (CPU to spare) and heavy load (wrk, upstream and proxy saturating this machine's cores).
-    for (const [connections, stream] of [
-      [1, false],
-      [1, true],
-      [4, false],
-      [4, true],
-      [32, false],
-      [32, true],
-    ] as const) {
+    for (const [connections, stream] of loads) {
       const body = JSON.stringify({
         model: 'gpt-4o',
         stream,
@@ -91,9 +119,15 @@ export async function benchProxyOverhead(seconds = 5) {
       const direct = await wrkPost(`${upstream}/v1/chat/completions`, body, {}, seconds, connections);
       const proxied = await wrkPost(`${proxy.url}/v1/chat/completions`, body, auth, seconds, connections);
       console.log(
-        `-c${String(connections).padEnd(2)} ${stream ? 'streaming    ' : 'non-streaming'}  direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)}`,
+        `${label} -c${String(connections).padEnd(2)} ${stream ? 'streaming    ' : 'non-streaming'}  direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)}`,
       );
+      figures.set(`-c${connections} ${stream ? 'streaming' : 'non-streaming'}`, {
+        added50: proxied.p50 - direct.p50,
+        added99: proxied.p99 - direct.p99,
+        ratio: proxied.rps / direct.rps,
+      });
     }
+    return figures;
   } finally {
     await proxy.stop();
     fake.kill();
@@ -101,4 +135,66 @@ export async function benchProxyOverhead(seconds = 5) {
   }
 }
 
-if (import.meta.main) await benchProxyOverhead();
+/**
+ * The proxy on PostgreSQL beside SQLite in one run (the same loads, each against its own direct baseline),
+ * and one quota reservation (reserve + settle) on each store, in process.
+ */
+export async function benchProxyStores(seconds = 5) {
+  const pg = await startPostgres();
+  try {
+    const loads: Load[] = [
+      [1, false],
+      [1, true],
+      [32, false],
+      [32, true],
+    ];
+    const sqlite = await benchProxyOverhead(seconds, { loads });
+    const postgres = await benchProxyOverhead(seconds, {
+      loads,
+      label: 'PostgreSQL',
+      databaseUrl: await pg.database('bench'),
+    });
+    console.log('\n== proxy on PostgreSQL vs SQLite (same run)');
+    for (const [name, p] of postgres) {
+      const s = sqlite.get(name);
+      if (!s) continue;
+      console.log(
+        `${name.padEnd(16)} added p50 ${p.added50.toFixed(2)} vs ${s.added50.toFixed(2)} ms, p99 ${p.added99.toFixed(2)} vs ${s.added99.toFixed(2)} ms | throughput ratio ${p.ratio.toFixed(3)} vs ${s.ratio.toFixed(3)} (PostgreSQL/SQLite ${(p.ratio / s.ratio).toFixed(3)})`,
+      );
+    }
+    const reserveSqlite = await reservationCost();
+    const reservePg = await reservationCost(await pg.database('reserve'));
+    console.log(
+      `one quota reservation (reserve + settle, sequential): SQLite ${reserveSqlite.toFixed(1)} µs | PostgreSQL ${reservePg.toFixed(1)} µs | ratio ${(reservePg / reserveSqlite).toFixed(2)}`,
+    );
+  } finally {
+    await pg.stop();
+  }
+}
+
+/** µs per reserve-and-settle of one user with a budget, on an in-process store. */
+async function reservationCost(databaseUrl?: string, n = 2000) {
+  const log = createLogger({ service: 'proxy', level: 'silent' });
+  const store = openDatabase(
+    join(mkdtempSync(join(tmpdir(), 'beacon-reserve-')), 'proxy.sqlite'),
+    databaseUrl,
+  );
+  await store.ready;
+  const usage = createUsageStore(store, log);
+  const quotas = createQuotaGuard(store, usage, createMetrics(new Registry()), log);
+  await quotas.set('bench', { dailyUsd: 1_000_000 });
+  const once = async () => {
+    const r = await quotas.reserve('bench', 'bench', 0.001);
+    if (!r.ok) throw new Error('refused');
+    r.settle(0.0005);
+  };
+  for (let i = 0; i < 100; i++) await once();
+  const started = performance.now();
+  for (let i = 0; i < n; i++) await once();
+  const us = ((performance.now() - started) * 1000) / n;
+  await Bun.sleep(50);
+  await store.close();
+  return us;
+}
+
+if (import.meta.main) await benchProxyStores();

@@ -20,8 +20,8 @@ export type QuotaLimits = Limits;
 export type Reservation = { ok: true; settle(actualUsd: number): void } | ({ ok: false } & Refusal);
 
 // Typed parameters: PostgreSQL cannot guess a bare parameter's type inside CASE or arithmetic.
-const usd = (v: number) => sql`CAST(${v} AS DOUBLE PRECISION)`;
-const ms = (v: number) => sql`CAST(${v} AS BIGINT)`;
+const usd = (v: unknown) => sql`CAST(${v} AS DOUBLE PRECISION)`;
+const ms = (v: unknown) => sql`CAST(${v} AS BIGINT)`;
 
 /**
  * Budgets by reserve-and-reconcile, shared by every replica on the database: a call reserves its worst-case
@@ -75,36 +75,38 @@ export function createQuotaGuard(
     ensured.add(user);
   }
 
-  /** The windows as of `at`: a row whose day, month or minute has passed reads as zero for it. */
+  /** The windows as of `at` (the values of the statements' placeholders). */
   function windows(at: Date) {
-    const day = startOfDay(at).getTime();
-    const month = startOfMonth(at).getTime();
     const minute = startOfMinute(at.getTime());
     return {
-      day,
-      month,
+      day: startOfDay(at).getTime(),
+      month: startOfMonth(at).getTime(),
       minute,
-      dayUsd: sql`CASE WHEN ${s.dayStart} = ${ms(day)} THEN ${s.dayUsd} ELSE 0 END`,
-      monthUsd: sql`CASE WHEN ${s.monthStart} = ${ms(month)} THEN ${s.monthUsd} ELSE 0 END`,
-      calls: sql`CASE WHEN ${s.minuteStart} = ${ms(minute)} THEN ${s.minuteCalls} ELSE 0 END`,
-      prevCalls: sql`CASE WHEN ${s.minuteStart} = ${ms(minute)} THEN ${s.prevMinuteCalls} WHEN ${s.minuteStart} = ${ms(minute - 60_000)} THEN ${s.minuteCalls} ELSE 0 END`,
+      prevMinute: minute - 60_000,
+      overlap: Math.max(0, (60_000 - (at.getTime() - minute)) / 60_000),
     };
   }
+  // A row whose day, month or minute has passed reads as zero for it.
+  const p = (name: string) => sql.placeholder(name);
+  const dayUsd = sql`CASE WHEN ${s.dayStart} = ${ms(p('day'))} THEN ${s.dayUsd} ELSE 0 END`;
+  const monthUsd = sql`CASE WHEN ${s.monthStart} = ${ms(p('month'))} THEN ${s.monthUsd} ELSE 0 END`;
+  const calls = sql`CASE WHEN ${s.minuteStart} = ${ms(p('minute'))} THEN ${s.minuteCalls} ELSE 0 END`;
+  const prevCalls = sql`CASE WHEN ${s.minuteStart} = ${ms(p('minute'))} THEN ${s.prevMinuteCalls} WHEN ${s.minuteStart} = ${ms(p('prevMinute'))} THEN ${s.minuteCalls} ELSE 0 END`;
 
   const spendNow = (row: SpendRow | undefined, at: Date) => {
     const w = windows(at);
-    const calls = row?.minuteStart === w.minute ? row.minuteCalls : 0;
+    const current = row?.minuteStart === w.minute ? row.minuteCalls : 0;
     const prev =
       row?.minuteStart === w.minute
         ? row.prevMinuteCalls
-        : row?.minuteStart === w.minute - 60_000
+        : row?.minuteStart === w.prevMinute
           ? row.minuteCalls
           : 0;
     return {
       day: row?.dayStart === w.day ? row.dayUsd : 0,
       month: row?.monthStart === w.month ? row.monthUsd : 0,
       reserved: row?.reservedUsd ?? 0,
-      lastMinuteCalls: slidingCalls(calls, prev, w.minute, at.getTime()),
+      lastMinuteCalls: slidingCalls(current, prev, w.minute, at.getTime()),
     };
   };
 
@@ -118,50 +120,69 @@ export function createQuotaGuard(
       metrics.quotaUtilization.set({ user: metricUser, window: 'month' }, spent.month / limits.monthlyUsd);
   }
 
-  /** One statement: take the reservation only if it fits every limit; the row after, or none if it did not. */
-  async function take(user: string, worstCaseUsd: number, limits: QuotaRow, at: Date) {
-    const w = windows(at);
-    const fits: SQL[] = [eq(s.user, user)];
-    if (limits.dailyUsd != null)
-      fits.push(sql`${w.dayUsd} + ${s.reservedUsd} + ${usd(worstCaseUsd)} <= ${usd(limits.dailyUsd)}`);
-    if (limits.monthlyUsd != null)
-      fits.push(sql`${w.monthUsd} + ${s.reservedUsd} + ${usd(worstCaseUsd)} <= ${usd(limits.monthlyUsd)}`);
-    if (limits.requestsPerMinute) {
-      const overlap = Math.max(0, (60_000 - (at.getTime() - w.minute)) / 60_000);
-      fits.push(sql`${w.calls} + ${w.prevCalls} * ${usd(overlap)} + 1 <= ${usd(limits.requestsPerMinute)}`);
-    }
-    const rows = await db
+  /**
+   * The reservation statement for a set of limits: take it only if it fits every one; the row after, or
+   * none if it did not. Prepared once per set (building a statement costs more than running it).
+   */
+  const takes = new Map<string, ReturnType<typeof prepareTake>>();
+  function prepareTake(daily: boolean, monthly: boolean, rate: boolean) {
+    const fits: SQL[] = [eq(s.user, p('user'))];
+    if (daily) fits.push(sql`${dayUsd} + ${s.reservedUsd} + ${usd(p('worst'))} <= ${usd(p('daily'))}`);
+    if (monthly) fits.push(sql`${monthUsd} + ${s.reservedUsd} + ${usd(p('worst'))} <= ${usd(p('monthly'))}`);
+    if (rate) fits.push(sql`${calls} + ${prevCalls} * ${usd(p('overlap'))} + 1 <= ${usd(p('rate'))}`);
+    return db
       .update(s)
       .set({
-        dayUsd: w.dayUsd,
-        dayStart: w.day,
-        monthUsd: w.monthUsd,
-        monthStart: w.month,
-        reservedUsd: sql`${s.reservedUsd} + ${usd(worstCaseUsd)}`,
-        prevMinuteCalls: w.prevCalls,
-        minuteCalls: sql`${w.calls} + 1`,
-        minuteStart: w.minute,
+        dayUsd,
+        dayStart: ms(p('day')),
+        monthUsd,
+        monthStart: ms(p('month')),
+        reservedUsd: sql`${s.reservedUsd} + ${usd(p('worst'))}`,
+        prevMinuteCalls: prevCalls,
+        minuteCalls: sql`${calls} + 1`,
+        minuteStart: ms(p('minute')),
       })
       .where(and(...fits))
-      .returning();
+      .returning()
+      .prepare();
+  }
+
+  async function take(user: string, worst: number, limits: QuotaRow, at: Date) {
+    const [daily, monthly, rate] = [
+      limits.dailyUsd != null,
+      limits.monthlyUsd != null,
+      !!limits.requestsPerMinute,
+    ];
+    const key = `${daily}${monthly}${rate}`;
+    let statement = takes.get(key);
+    if (!statement) takes.set(key, (statement = prepareTake(daily, monthly, rate)));
+    const rows = await statement.execute({
+      ...windows(at),
+      user,
+      worst,
+      daily: limits.dailyUsd ?? 0,
+      monthly: limits.monthlyUsd ?? 0,
+      rate: limits.requestsPerMinute ?? 0,
+    });
     return rows[0];
   }
 
   /** Give back a reservation and charge what the call cost (its worst case, for a call a crash cut off). */
-  async function release(user: string, reservedUsd: number, actualUsd: number) {
-    const w = windows(now());
-    const [row] = await db
-      .update(s)
-      .set({
-        // Zero, not a float residue, once nothing is left in flight.
-        reservedUsd: sql`CASE WHEN ${s.reservedUsd} - ${usd(reservedUsd)} > 1e-12 THEN ${s.reservedUsd} - ${usd(reservedUsd)} ELSE 0 END`,
-        dayUsd: sql`${w.dayUsd} + ${usd(actualUsd)}`,
-        dayStart: w.day,
-        monthUsd: sql`${w.monthUsd} + ${usd(actualUsd)}`,
-        monthStart: w.month,
-      })
-      .where(eq(s.user, user))
-      .returning();
+  const releasing = db
+    .update(s)
+    .set({
+      // Zero, not a float residue, once nothing is left in flight.
+      reservedUsd: sql`CASE WHEN ${s.reservedUsd} - ${usd(p('reserved'))} > 1e-12 THEN ${s.reservedUsd} - ${usd(p('reserved'))} ELSE 0 END`,
+      dayUsd: sql`${dayUsd} + ${usd(p('actual'))}`,
+      dayStart: ms(p('day')),
+      monthUsd: sql`${monthUsd} + ${usd(p('actual'))}`,
+      monthStart: ms(p('month')),
+    })
+    .where(eq(s.user, p('user')))
+    .returning()
+    .prepare();
+  async function release(user: string, reserved: number, actual: number) {
+    const [row] = await releasing.execute({ ...windows(now()), user, reserved, actual });
     return row;
   }
 

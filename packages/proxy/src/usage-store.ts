@@ -1,5 +1,5 @@
 import { excluded, type Logger } from '@beacon/core';
-import { and, count, eq, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
+import { and, count, eq, getTableColumns, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
 import type { ProxyStore } from './db';
 import type { usage } from './db/schema/usage';
 
@@ -47,8 +47,13 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
   // A settled row replaces its pending one (same id); a new row takes the next id.
   const settle = excluded(u, ['id']);
   let pending: Write[] = [];
-  /** Pending rows of calls about to go upstream: one statement for all begun in one turn of the loop. */
-  let beginning: { row: UsageInsert; resolve: (id: number | undefined) => void }[] = [];
+  // A call's pending row, prepared once: building the statement would cost more than running it.
+  const columns = Object.keys(getTableColumns(u)).filter((k) => k !== 'id');
+  const insertPending = db
+    .insert(u)
+    .values(Object.fromEntries(columns.map((k) => [k, sql.placeholder(k)])) as never)
+    .returning({ id: u.id })
+    .prepare();
   let timer: Timer | undefined;
   let writing: Promise<void> = Promise.resolve();
   let lastError: string | undefined;
@@ -87,24 +92,6 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
     return writing;
   }
 
-  async function commitBegun() {
-    const batch = beginning;
-    beginning = [];
-    let ids: (number | undefined)[] = [];
-    try {
-      // RETURNING gives the rows in the order of the VALUES list, on both dialects.
-      ids = (
-        await db
-          .insert(u)
-          .values(batch.map((b) => b.row))
-          .returning({ id: u.id })
-      ).map((r) => r.id);
-    } catch (err) {
-      log.error({ event: 'proxy.usage_write_failed', err }, 'pending usage rows not written');
-    }
-    for (const [i, { resolve }] of batch.entries()) resolve(ids[i]);
-  }
-
   const queue = (row: Write) => {
     // Every row names every column: an optional one left out is null.
     pending.push({ reservedUsd: null, ...row });
@@ -117,11 +104,14 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
      * Write a call's `pending` row before its upstream call, so a crash cannot lose it; resolves to its id
      * for settle() once committed. undefined when the database refuses: the final row is appended instead.
      */
-    begin(row: UsageInsert): Promise<number | undefined> {
-      return new Promise((resolve) => {
-        if (beginning.length === 0) setImmediate(commitBegun);
-        beginning.push({ row: { reservedUsd: null, ...row }, resolve });
-      });
+    async begin(row: UsageInsert): Promise<number | undefined> {
+      try {
+        const [written] = await insertPending.execute({ reservedUsd: null, ...row });
+        return written?.id;
+      } catch (err) {
+        log.error({ event: 'proxy.usage_write_failed', err }, 'a pending usage row was not written');
+        return undefined;
+      }
     },
     /** The final row of a call begun with begin() (or appended, without an id). */
     settle: (id: number | undefined, row: UsageInsert) => queue(id === undefined ? row : { ...row, id }),
