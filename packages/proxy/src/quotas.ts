@@ -154,8 +154,8 @@ export function createQuotaGuard(
       !!limits.requestsPerMinute,
     ];
     const key = `${daily}${monthly}${rate}`;
-    let statement = takes.get(key);
-    if (!statement) takes.set(key, (statement = prepareTake(daily, monthly, rate)));
+    const statement = takes.get(key) ?? prepareTake(daily, monthly, rate);
+    takes.set(key, statement);
     const rows = await statement.execute({
       ...windows(at),
       user,
