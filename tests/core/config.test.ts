@@ -42,9 +42,9 @@ describe('config', () => {
   });
 
   test('a SPEC variable this version does not act on stops the start instead of being ignored', () => {
-    const listed = problems(() => loadPlatform({ BEACON_DATABASE_URL: 'postgres://beacon@db/beacon' }));
+    const listed = problems(() => loadPlatform({ BEACON_LOKI_URL: 'http://loki:3100' }));
     expect(listed).toEqual([
-      'BEACON_DATABASE_URL: not supported by this version: the platform keeps SQLite under BEACON_DATA_DIR (the proxy and the gateway take PostgreSQL)',
+      'BEACON_LOKI_URL: not supported by this version: logs go to Loki through Alloy (distro/observability), not pushed by the services',
     ]);
     expect(problems(() => loadGateway({ BEACON_LANGFUSE_URL: 'http://lf' }))[0]).toStartWith(
       'BEACON_LANGFUSE_URL',

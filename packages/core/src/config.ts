@@ -17,14 +17,7 @@ export function parseEnv<S extends z.ZodType>(
   schema: S,
   source: EnvSource,
   /** The checks for a Beacon service (bind safety, unsupported variables); the in-container kernel skips them. */
-  {
-    serviceChecks = true,
-    notBuilt = {},
-  }: {
-    serviceChecks?: boolean;
-    /** This service's own variables of the contract it does not act on yet, and why. */
-    notBuilt?: Record<string, string>;
-  } = {},
+  { serviceChecks = true }: { serviceChecks?: boolean } = {},
 ): z.infer<S> {
   const cleaned: Record<string, string> = {};
   for (const [key, value] of Object.entries(source))
@@ -39,7 +32,7 @@ export function parseEnv<S extends z.ZodType>(
         return `${key || 'config'}: ${issue.message}${got}`;
       });
   if (serviceChecks)
-    for (const [key, why] of Object.entries({ ...NOT_BUILT, ...notBuilt }))
+    for (const [key, why] of Object.entries(NOT_BUILT))
       if (key in cleaned) problems.push(`${key}: not supported by this version: ${why}`);
   const bindProblem =
     serviceChecks && checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);

@@ -16,11 +16,13 @@ import type { ProxyClient } from './clients/proxy';
 import { type Console, createConsole } from './console';
 import type { ContainerService } from './containers';
 import type { PlatformEvents } from './events';
+import type { Fleet } from './fleet';
 import type { History } from './history';
 import type { PlatformMetrics } from './metrics';
 import type { Pools } from './pools';
 import { adminRoutes } from './routes/admin';
 import { containerRoutes } from './routes/containers';
+import { fleetRoutes } from './routes/fleet';
 import { historyRoutes } from './routes/history';
 import { poolRoutes } from './routes/pools';
 import type { StatsCollector } from './stats-collector';
@@ -49,6 +51,8 @@ export interface PlatformDeps extends MetricsExposure {
   /** The console's fleet view and stream; made here (without live pushes) when absent. */
   console?: Console;
   grafanaUrl?: string;
+  /** Several Docker hosts on one database: the fleet's list, placement and forwarding. */
+  fleet?: Fleet;
 }
 
 export function createApp(deps: PlatformDeps): Hono {
@@ -68,7 +72,7 @@ export function createApp(deps: PlatformDeps): Hono {
     const stats = deps.stats ?? { latest: () => undefined };
     const pools = deps.pools?.list().map((p) => p.name) ?? [];
     const { proxy, gateway, history, adminToken } = deps;
-    const fleet =
+    const consoleView =
       deps.console ??
       createConsole({
         containers,
@@ -85,12 +89,14 @@ export function createApp(deps: PlatformDeps): Hono {
       adminRoutes({
         containers,
         registry: deps.registry,
-        console: fleet,
+        console: consoleView,
         grafanaUrl: deps.grafanaUrl ?? 'http://localhost:3200',
         ...(gateway ? { gateway } : {}),
         ...(adminToken ? { adminToken } : {}),
       }),
     );
+    if (deps.fleet)
+      app.route('/', fleetRoutes({ fleet: deps.fleet, containers, ...(adminToken ? { adminToken } : {}) }));
     app.route(
       '/',
       containerRoutes({ containers, docker, stats, audited, ...(adminToken ? { adminToken } : {}) }),

@@ -12,6 +12,15 @@ const schema = z.object({
     .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must match ^[a-z0-9][a-z0-9-]{0,30}$')
     .default('default'),
   BEACON_NATS_URL: env.url(),
+  /** The fleet every platform of several Docker hosts shares; unset, this platform is the whole fleet. */
+  BEACON_DATABASE_URL: env.databaseUrl(),
+  /** This platform's Docker host in the fleet. */
+  BEACON_HOST_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
+    .default('local'),
+  /** Where the fleet's other platforms reach this one (default: its own host and port). */
+  BEACON_ADVERTISE_URL: z.url().optional(),
   BEACON_STATS_INTERVAL: env.seconds(15),
   /** Resource history: raw samples kept this many hours, one-minute aggregates this many days. */
   BEACON_HISTORY_RAW_HOURS: z.coerce
@@ -56,10 +65,5 @@ const schema = z.object({
 export type PlatformConfig = z.infer<typeof schema>;
 
 export function loadConfig(source: EnvSource): PlatformConfig {
-  return parseEnv(schema, source, {
-    notBuilt: {
-      BEACON_DATABASE_URL:
-        'the platform keeps SQLite under BEACON_DATA_DIR (the proxy and the gateway take PostgreSQL)',
-    },
-  });
+  return parseEnv(schema, source);
 }

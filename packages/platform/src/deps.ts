@@ -20,6 +20,7 @@ import { createContainerService } from './containers';
 import { openDatabase, type PlatformDb, schema } from './db';
 import { DockerEventWatcher } from './docker-events';
 import { createPlatformEvents, type PlatformEvents } from './events';
+import { createFleet, openFleetStore } from './fleet';
 import { HealthMonitor } from './health-monitor';
 import { createHistory } from './history';
 import type { PlatformMetrics } from './metrics';
@@ -72,6 +73,15 @@ export function createDeps(
   const keys = overrides.keys ?? proxy;
   const db = overrides.db ?? openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
   const store = sqliteStore(db, schema);
+  /** Several Docker hosts: the fleet's shared store; one host alone is the whole fleet. */
+  const fleetStore = config.BEACON_DATABASE_URL
+    ? openFleetStore(config.BEACON_DATABASE_URL, join(config.BEACON_DATA_DIR, 'fleet.sqlite'), (err) =>
+        log.error(
+          { event: 'database.unreachable', err: String(err) },
+          'PostgreSQL not reachable; trying again in 2 s',
+        ),
+      )
+    : undefined;
   const events = overrides.events ?? createPlatformEvents(bus, log, db);
   const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
   const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
@@ -120,7 +130,7 @@ export function createDeps(
     cgroup: createCgroupReader(),
     onCycle: (at, collected) => {
       history.record(at, collected);
-      fleet.push();
+      consoleView.push();
     },
   });
   const pools = createPools({
@@ -143,7 +153,7 @@ export function createDeps(
     config.BEACON_ADMIN_TOKEN,
     config.BEACON_GATEWAY_API_TOKEN,
   );
-  const fleet = createConsole({
+  const consoleView = createConsole({
     containers,
     stats,
     history,
@@ -153,7 +163,21 @@ export function createDeps(
     pools: config.BEACON_POOLS.map((p) => p.name),
     ...(proxy ? { proxy } : {}),
   });
-  events.listen(() => fleet.push());
+  events.listen(() => consoleView.push());
+  const fleet =
+    fleetStore &&
+    createFleet({
+      store: fleetStore,
+      host: config.BEACON_HOST_ID,
+      url: config.BEACON_ADVERTISE_URL ?? `http://${config.BEACON_HOST}:${config.BEACON_PORT}`,
+      log,
+      records: () => containers.list(),
+      ping: () => docker.ping(),
+      onBeat: (hosts, lost) => {
+        for (const [state, n] of Object.entries(hosts)) metrics.fleetHosts.set({ state }, n);
+        metrics.fleetLost.set(lost);
+      },
+    });
   const monitor = new HealthMonitor({
     containers,
     docker,
@@ -177,6 +201,7 @@ export function createDeps(
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
     databaseProbe(store),
+    ...(fleetStore ? [databaseProbe(fleetStore, 'fleet_database')] : []),
     ...(config.BEACON_NATS_URL ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] : []),
   ];
 
@@ -208,12 +233,14 @@ export function createDeps(
       probes,
       history,
       historyRawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
-      console: fleet,
+      console: consoleView,
+      ...(fleet ? { fleet } : {}),
       gateway,
       audit: createAuditTrail(store, log),
       grafanaUrl: config.BEACON_GRAFANA_URL,
     },
     start() {
+      void fleet?.start();
       // Pools rebuild from records that agree with the engine.
       void reconcileAtStart().then(() => pools.start());
       releases.start();
@@ -224,7 +251,7 @@ export function createDeps(
     },
     closeStreams: () => {
       events.close();
-      fleet.close();
+      consoleView.close();
     },
     stopSteps: [
       () => pools.stop(),
@@ -235,6 +262,7 @@ export function createDeps(
       () => history.stop(),
       () => watcher.stop(),
       () => bus.close(),
+      async () => fleet?.stop(),
     ],
   };
 }

@@ -19,6 +19,17 @@ export function createMetrics(registry: Registry) {
       registers,
     });
   return {
+    fleetHosts: new Gauge({
+      name: 'platform_fleet_hosts',
+      help: 'Docker hosts of the fleet by state (up, engine_down, lost), as this platform reads them.',
+      labelNames: ['state'],
+      registers,
+    }),
+    fleetLost: new Gauge({
+      name: 'platform_fleet_lost_containers',
+      help: 'Containers of the fleet on a host that is lost or without its engine.',
+      registers,
+    }),
     containers: new Gauge({
       name: 'platform_containers',
       help: 'Managed containers by state.',

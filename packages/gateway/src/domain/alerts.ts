@@ -63,6 +63,7 @@ export const SHIPPED_ALERTS: ReadonlySet<string> = new Set([
   'ContainerOOMKilled',
   'ContainerDown',
   'ContainerCrashLooping',
+  'DockerHostLost',
   'ContainerUnhealthy',
   'StatsCollectorSlow',
   'PoolExhausted',

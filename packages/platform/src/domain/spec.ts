@@ -47,6 +47,11 @@ export const createContainerSchema = z.object({
   cpus: z.number().positive().max(256).optional(),
   ttlSeconds: z.number().int().min(0).optional(),
   health: healthSettingSchema.optional(),
+  /** The Docker host to run on, in a fleet of several (BEACON_HOST_ID); else the least reserved one. */
+  host: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a host id')
+    .optional(),
 });
 
 export type CreateContainerInput = z.infer<typeof createContainerSchema>;
