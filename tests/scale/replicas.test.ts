@@ -203,4 +203,41 @@ describe.skipIf(!available)('scale-out: replicas on one PostgreSQL and one NATS'
     for (const id of accepted)
       expect((await (await fetch(`${gateways[0]?.url}/api/tasks/${id}`)).json()).status).toBe('completed');
   }, 90_000);
+
+  test('PostgreSQL stopped: readiness says so, a budgeted call is refused 503 (never let through), rows wait and are written once it is back', async () => {
+    const { key: free } = await (await post(`${p1()}/api/keys`, { user: 'una' }, admin)).json();
+    const { key: capped } = await (await post(`${p1()}/api/keys`, { user: 'vic' }, admin)).json();
+    await fetch(`${p1()}/api/quotas/vic`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...admin },
+      body: JSON.stringify({ dailyUsd: 10 }),
+    });
+    // Both keys known (cached) before the database goes.
+    for (const key of [free, capped])
+      expect((await post(`${p1()}/v1/chat/completions`, openaiCall(), bearer(key))).status).toBe(200);
+    pg.stopServer('immediate');
+    try {
+      const ready = await fetch(`${p1()}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(JSON.stringify(await ready.json())).toContain('database');
+      const refused = await post(`${p1()}/v1/chat/completions`, openaiCall(), bearer(capped));
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(JSON.stringify(await refused.json())).not.toContain('127.0.0.1');
+      // No budget to check: the cached key passes, its usage row waits in memory.
+      const unbudgeted = await post(`${p1()}/v1/chat/completions`, openaiCall(), bearer(free));
+      expect(unbudgeted.status).toBe(200);
+      expect((await fetch(`${gateways[1]?.url}/health/ready`)).status).toBe(503);
+    } finally {
+      pg.startServer();
+    }
+    await eventually(async () => (await fetch(`${p1()}/health/ready`)).ok, 20_000);
+    const usage = await eventually(async () => {
+      const res = await fetch(`${p2()}/api/usage?groupBy=user&user=una`, { headers: admin });
+      const body = res.ok ? await res.json() : undefined;
+      return body?.rows?.[0]?.calls === 2 ? body : undefined;
+    }, 20_000);
+    // The call made while the database was away is not lost.
+    expect(usage.rows[0]).toMatchObject({ user: 'una', calls: 2 });
+  }, 60_000);
 });

@@ -41,6 +41,13 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
     headers = {},
   ) => c.json(providerError(provider, ERROR_TYPES[kind]?.[provider] ?? kind, message), status, headers);
 
+  /** Keys and budgets cannot be checked while the database is away: the call is refused, never let through. */
+  const away = (c: Context, provider: Provider, err: unknown) => {
+    log.error({ event: 'proxy.database_unavailable', err: String(err) }, 'call refused: its store is away');
+    const message = 'the proxy cannot check keys and budgets right now; retry shortly';
+    return fail(c, provider, 503, 'unavailable', message, { 'retry-after': '5' });
+  };
+
   async function authenticate(c: Context, provider: Provider): Promise<KeyOwner | Response> {
     const key = presentedKey(c);
     if (!key)
@@ -51,7 +58,9 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
         'unauthorized',
         'missing API key: send Authorization: Bearer or x-api-key',
       );
-    return (await keys.verify(key)) ?? fail(c, provider, 401, 'unauthorized', 'unknown or revoked API key');
+    const owner = await keys.verify(key).catch((err: unknown) => away(c, provider, err));
+    if (owner instanceof Response) return owner;
+    return owner ?? fail(c, provider, 401, 'unauthorized', 'unknown or revoked API key');
   }
 
   async function forward(c: Context, provider: Provider): Promise<Response> {
@@ -72,7 +81,10 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
     const { model, stream, upstreamBody } = parsed;
     const metricUser = recorder.userLabel(owner.user);
     const worstCase = worstCaseUsd((u) => recorder.costOf(model, u), upstreamBody.length, parsed.maxOutput);
-    const reservation = await quotas.reserve(owner.user, metricUser, worstCase);
+    const reservation = await quotas
+      .reserve(owner.user, metricUser, worstCase)
+      .catch((err: unknown) => away(c, provider, err));
+    if (reservation instanceof Response) return reservation;
     const call = {
       user: owner.user,
       handle: owner.handle,

@@ -2,7 +2,7 @@ import { AppError, adminAuth } from '@beacon/core';
 import { type Context, Hono, type Next } from 'hono';
 import type { ContainerService } from '../containers';
 import { toView } from '../domain/container-view';
-import type { Fleet, FleetHost } from '../fleet';
+import type { Fleet, FleetHost, FleetView } from '../fleet';
 
 /** Set on a request one platform passes to another: the receiver answers it itself, never passes it on. */
 export const FORWARDED_HEADER = 'x-beacon-forwarded-by';
@@ -53,12 +53,20 @@ export function fleetRoutes({ fleet, containers, adminToken }: FleetRoutesDeps) 
   }
 
   const forwarded = (c: Context) => c.req.header(FORWARDED_HEADER) !== undefined;
+  /** The fleet's database away: what needs another host is refused by name; this host's own still works. */
+  const fleetAway = (err: unknown): never => {
+    if (err instanceof AppError) throw err;
+    throw new AppError(
+      'unavailable',
+      "the fleet's database is unavailable: other hosts cannot be reached now",
+    );
+  };
 
   /** A handle this platform does not hold: answered by the platform of its host, if it has one. */
   const byHandle = async (c: Context, next: Next) => {
     const handle = c.req.param('handle') ?? '';
     if (forwarded(c) || containers.find(handle)) return next();
-    const at = await fleet.locate(handle);
+    const at = await fleet.locate(handle).catch(fleetAway);
     if (!at || at.host === fleet.host) return next();
     return forward(c, at, ['GET', 'HEAD'].includes(c.req.method) ? undefined : await c.req.text());
   };
@@ -82,17 +90,28 @@ export function fleetRoutes({ fleet, containers, adminToken }: FleetRoutesDeps) 
     } catch {
       return next(); // the container route names the invalid JSON
     }
-    const to = await fleet.place(typeof requested === 'string' ? requested : undefined);
+    if (requested === fleet.host) return next();
+    const to = await fleet.place(typeof requested === 'string' ? requested : undefined).catch(fleetAway);
     return to.host === fleet.host ? next() : forward(c, to, text);
   });
 
   app.get('/api/containers', guard, async (c) => {
     const own = containers.list().map((row) => ({ ...toView(row), host: fleet.host }));
-    const others = (await fleet.list()).filter((v) => v.host !== fleet.host);
+    let others: FleetView[];
+    try {
+      others = (await fleet.list()).filter((v) => v.host !== fleet.host);
+    } catch {
+      return c.json({
+        containers: own,
+        warning: "the fleet's database is unavailable: this host's containers only",
+      });
+    }
     return c.json({ containers: [...own, ...others].sort((a, b) => a.handle.localeCompare(b.handle)) });
   });
 
-  app.get('/api/hosts', guard, async (c) => c.json({ self: fleet.host, hosts: await fleet.hosts() }));
+  app.get('/api/hosts', guard, async (c) =>
+    c.json({ self: fleet.host, hosts: await fleet.hosts().catch(fleetAway) }),
+  );
 
   return app;
 }

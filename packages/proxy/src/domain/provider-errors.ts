@@ -14,4 +14,5 @@ export const ERROR_TYPES: Record<string, Record<Provider, string>> = {
   upstream: { openai: 'upstream_error', anthropic: 'api_error' },
   timeout: { openai: 'timeout', anthropic: 'timeout_error' },
   rate_limited: { openai: 'rate_limit_exceeded', anthropic: 'rate_limit_error' },
+  unavailable: { openai: 'service_unavailable', anthropic: 'overloaded_error' },
 };
