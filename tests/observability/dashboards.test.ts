@@ -46,9 +46,15 @@ describe('Grafana dashboards', () => {
         for (const t of p.targets) expect(['beacon-prometheus', 'beacon-loki']).toContain(t.datasource.uid);
       }
     }
-    expect(dashboards['container-detail'].templating.list[0]).toMatchObject({
-      name: 'handle',
-      definition: 'label_values(platform_container_cpu_percent, handle)',
+    // The host first: the containers offered are the picked hosts' ones.
+    expect(dashboards['container-detail'].templating.list.map((v) => v.name)).toEqual(['host', 'handle']);
+    expect(dashboards['container-detail'].templating.list[1]).toMatchObject({
+      definition: 'label_values(platform_container_cpu_percent{host=~"$host"}, handle)',
+    });
+    expect(dashboards['platform-overview'].templating.list[0]).toMatchObject({
+      name: 'host',
+      includeAll: true,
+      allValue: '.*',
     });
     expect(dashboards['platform-overview']).toMatchObject({ refresh: '30s', time: { from: 'now-1h' } });
     expect(dashboards['cost-usage'].time.from).toBe('now-7d');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -45,10 +45,19 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
     delete config.alerting;
     config.scrape_configs = config.scrape_configs
       .filter((j: { job_name: string }) => services[j.job_name])
-      .map((j: { job_name: string }) => ({
+      .map((j: { job_name: string; static_configs: { labels?: object }[]; file_sd_configs?: unknown }) => ({
         ...j,
-        static_configs: [{ targets: [new URL(services[j.job_name]?.url ?? '').host] }],
+        static_configs: [
+          { targets: [new URL(services[j.job_name]?.url ?? '').host], labels: j.static_configs[0]?.labels },
+        ],
+        // A second Docker host's platform, found through file-based discovery (here: the same process).
+        ...(j.file_sd_configs ? { file_sd_configs: [{ files: [join(work, 'platforms', '*.json')] }] } : {}),
       }));
+    mkdirSync(join(work, 'platforms'));
+    writeFileSync(
+      join(work, 'platforms', 'host-b.json'),
+      JSON.stringify([{ targets: [new URL(services.platform?.url ?? '').host], labels: { host: 'host-b' } }]),
+    );
     writeFileSync(join(work, 'prometheus.yml'), JSON.stringify(config));
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
@@ -88,8 +97,11 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
 
   test('every target is up', async () => {
     const targets = await (await fetch(`${promUrl}/api/v1/targets`)).json();
-    const active = targets.data.activeTargets as { labels: { job: string }; health: string }[];
-    expect(active.map((t) => t.labels.job).sort()).toEqual(['gateway', 'platform', 'proxy']);
+    const active = targets.data.activeTargets as { labels: { job: string; host?: string }; health: string }[];
+    expect(active.map((t) => t.labels.job).sort()).toEqual(['gateway', 'platform', 'platform', 'proxy']);
+    // The compose platform and one from platforms/*.json, each with its host label.
+    const hosts = active.filter((t) => t.labels.job === 'platform').map((t) => t.labels.host);
+    expect(hosts.sort()).toEqual(['host-b', 'local']);
     await eventually(async () => {
       const t = await (await fetch(`${promUrl}/api/v1/targets`)).json();
       return (t.data.activeTargets as { health: string }[]).every((x) => x.health === 'up');

@@ -11,7 +11,8 @@ export const resolveGrafanaVariables = (expr: string) =>
     .replaceAll('$__rate_interval', '1m')
     .replaceAll('$__range', '1h')
     .replaceAll('$__interval', '1m')
-    .replaceAll('$handle', 'some-handle');
+    .replaceAll('$handle', 'some-handle')
+    .replaceAll('$host', '.*');
 
 export interface DashboardQuery {
   dashboard: string;

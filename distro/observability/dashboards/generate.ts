@@ -64,6 +64,27 @@ function query(t: Target, j: number) {
   return q;
 }
 
+/**
+ * Several Docker hosts: each platform's series carry the `host` label of its scrape target (prometheus.yml,
+ * platforms/*.json), and dashboards with this variable show the hosts picked (All: every one).
+ */
+const hostVar = new QueryVariableBuilder('host')
+  .label('Docker host')
+  .datasource(PROM)
+  .query('label_values(platform_containers, host)')
+  .definition('label_values(platform_containers, host)')
+  .refresh(VariableRefresh.OnTimeRangeChanged)
+  .sort(VariableSort.AlphabeticalAsc)
+  .includeAll(true)
+  .allValue('.*')
+  .multi(true);
+
+/** Every platform_* selector of an expression, restricted to the hosts picked. */
+const onHosts = (expr: string) =>
+  expr.replace(/\b(platform_\w+)(\{([^}]*)\})?/g, (_m, name: string, _b, matchers?: string) =>
+    `${name}{host=~"$host"${matchers ? `,${matchers}` : ''}}`,
+  );
+
 /** Panels laid out left to right in rows of 24 columns; the returned JSON is what Grafana provisions. */
 function dashboard(
   uid: string,
@@ -82,6 +103,7 @@ function dashboard(
     .refresh('30s')
     .time({ from: time, to: 'now' });
   for (const v of variables) builder.withVariable(v);
+  const byHost = variables.includes(hostVar);
   let x = 0;
   let y = 0;
   let rowHeight = 0;
@@ -101,7 +123,8 @@ function dashboard(
       .unit(p.unit ?? 'short');
     if (p.description) panel.description(p.description);
     if (p.decimals !== undefined) panel.decimals(p.decimals);
-    for (const [j, t] of p.targets.entries()) panel.withTarget(query(t, j));
+    for (const [j, t] of p.targets.entries())
+      panel.withTarget(query(byHost && !t.loki ? { ...t, expr: onHosts(t.expr) } : t, j));
     builder.withPanel(panel);
     x += w;
     rowHeight = Math.max(rowHeight, h);
@@ -324,13 +347,13 @@ export const overview = dashboard('beacon-overview', 'Beacon — Platform Overvi
       },
     ],
   },
-]);
+], [hostVar]);
 
 const handleVar = new QueryVariableBuilder('handle')
   .label('Container')
   .datasource(PROM)
-  .query('label_values(platform_container_cpu_percent, handle)')
-  .definition('label_values(platform_container_cpu_percent, handle)')
+  .query('label_values(platform_container_cpu_percent{host=~"$host"}, handle)')
+  .definition('label_values(platform_container_cpu_percent{host=~"$host"}, handle)')
   .refresh(VariableRefresh.OnTimeRangeChanged)
   .sort(VariableSort.AlphabeticalAsc)
   .includeAll(false)
@@ -409,7 +432,7 @@ export const containerDetail = dashboard(
       targets: [{ expr: '{job="beacon", handle="$handle"}', loki: true }],
     },
   ],
-  [handleVar],
+  [hostVar, handleVar],
 );
 
 export const costUsage = dashboard('beacon-cost', 'Beacon — Cost & Usage', 'now-7d', [
