@@ -198,6 +198,11 @@ for (const dialect of storeDialects())
       const anthropic = await proxy.post('/v1/messages', anthropicCall(), { 'x-api-key': key });
       expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'budget_exceeded' } });
       expect(proxy.fake.calls).toHaveLength(0);
+      // The change is in the audit trail, on either store.
+      const audit = await (await proxy.app.request('/api/audit?action=quota.set')).json();
+      expect(audit.entries).toEqual([
+        expect.objectContaining({ action: 'quota.set', target: 'ivy', outcome: 'ok' }),
+      ]);
     });
 
     test('requests per minute: the call past the limit is refused', async () => {

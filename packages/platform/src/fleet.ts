@@ -163,6 +163,8 @@ export function createFleet({ store, host, url, log, records, ping, onBeat, now 
   return {
     host,
     sync,
+    /** Write this platform's heartbeat now (also every HEARTBEAT_MS once started). */
+    beat,
     hosts,
 
     list,
