@@ -81,8 +81,9 @@ const hostVar = new QueryVariableBuilder('host')
 
 /** Every platform_* selector of an expression, restricted to the hosts picked. */
 const onHosts = (expr: string) =>
-  expr.replace(/\b(platform_\w+)(\{([^}]*)\})?/g, (_m, name: string, _b, matchers?: string) =>
-    `${name}{host=~"$host"${matchers ? `,${matchers}` : ''}}`,
+  expr.replace(
+    /\b(platform_\w+)(\{([^}]*)\})?/g,
+    (_m, name: string, _b, matchers?: string) => `${name}{host=~"$host"${matchers ? `,${matchers}` : ''}}`,
   );
 
 /** Panels laid out left to right in rows of 24 columns; the returned JSON is what Grafana provisions. */
@@ -153,201 +154,210 @@ export interface DashboardPanel {
 
 const rate = (m: string) => `rate(${m}[$__rate_interval])`;
 
-export const overview = dashboard('beacon-overview', 'Beacon — Platform Overview', 'now-1h', [
-  {
-    title: 'Containers running',
-    type: 'stat',
-    w: 4,
-    h: 4,
-    targets: [{ expr: 'sum(platform_containers{state="running"})' }],
-  },
-  {
-    title: 'Containers stopped',
-    type: 'stat',
-    w: 4,
-    h: 4,
-    targets: [{ expr: 'sum(platform_containers{state="stopped"})' }],
-  },
-  {
-    title: 'AI cost, last 24 h',
-    type: 'stat',
-    unit: 'currencyUSD',
-    decimals: 2,
-    w: 4,
-    h: 4,
-    targets: [{ expr: 'sum(increase(proxy_api_cost_usd_total[1d]))' }],
-  },
-  {
-    title: 'Web shells open',
-    type: 'stat',
-    w: 4,
-    h: 4,
-    targets: [{ expr: 'sum(gateway_ws_connections_active)' }],
-  },
-  {
-    title: 'Provision success rate',
-    type: 'stat',
-    unit: 'percentunit',
-    w: 4,
-    h: 4,
-    targets: [
-      {
-        expr: `sum(${rate('platform_provision_duration_seconds_count{status="ok"}')}) / sum(${rate('platform_provision_duration_seconds_count')})`,
-      },
-    ],
-  },
-  {
-    title: 'Dispatch queue',
-    type: 'stat',
-    w: 4,
-    h: 4,
-    targets: [{ expr: 'sum(gateway_dispatch_queue_depth)' }],
-  },
-  {
-    title: 'Requests by service',
-    type: 'timeseries',
-    unit: 'reqps',
-    targets: [{ expr: `sum by (job) (${rate('http_requests_total')})`, legend: '{{job}}' }],
-  },
-  {
-    title: 'Dispatches by outcome',
-    type: 'timeseries',
-    unit: 'ops',
-    targets: [{ expr: `sum by (status) (${rate('gateway_kernel_dispatch_total')})`, legend: '{{status}}' }],
-  },
-  {
-    title: '5xx ratio by service',
-    type: 'timeseries',
-    unit: 'percentunit',
-    targets: [
-      {
-        expr: `sum by (job) (${rate('http_requests_total{status=~"5.."}')}) / sum by (job) (${rate('http_requests_total')})`,
-        legend: '{{job}}',
-      },
-    ],
-  },
-  {
-    title: 'CPU by container (% of one core)',
-    type: 'timeseries',
-    unit: 'percent',
-    w: 12,
-    targets: [{ expr: 'platform_container_cpu_percent', legend: '{{handle}}' }],
-  },
-  {
-    title: 'Memory by container',
-    type: 'timeseries',
-    unit: 'bytes',
-    w: 12,
-    targets: [{ expr: 'platform_container_memory_bytes', legend: '{{handle}}' }],
-  },
-  {
-    title: 'Pools: idle and held',
-    type: 'timeseries',
-    w: 12,
-    description: 'Warm idle containers and containers held by tenants, per pool (BEACON_POOLS).',
-    targets: [
-      { expr: 'sum by (pool) (platform_pool_available)', legend: '{{pool}} idle' },
-      { expr: 'sum by (pool) (platform_pool_borrowed)', legend: '{{pool}} held' },
-      { expr: 'max by (pool) (platform_pool_max_size)', legend: '{{pool}} max' },
-    ],
-  },
-  {
-    title: 'Pool acquisitions p95 and refusals',
-    type: 'timeseries',
-    unit: 's',
-    w: 12,
-    description: 'Refused: acquisitions answered 503 because every container of the pool was held.',
-    targets: [
-      {
-        expr: 'histogram_quantile(0.95, sum by (le, pool) (rate(platform_pool_acquire_duration_seconds_bucket[$__rate_interval])))',
-        legend: '{{pool}} p95',
-      },
-      {
-        expr: 'sum by (pool) (rate(platform_pool_acquire_duration_seconds_count{status="exhausted"}[$__rate_interval]))',
-        legend: '{{pool}} refused/s',
-      },
-    ],
-  },
-  {
-    title: 'Pool lifecycle p95',
-    type: 'timeseries',
-    unit: 's',
-    w: 12,
-    description: 'Creating a warm container, wiping a released one, answering a release (seed 004).',
-    targets: ['create', 'wipe', 'release'].map((step) => ({
-      expr: `histogram_quantile(0.95, sum by (le, pool) (rate(platform_pool_${step}_duration_seconds_bucket[$__rate_interval])))`,
-      legend: `{{pool}} ${step}`,
-    })),
-  },
-  {
-    title: 'Pool utilization and affinity reservations',
-    type: 'timeseries',
-    w: 12,
-    description:
-      'Held over maximum (HighPoolUtilization above 0.9), and idle containers kept for their last tenant.',
-    targets: [
-      { expr: 'platform_pool_borrowed / (platform_pool_max_size > 0)', legend: '{{pool}} held / max' },
-      { expr: 'platform_pool_affinity_reservations', legend: '{{pool}} reserved' },
-    ],
-  },
-  {
-    title: 'p99 latency by service (quick routes)',
-    type: 'timeseries',
-    unit: 's',
-    w: 12,
-    description: 'What HighLatency watches: streams, agent runs, AI calls and container starts left out.',
-    targets: [
-      {
-        expr: 'histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket{job=~"gateway|platform|proxy", route!~"/api/events|/ws|/api/message|/v1/.*|/api/containers|/api/containers/:handle/.*|/api/pools/:name/.*"}[$__rate_interval])))',
-        legend: '{{job}}',
-      },
-    ],
-  },
-  {
-    title: 'Service CPU and event-loop lag',
-    type: 'timeseries',
-    w: 12,
-    description:
-      'Cores used (ServiceHighCPU above 0.8) and p99 event-loop lag in seconds (EventLoopLag above 0.1).',
-    targets: [
-      {
-        expr: 'rate(process_cpu_seconds_total{job=~"gateway|platform|proxy"}[$__rate_interval])',
-        legend: '{{job}} cores',
-      },
-      { expr: 'nodejs_eventloop_lag_p99_seconds{job=~"gateway|platform|proxy"}', legend: '{{job}} lag p99' },
-    ],
-  },
-  {
-    title: 'Docker engine: p95 by operation and failures',
-    type: 'timeseries',
-    unit: 's',
-    w: 12,
-    description: 'Engine calls of the platform (DockerOperationsSlow, DockerOperationsFailing).',
-    targets: [
-      {
-        expr: 'histogram_quantile(0.95, sum by (le, operation) (rate(platform_docker_operation_duration_seconds_bucket{operation!="events"}[$__rate_interval])))',
-        legend: '{{operation}} p95',
-      },
-      {
-        expr: 'sum by (operation) (rate(platform_docker_operation_duration_seconds_count{status="error"}[$__rate_interval]))',
-        legend: '{{operation}} failed/s',
-      },
-    ],
-  },
-  {
-    title: 'Refused credentials by service',
-    type: 'timeseries',
-    w: 12,
-    description:
-      '401/403 per second by service and reason (AuthFailureSpike above 1/s, PossibleBruteForce above 10/s).',
-    targets: [
-      {
-        expr: 'sum by (job, reason) (rate(http_auth_refused_total[$__rate_interval]))',
-        legend: '{{job}} {{reason}}',
-      },
-    ],
-  },
-], [hostVar]);
+export const overview = dashboard(
+  'beacon-overview',
+  'Beacon — Platform Overview',
+  'now-1h',
+  [
+    {
+      title: 'Containers running',
+      type: 'stat',
+      w: 4,
+      h: 4,
+      targets: [{ expr: 'sum(platform_containers{state="running"})' }],
+    },
+    {
+      title: 'Containers stopped',
+      type: 'stat',
+      w: 4,
+      h: 4,
+      targets: [{ expr: 'sum(platform_containers{state="stopped"})' }],
+    },
+    {
+      title: 'AI cost, last 24 h',
+      type: 'stat',
+      unit: 'currencyUSD',
+      decimals: 2,
+      w: 4,
+      h: 4,
+      targets: [{ expr: 'sum(increase(proxy_api_cost_usd_total[1d]))' }],
+    },
+    {
+      title: 'Web shells open',
+      type: 'stat',
+      w: 4,
+      h: 4,
+      targets: [{ expr: 'sum(gateway_ws_connections_active)' }],
+    },
+    {
+      title: 'Provision success rate',
+      type: 'stat',
+      unit: 'percentunit',
+      w: 4,
+      h: 4,
+      targets: [
+        {
+          expr: `sum(${rate('platform_provision_duration_seconds_count{status="ok"}')}) / sum(${rate('platform_provision_duration_seconds_count')})`,
+        },
+      ],
+    },
+    {
+      title: 'Dispatch queue',
+      type: 'stat',
+      w: 4,
+      h: 4,
+      targets: [{ expr: 'sum(gateway_dispatch_queue_depth)' }],
+    },
+    {
+      title: 'Requests by service',
+      type: 'timeseries',
+      unit: 'reqps',
+      targets: [{ expr: `sum by (job) (${rate('http_requests_total')})`, legend: '{{job}}' }],
+    },
+    {
+      title: 'Dispatches by outcome',
+      type: 'timeseries',
+      unit: 'ops',
+      targets: [{ expr: `sum by (status) (${rate('gateway_kernel_dispatch_total')})`, legend: '{{status}}' }],
+    },
+    {
+      title: '5xx ratio by service',
+      type: 'timeseries',
+      unit: 'percentunit',
+      targets: [
+        {
+          expr: `sum by (job) (${rate('http_requests_total{status=~"5.."}')}) / sum by (job) (${rate('http_requests_total')})`,
+          legend: '{{job}}',
+        },
+      ],
+    },
+    {
+      title: 'CPU by container (% of one core)',
+      type: 'timeseries',
+      unit: 'percent',
+      w: 12,
+      targets: [{ expr: 'platform_container_cpu_percent', legend: '{{handle}}' }],
+    },
+    {
+      title: 'Memory by container',
+      type: 'timeseries',
+      unit: 'bytes',
+      w: 12,
+      targets: [{ expr: 'platform_container_memory_bytes', legend: '{{handle}}' }],
+    },
+    {
+      title: 'Pools: idle and held',
+      type: 'timeseries',
+      w: 12,
+      description: 'Warm idle containers and containers held by tenants, per pool (BEACON_POOLS).',
+      targets: [
+        { expr: 'sum by (pool) (platform_pool_available)', legend: '{{pool}} idle' },
+        { expr: 'sum by (pool) (platform_pool_borrowed)', legend: '{{pool}} held' },
+        { expr: 'max by (pool) (platform_pool_max_size)', legend: '{{pool}} max' },
+      ],
+    },
+    {
+      title: 'Pool acquisitions p95 and refusals',
+      type: 'timeseries',
+      unit: 's',
+      w: 12,
+      description: 'Refused: acquisitions answered 503 because every container of the pool was held.',
+      targets: [
+        {
+          expr: 'histogram_quantile(0.95, sum by (le, pool) (rate(platform_pool_acquire_duration_seconds_bucket[$__rate_interval])))',
+          legend: '{{pool}} p95',
+        },
+        {
+          expr: 'sum by (pool) (rate(platform_pool_acquire_duration_seconds_count{status="exhausted"}[$__rate_interval]))',
+          legend: '{{pool}} refused/s',
+        },
+      ],
+    },
+    {
+      title: 'Pool lifecycle p95',
+      type: 'timeseries',
+      unit: 's',
+      w: 12,
+      description: 'Creating a warm container, wiping a released one, answering a release (seed 004).',
+      targets: ['create', 'wipe', 'release'].map((step) => ({
+        expr: `histogram_quantile(0.95, sum by (le, pool) (rate(platform_pool_${step}_duration_seconds_bucket[$__rate_interval])))`,
+        legend: `{{pool}} ${step}`,
+      })),
+    },
+    {
+      title: 'Pool utilization and affinity reservations',
+      type: 'timeseries',
+      w: 12,
+      description:
+        'Held over maximum (HighPoolUtilization above 0.9), and idle containers kept for their last tenant.',
+      targets: [
+        { expr: 'platform_pool_borrowed / (platform_pool_max_size > 0)', legend: '{{pool}} held / max' },
+        { expr: 'platform_pool_affinity_reservations', legend: '{{pool}} reserved' },
+      ],
+    },
+    {
+      title: 'p99 latency by service (quick routes)',
+      type: 'timeseries',
+      unit: 's',
+      w: 12,
+      description: 'What HighLatency watches: streams, agent runs, AI calls and container starts left out.',
+      targets: [
+        {
+          expr: 'histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket{job=~"gateway|platform|proxy", route!~"/api/events|/ws|/api/message|/v1/.*|/api/containers|/api/containers/:handle/.*|/api/pools/:name/.*"}[$__rate_interval])))',
+          legend: '{{job}}',
+        },
+      ],
+    },
+    {
+      title: 'Service CPU and event-loop lag',
+      type: 'timeseries',
+      w: 12,
+      description:
+        'Cores used (ServiceHighCPU above 0.8) and p99 event-loop lag in seconds (EventLoopLag above 0.1).',
+      targets: [
+        {
+          expr: 'rate(process_cpu_seconds_total{job=~"gateway|platform|proxy"}[$__rate_interval])',
+          legend: '{{job}} cores',
+        },
+        {
+          expr: 'nodejs_eventloop_lag_p99_seconds{job=~"gateway|platform|proxy"}',
+          legend: '{{job}} lag p99',
+        },
+      ],
+    },
+    {
+      title: 'Docker engine: p95 by operation and failures',
+      type: 'timeseries',
+      unit: 's',
+      w: 12,
+      description: 'Engine calls of the platform (DockerOperationsSlow, DockerOperationsFailing).',
+      targets: [
+        {
+          expr: 'histogram_quantile(0.95, sum by (le, operation) (rate(platform_docker_operation_duration_seconds_bucket{operation!="events"}[$__rate_interval])))',
+          legend: '{{operation}} p95',
+        },
+        {
+          expr: 'sum by (operation) (rate(platform_docker_operation_duration_seconds_count{status="error"}[$__rate_interval]))',
+          legend: '{{operation}} failed/s',
+        },
+      ],
+    },
+    {
+      title: 'Refused credentials by service',
+      type: 'timeseries',
+      w: 12,
+      description:
+        '401/403 per second by service and reason (AuthFailureSpike above 1/s, PossibleBruteForce above 10/s).',
+      targets: [
+        {
+          expr: 'sum by (job, reason) (rate(http_auth_refused_total[$__rate_interval]))',
+          legend: '{{job}} {{reason}}',
+        },
+      ],
+    },
+  ],
+  [hostVar],
+);
 
 const handleVar = new QueryVariableBuilder('handle')
   .label('Container')
