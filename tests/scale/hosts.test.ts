@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { hasDocker } from '../support/deps';
 import { ensureTestImage, handlePrefix, removeContainers, TEST_IMAGE } from '../support/docker';
 import { startEngine } from '../support/engine';
+import { startFakeUpstream } from '../support/fake-upstream';
 import { post } from '../support/http';
 import { hasPostgres, startPostgres, type TestPostgres } from '../support/postgres';
 import { type RunningService, startService } from '../support/service';
+import { bridgeAddress, buildKernelImage, KERNEL_IMAGE } from '../support/stack';
 import { eventually } from '../support/wait';
 
 const available = (await hasDocker()) && hasPostgres();
@@ -25,7 +27,9 @@ const names = (socket: string) =>
 
 /**
  * Two Docker hosts on this machine — the shared engine and one the test starts for itself (its own socket,
- * data and exec root, pid file and bridge) — each with its platform, both on one real PostgreSQL.
+ * data and exec root, pid file and bridge) — each with its platform, both on one real PostgreSQL; the real
+ * proxy (on every address, so containers on both bridges reach it) before a fake upstream, and a gateway on
+ * each platform.
  */
 describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet', () => {
   const work = mkdtempSync(join(tmpdir(), 'beacon-hosts-'));
@@ -34,7 +38,12 @@ describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet'
   let a: RunningService;
   let b: RunningService;
   let fleetUrl = '';
+  let proxy: RunningService;
+  let gateways: RunningService[] = [];
+  const fake = startFakeUpstream({ chunks: 2 });
+  const proxyPort = () => new URL(proxy.url).port;
   const platformEnv = (host: string, extra: Record<string, string> = {}) => ({
+    BEACON_PROXY_URL: `http://127.0.0.1:${proxyPort()}`,
     BEACON_ADMIN_TOKEN: ADMIN,
     BEACON_HOST_ID: host,
     BEACON_DATABASE_URL: fleetUrl,
@@ -58,10 +67,45 @@ describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet'
     engineB = await startEngine();
     const load = Bun.spawnSync(['bash', '-c', `docker save ${TEST_IMAGE} | docker -H ${engineB.host} load`]);
     if (load.exitCode !== 0) throw new Error(`image not loaded: ${load.stderr}`);
-    [a, b] = await Promise.all([
-      startService('platform', platformEnv('host-a')),
-      startService('platform', platformEnv('host-b', { DOCKER_HOST: engineB.host })),
+    await buildKernelImage();
+    const kernel = Bun.spawnSync([
+      'bash',
+      '-c',
+      `docker save ${KERNEL_IMAGE} | docker -H ${engineB.host} load`,
     ]);
+    if (kernel.exitCode !== 0) throw new Error(`kernel image not loaded: ${kernel.stderr}`);
+    proxy = await startService('proxy', {
+      BEACON_HOST: '0.0.0.0',
+      BEACON_ADMIN_TOKEN: ADMIN,
+      BEACON_DATA_DIR: join(work, 'proxy'),
+      BEACON_UPSTREAM_OPENAI_URL: fake.url,
+      BEACON_UPSTREAM_ANTHROPIC_URL: fake.url,
+    });
+    const bridgeA = await bridgeAddress();
+    [a, b] = await Promise.all([
+      startService(
+        'platform',
+        platformEnv('host-a', { BEACON_KERNEL_PROXY_URL: `http://${bridgeA}:${proxyPort()}` }),
+      ),
+      startService(
+        'platform',
+        platformEnv('host-b', {
+          DOCKER_HOST: engineB.host,
+          BEACON_KERNEL_PROXY_URL: `http://${engineB.address}:${proxyPort()}`,
+        }),
+      ),
+    ]);
+    gateways = await Promise.all(
+      [a, b].map((p, i) =>
+        startService('gateway', {
+          BEACON_ADMIN_TOKEN: ADMIN,
+          BEACON_PLATFORM_URL: p.url,
+          BEACON_DATA_DIR: join(work, `gateway-${i}`),
+          BEACON_HOME: join(work, `home-${i}`),
+          BEACON_DISPATCH_TIMEOUT: '20',
+        }),
+      ),
+    );
     await eventually(async () => {
       const { body } = await json(`${a.url}/api/hosts`);
       return body?.hosts?.filter((h: { state: string }) => h.state === 'up').length === 2;
@@ -69,8 +113,11 @@ describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet'
   }, 120_000);
 
   afterAll(async () => {
+    for (const g of gateways) await g.stop();
     await a?.stop();
     await b?.stop();
+    await proxy?.stop();
+    fake.stop();
     await removeContainers(prefix);
     await engineB?.remove();
     await pg?.stop();
@@ -163,10 +210,38 @@ describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet'
     }, 30_000);
     const { body } = await json(`${a.url}/api/containers`);
     expect((body.containers as View[]).find((v) => v.handle === `${prefix}-placed`)?.state).toBe('lost');
-    b = await startService('platform', platformEnv('host-b', { DOCKER_HOST: engineB.host }));
+    // Back on its address: the gateway and the fleet know it there.
+    b = await startService(
+      'platform',
+      platformEnv('host-b', {
+        DOCKER_HOST: engineB.host,
+        BEACON_PORT: new URL(b.url).port,
+        BEACON_KERNEL_PROXY_URL: `http://${engineB.address}:${proxyPort()}`,
+      }),
+    );
     await eventually(async () => {
       const hosts = await json(`${a.url}/api/hosts`);
       return hosts.body.hosts.find((h: { host: string }) => h.host === 'host-b')?.state === 'up';
     }, 20_000);
   }, 90_000);
+
+  test('a kernel on each host answers a message from either gateway', async () => {
+    const kernels = { [`${prefix}-ka`]: 'host-a', [`${prefix}-kb`]: 'host-b' };
+    for (const [handle, host] of Object.entries(kernels)) {
+      // Asked of the other host's platform: placed where asked, created by the host's own.
+      const res = await post(
+        `${(host === 'host-a' ? b : a).url}/api/containers`,
+        { handle, owner: handle, host, image: KERNEL_IMAGE, memoryMb: 256 },
+        admin,
+      );
+      expect(res.status).toBe(201);
+    }
+    for (const gateway of gateways)
+      for (const handle of Object.keys(kernels)) {
+        const res = await post(`${gateway.url}/api/message`, { handle, text: 'hello across hosts' });
+        const body = await res.json();
+        expect(res.status).toBe(200);
+        expect(body).toMatchObject({ status: 'ok', result: { text: expect.any(String) } });
+      }
+  }, 120_000);
 });

@@ -11,9 +11,10 @@ export async function startEngine() {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-engine-'));
   const socket = join(dir, 'docker.sock');
   const bridge = `bt${Math.random().toString(36).slice(2, 8)}`;
+  const address = `10.213.${Math.floor(Math.random() * 250) + 1}.1`;
   for (const cmd of [
     ['ip', 'link', 'add', bridge, 'type', 'bridge'],
-    ['ip', 'addr', 'add', `10.213.${Math.floor(Math.random() * 250) + 1}.1/24`, 'dev', bridge],
+    ['ip', 'addr', 'add', `${address}/24`, 'dev', bridge],
     ['ip', 'link', 'set', bridge, 'up'],
   ]) {
     const r = Bun.spawnSync(cmd);
@@ -49,6 +50,8 @@ export async function startEngine() {
   await up();
   return {
     host: `unix://${socket}`,
+    /** This machine's address on the engine's bridge: how its containers reach services here. */
+    address,
     start: up,
     stop: down,
     async remove() {

@@ -10,7 +10,9 @@ import { eventually } from './wait';
 export const STACK_TOKEN = 'e2e-admin-token-0123456789';
 export const stackAuth = { authorization: `Bearer ${STACK_TOKEN}` };
 
-async function buildKernelImage() {
+/** The kernel image from this checkout, as `beacon-kernel:e2e` (built once per machine by its script). */
+export const KERNEL_IMAGE = 'beacon-kernel:e2e';
+export async function buildKernelImage() {
   const proc = Bun.spawn(['bash', 'distro/images/kernel/build.sh', 'beacon-kernel:e2e'], {
     stdout: 'pipe',
     stderr: 'pipe',
@@ -22,7 +24,7 @@ async function buildKernelImage() {
  * The address containers use to reach services on this host: the default bridge's gateway, which the
  * engine gives the subnet's first address when none is configured.
  */
-async function bridgeAddress(): Promise<string> {
+export async function bridgeAddress(): Promise<string> {
   const config = (await docker.getNetwork('bridge').inspect()).IPAM?.Config?.[0];
   if (config?.Gateway) return config.Gateway;
   const subnet = config?.Subnet?.match(/^(\d+)\.(\d+)\.(\d+)\.(\d+)\//);
