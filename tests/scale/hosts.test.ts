@@ -244,4 +244,29 @@ describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet'
         expect(body).toMatchObject({ status: 'ok', result: { text: expect.any(String) } });
       }
   }, 120_000);
+
+  test("the fleet's database stopped: each platform still serves its own host and says what it cannot reach", async () => {
+    pg.stopServer('immediate');
+    try {
+      const { status, body } = await json(`${a.url}/api/containers`);
+      expect(status).toBe(200);
+      expect(body.warning).toContain("fleet's database is unavailable");
+      expect((body.containers as View[]).every((v) => v.host === 'host-a')).toBe(true);
+      expect((await json(`${a.url}/api/containers/${prefix}-on-a`)).status).toBe(200);
+      const elsewhere = await json(`${a.url}/api/containers/${prefix}-on-b`);
+      expect(elsewhere.status).toBe(503);
+      expect(elsewhere.body.error.message).toContain("fleet's database");
+      // Degraded, not down: the host's own containers are its job.
+      expect((await fetch(`${a.url}/health/ready`)).status).toBe(200);
+      const health = await json(`${a.url}/health`);
+      expect(health.body).toMatchObject({
+        status: 'degraded',
+        checks: { fleet_database: { status: 'error' } },
+      });
+    } finally {
+      pg.startServer();
+    }
+    await eventually(async () => (await json(`${a.url}/health`)).body.status === 'healthy', 20_000);
+    expect((await json(`${a.url}/api/containers/${prefix}-on-b`)).status).toBe(200);
+  }, 60_000);
 });

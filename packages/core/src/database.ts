@@ -132,7 +132,10 @@ function openPostgres<S extends Record<string, unknown>, P extends { [K in keyof
     notify: async (channel, payload) => {
       await client`select pg_notify(${channel}, ${payload})`;
     },
+    // Once the server answers (ready retries until then); if the listening connection is lost later, the
+    // caches built on it still expire by their TTL.
     listen: async (channel, fn) => {
+      await ready;
       await client.listen(channel, fn);
     },
     close: () => client.close({ timeout: 5 }),

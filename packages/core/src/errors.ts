@@ -60,6 +60,20 @@ function requestIdOf(c: Context): string {
   return (c.get('requestId' as never) as string | undefined) ?? '';
 }
 
+/**
+ * A query that failed because the database cannot be reached or cannot write (PostgreSQL away, a SQLite
+ * disk full or read-only), not because the query is wrong: a 503, not a 500.
+ */
+const STORE_AWAY =
+  /ERR_POSTGRES_CONNECTION|ECONNREFUSED|SQLITE_(FULL|IOERR|READONLY|BUSY|CANTOPEN)/;
+function storeAway(err: Error): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && STORE_AWAY.test(code)) return true;
+  }
+  return false;
+}
+
 /** One error shape for every service; a 5xx never shows its cause to the caller. */
 export function createOnError(log: Logger) {
   return (err: Error, c: Context) => {
@@ -76,6 +90,12 @@ export function createOnError(log: Logger) {
     }
     if (err instanceof HTTPException && err.status < 500) {
       return c.json(errorBody('bad_request', err.message || 'bad request', requestId), err.status);
+    }
+    if (storeAway(err)) {
+      log.error({ event: 'http.database_unavailable', requestId, err }, 'the database is unavailable');
+      return c.json(errorBody('unavailable', 'the database is unavailable; retry shortly', requestId), 503, {
+        'retry-after': '5',
+      });
     }
     log.error({ event: 'http.unhandled_error', requestId, err }, 'unhandled error');
     return c.json(errorBody('internal', 'internal error', requestId), 500);

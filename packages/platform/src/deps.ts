@@ -201,7 +201,8 @@ export function createDeps(
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
     databaseProbe(store),
-    ...(fleetStore ? [databaseProbe(fleetStore, 'fleet_database')] : []),
+    // Optional: without it the platform still runs its own host (degraded, not down).
+    ...(fleetStore ? [{ ...databaseProbe(fleetStore, 'fleet_database'), required: false }] : []),
     ...(config.BEACON_NATS_URL ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] : []),
   ];
 
