@@ -64,8 +64,7 @@ function requestIdOf(c: Context): string {
  * A query that failed because the database cannot be reached or cannot write (PostgreSQL away, a SQLite
  * disk full or read-only), not because the query is wrong: a 503, not a 500.
  */
-const STORE_AWAY =
-  /ERR_POSTGRES_CONNECTION|ECONNREFUSED|SQLITE_(FULL|IOERR|READONLY|BUSY|CANTOPEN)/;
+const STORE_AWAY = /ERR_POSTGRES_CONNECTION|ECONNREFUSED|SQLITE_(FULL|IOERR|READONLY|BUSY|CANTOPEN)/;
 function storeAway(err: Error): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     const code = (e as { code?: unknown }).code;
