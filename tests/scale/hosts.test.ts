@@ -166,6 +166,15 @@ describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet'
     const started = await json(`${b.url}/api/containers/${prefix}-on-b/start`, { method: 'POST' });
     expect(started.body.state).toBe('running');
     expect((await json(`${a.url}/api/containers/${prefix}-nobody`)).status).toBe(404);
+    // One audit trail for the fleet: each mutation recorded once, by the platform that made it (a create
+    // refused at placement, host-z, is answered before any platform's container routes see it).
+    const audit = await json(`${a.url}/api/audit?action=container.stop`);
+    expect(audit.body.entries).toEqual([
+      expect.objectContaining({ target: `${prefix}-on-b`, outcome: 'ok' }),
+    ]);
+    const created = await json(`${b.url}/api/audit?action=container.create`);
+    const targets = (created.body.entries as { target: string }[]).map((e) => e.target).sort();
+    expect(targets).toEqual([`${prefix}-on-a`, `${prefix}-on-b`, `${prefix}-placed`]);
   }, 60_000);
 
   test("a host's engine stopped: its containers turn lost everywhere and the fleet gauge says so; back, they return", async () => {

@@ -237,7 +237,8 @@ export function createDeps(
       console: consoleView,
       ...(fleet ? { fleet } : {}),
       gateway,
-      audit: createAuditTrail(store, log),
+      // In a fleet, one trail for every host's platform.
+      audit: createAuditTrail(fleetStore ?? store, log),
       grafanaUrl: config.BEACON_GRAFANA_URL,
     },
     start() {

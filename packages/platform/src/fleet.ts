@@ -1,12 +1,19 @@
 import { join } from 'node:path';
 import { AppError, excluded, type Logger, openStore, type Store } from '@beacon/core';
 import { and, eq, notInArray } from 'drizzle-orm';
-import { fleetContainers, fleetContainersPg, fleetHosts, fleetHostsPg } from './db/fleet/schema';
+import {
+  auditLog,
+  auditLogPg,
+  fleetContainers,
+  fleetContainersPg,
+  fleetHosts,
+  fleetHostsPg,
+} from './db/fleet/schema';
 import type { ContainerRow } from './db/schema/containers';
 import { type ContainerView, toView } from './domain/container-view';
 import type { ContainerSpec } from './domain/spec';
 
-const schema = { fleetHosts, fleetContainers };
+const schema = { fleetHosts, fleetContainers, auditLog };
 
 /** The shared fleet: PostgreSQL at `url` (or a SQLite file several platforms on one machine may share). */
 export const openFleetStore = (url: string | undefined, path: string, onRetry?: (err: unknown) => void) =>
@@ -16,7 +23,7 @@ export const openFleetStore = (url: string | undefined, path: string, onRetry?: 
     onRetry,
     migrations: join(import.meta.dir, '../drizzle/fleet'),
     sqlite: schema,
-    pg: { fleetHosts: fleetHostsPg, fleetContainers: fleetContainersPg },
+    pg: { fleetHosts: fleetHostsPg, fleetContainers: fleetContainersPg, auditLog: auditLogPg },
   });
 
 export type FleetStore = Store<typeof schema>;

@@ -1,6 +1,9 @@
 import { bigint, boolean, jsonb, pgTable, text as pgText } from 'drizzle-orm/pg-core';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
+// The fleet's audit trail: every platform's mutations in one place (GET /api/audit on any of them).
+export { auditLog, auditLogPg } from '@beacon/core/audit-schema';
+
 /**
  * The fleet every platform shares (BEACON_DATABASE_URL): one row per platform (a Docker host) and one per
  * container, each written by the platform whose engine runs it. A platform's own state about its engine
