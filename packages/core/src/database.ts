@@ -151,13 +151,10 @@ export function openSqlite<S extends Record<string, unknown>>(
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path, { create: true });
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
-  const db = drizzle(sqlite, schema);
+  const db = sqliteDrizzle(sqlite, { schema });
   sqliteMigrate(db, { migrationsFolder });
   return db;
 }
-
-const drizzle = <S extends Record<string, unknown>>(sqlite: Database, schema: S) =>
-  sqliteDrizzle(sqlite, { schema });
 
 /** An upsert's `set`: every column but `except` takes the value the statement tried to insert. */
 export function excluded(table: Table, except: string[] = []): Record<string, Query> {

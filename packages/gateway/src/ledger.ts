@@ -142,10 +142,19 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
       }
       // A task this gateway does not hold (another gateway's, or from before a restart): read it once, and
       // apply its messages in the order they came, after it.
-      const next = (loading.get(id) ?? tasks.load(id)).then(applyNow).catch((err: unknown) => {
-        log.error({ event: 'gateway.task_load_failed', taskId: id, err: String(err) }, 'task not read');
-        applyNow();
-      });
+      const loaded =
+        loading.get(id) ??
+        tasks.load(id).then(
+          () => {},
+          // Applied all the same: to the task as this gateway knows it (created by this message if need be).
+          (err: unknown) =>
+            log.error({ event: 'gateway.task_load_failed', taskId: id, err: String(err) }, 'task not read'),
+        );
+      const next = loaded
+        .then(applyNow)
+        .catch((err: unknown) =>
+          log.error({ event: 'gateway.kernel_message_failed', taskId: id, err: String(err) }, 'not applied'),
+        );
       loading.set(id, next);
       next.finally(() => loading.get(id) === next && loading.delete(id));
     },
