@@ -70,8 +70,11 @@ describe.skipIf(!available)('dispatch end to end', () => {
       expect(body.status).toBe('ok');
       expect(body.result.text).toBe('tok0 tok1 tok2 ');
 
-      // The proxy writes usage rows a few milliseconds behind the response.
-      const row = await eventually(() => usageRow(body.traceId));
+      // The proxy writes usage rows a few milliseconds behind the response (first `pending`, then settled).
+      const row = await eventually(() => {
+        const found = usageRow(body.traceId);
+        return found?.status === 'pending' ? undefined : found;
+      });
       expect(row).toMatchObject({ user: 'olive', handle, status: 'ok' });
       const line = journal(body.traceId);
       expect(line).toMatchObject({ source: 'api', handle, status: 'ok', prompt: `hello over ${transport}` });

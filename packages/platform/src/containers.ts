@@ -205,6 +205,15 @@ export function createContainerService({
     emit('container.oom', handle, exitCode === undefined ? undefined : { exitCode });
   }
 
+  /**
+   * Just provisioned (or recycled): an exit before the record said `running` was an event about a container
+   * it did not know yet, so it is looked for once now (an image that exits or is OOM-killed at once).
+   */
+  async function checkStarted(handle: string, id: string) {
+    const detail = await docker.inspect(id).catch(() => undefined);
+    if (detail && detail.state !== 'running' && find(handle)?.containerId === id) await exited(handle, id);
+  }
+
   /** The container vanished: its record goes, and what it held is released. */
   async function vanished(handle: string) {
     restarter.cancel(handle);
@@ -246,6 +255,7 @@ export function createContainerService({
       try {
         const id = await counted('create', input.handle, () => provision(input.handle, owner, spec));
         setDesired(input.handle, 'running', { state: 'running', containerId: id });
+        await checkStarted(input.handle, id);
       } catch (err) {
         // Nothing half-written: the record goes with the failed container, and so does its key.
         db.delete(containers).where(eq(containers.handle, input.handle)).run();
@@ -327,6 +337,7 @@ export function createContainerService({
         });
         const expiresAt = spec.ttlSeconds > 0 ? new Date(Date.now() + spec.ttlSeconds * 1000) : null;
         setDesired(handle, 'running', { state: 'running', containerId: id, expiresAt });
+        await checkStarted(handle, id);
         metrics.recycles.inc({ reason });
         recycled.push({ at: Date.now(), handle, reason });
         if (recycled.length > 10_000) recycled.shift();
