@@ -3,7 +3,7 @@
  * run, non-streaming and streaming, under wrk: added latency p50/p99 and the throughput ratio.
  * The fake upstream answers after UPSTREAM_LATENCY_MS, like a (very fast) real provider.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
@@ -21,9 +21,16 @@ const UPSTREAM_LATENCY_MS = 20;
 
 interface WrkResult {
   rps: number;
+  requests: number;
   p50: number;
   p99: number;
 }
+
+/** CPU time (user + system) a process has used, µs (Linux /proc; clock ticks of 10 ms). */
+const cpuMicros = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+};
 
 const ms = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 
@@ -55,7 +62,12 @@ async function wrkPost(
   };
   const non2xx = out.match(/Non-2xx or 3xx responses: (\d+)/);
   if (non2xx) throw new Error(`${url}: ${non2xx[1]} failed responses\n${out}`);
-  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]), p50: pct('50'), p99: pct('99') };
+  return {
+    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]),
+    requests: Number(out.match(/(\d+) requests in/)?.[1]),
+    p50: pct('50'),
+    p99: pct('99'),
+  };
 }
 
 type Load = readonly [connections: number, stream: boolean];
@@ -106,6 +118,10 @@ export async function benchProxyOverhead(
       body: JSON.stringify({ dailyUsd: 1_000_000 }),
     });
     const auth = { authorization: `Bearer ${key}` };
+    // What the process burns doing nothing (timers, metrics, GC), so a call is charged only its own CPU.
+    const idleStart = cpuMicros(proxy.pid);
+    await Bun.sleep(2000);
+    const idlePerSecond = (cpuMicros(proxy.pid) - idleStart) / 2;
     console.log(
       `\n== proxy-overhead on ${label}: wrk, ${seconds}s each, fake upstream answering after ${UPSTREAM_LATENCY_MS} ms, a daily budget reserved per call`,
     );
@@ -117,9 +133,11 @@ export async function benchProxyOverhead(
         messages: [{ role: 'user', content: 'hello' }],
       });
       const direct = await wrkPost(`${upstream}/v1/chat/completions`, body, {}, seconds, connections);
+      const cpuBefore = cpuMicros(proxy.pid);
       const proxied = await wrkPost(`${proxy.url}/v1/chat/completions`, body, auth, seconds, connections);
+      const cpuPerCall = (cpuMicros(proxy.pid) - cpuBefore - idlePerSecond * seconds) / proxied.requests;
       console.log(
-        `${label} -c${String(connections).padEnd(2)} ${stream ? 'streaming    ' : 'non-streaming'}  direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)}`,
+        `${label} -c${String(connections).padEnd(2)} ${stream ? 'streaming    ' : 'non-streaming'}  direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)} | proxy CPU ${cpuPerCall.toFixed(0)} µs/call (idle ${(idlePerSecond / 1000).toFixed(0)} ms/s not counted)`,
       );
       figures.set(`-c${connections} ${stream ? 'streaming' : 'non-streaming'}`, {
         added50: proxied.p50 - direct.p50,
