@@ -1,5 +1,5 @@
 /**
- * 10,000 SSE clients (BENCH_SSE_CLIENTS) on loopback against the gateway (its real main.ts, in its own
+ * 10,000 SSE clients on loopback against the gateway (its real main.ts, in its own
  * process); events are published at a fixed rate (through POST /api/alert, which broadcasts one event each). Prints delivered
  * events/s, publish-to-receive p50/p99 and the gateway's RSS; then the same with one client that never
  * reads, whose presence must keep the others' p99 within 2× of the run without it.
@@ -11,7 +11,7 @@ import { SseParser } from '@beacon/core';
 import type { Socket } from 'bun';
 import { startService } from '../tests/support/service';
 
-const CLIENTS = Number(Bun.env.BENCH_SSE_CLIENTS ?? 10_000);
+const CLIENTS = 10_000;
 const RATE = 20; // events per second
 const SECONDS = 8;
 
