@@ -50,8 +50,7 @@ export interface StoreOptions<S extends Record<string, unknown>, P extends { [K 
   onRetry?: (err: unknown) => void;
 }
 
-export const isPostgresUrl = (url: string | undefined): url is string =>
-  !!url && /^postgres(ql)?:\/\//.test(url);
+const isPostgresUrl = (url: string | undefined): url is string => !!url && /^postgres(ql)?:\/\//.test(url);
 
 /** Open a service's store and apply its pending migrations (on PostgreSQL under an advisory lock, so
  *  replicas starting together apply them once). */

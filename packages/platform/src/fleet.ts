@@ -29,7 +29,7 @@ export const openFleetStore = (url: string | undefined, path: string, onRetry?: 
 export type FleetStore = Store<typeof schema>;
 
 /** Every platform says it is alive this often; one not heard for LOST_AFTER_MS is lost. */
-export const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_MS = 5_000;
 export const LOST_AFTER_MS = 15_000;
 
 /** up: heard and its engine answers; engine_down: heard, its engine does not; lost: not heard. */

@@ -5,7 +5,7 @@ import { toView } from '../domain/container-view';
 import type { Fleet, FleetHost, FleetView } from '../fleet';
 
 /** Set on a request one platform passes to another: the receiver answers it itself, never passes it on. */
-export const FORWARDED_HEADER = 'x-beacon-forwarded-by';
+const FORWARDED_HEADER = 'x-beacon-forwarded-by';
 
 export interface FleetRoutesDeps {
   fleet: Fleet;
