@@ -7,6 +7,7 @@ import { drizzle as pgDrizzle } from 'drizzle-orm/bun-sql';
 import { migrate as pgMigrate } from 'drizzle-orm/bun-sql/migrator';
 import { type BunSQLiteDatabase, drizzle as sqliteDrizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate as sqliteMigrate } from 'drizzle-orm/bun-sqlite/migrator';
+import type { Logger } from 'pino';
 import type { Probe } from './health';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -46,8 +47,8 @@ export interface StoreOptions<S extends Record<string, unknown>, P extends { [K 
   migrations: string;
   sqlite: S;
   pg: P;
-  /** Told each time PostgreSQL cannot be reached at start (it is tried again). */
-  onRetry?: (err: unknown) => void;
+  /** Where each failed attempt to reach PostgreSQL at start is logged (it is tried again). */
+  log?: Logger;
 }
 
 const isPostgresUrl = (url: string | undefined): url is string => !!url && /^postgres(ql)?:\/\//.test(url);
@@ -114,7 +115,10 @@ function openPostgres<S extends Record<string, unknown>, P extends { [K in keyof
         return;
       } catch (err) {
         problem = `PostgreSQL not ready: ${err instanceof Error ? err.message : String(err)}`;
-        o.onRetry?.(err);
+        o.log?.error(
+          { event: 'database.unreachable', err: String(err) },
+          'PostgreSQL not reachable; trying again in 2 s',
+        );
         await Bun.sleep(2000);
       }
     }

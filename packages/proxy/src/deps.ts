@@ -18,12 +18,7 @@ export function createDeps(
   {
     log,
     registry,
-    store = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'), config.BEACON_DATABASE_URL, (err) =>
-      log.error(
-        { event: 'database.unreachable', err: String(err) },
-        'PostgreSQL not reachable; trying again in 2 s',
-      ),
-    ),
+    store = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'), config.BEACON_DATABASE_URL, log),
   }: {
     log: Logger;
     registry: Registry;

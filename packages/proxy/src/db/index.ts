@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openStore } from '@beacon/core';
+import { type Logger, openStore } from '@beacon/core';
 import { apiKeys, apiKeysPg } from './schema/api-keys';
 import { auditLog, auditLogPg } from './schema/audit';
 import { quotas, quotasPg } from './schema/quotas';
@@ -16,11 +16,11 @@ const pgSchema = {
 };
 
 /** The proxy's store: PostgreSQL when `url` is one, else SQLite at `path`. */
-export const openDatabase = (path: string, url?: string, onRetry?: (err: unknown) => void) =>
+export const openDatabase = (path: string, url?: string, log?: Logger) =>
   openStore({
     url,
     path,
-    onRetry,
+    log,
     migrations: join(import.meta.dir, '../../drizzle'),
     sqlite: schema,
     pg: pgSchema,
