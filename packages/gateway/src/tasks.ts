@@ -95,10 +95,8 @@ export class TaskStore {
   /** The stored task, kept in memory from now on (a task another gateway dispatched, or before a restart). */
   async load(id: string): Promise<Task | undefined> {
     const known = this.#tasks.get(id);
-    if (known || !this.#store) return known;
-    const { db, t } = this.#store;
-    const [row] = await db.select().from(t.tasks).where(eq(t.tasks.id, id));
-    const task = row?.body as Task | undefined;
+    if (known) return known;
+    const task = await this.#read(id);
     // A change heard while it was read wins over the row.
     if (task && !this.#tasks.has(id)) this.#remember(task);
     return this.#tasks.get(id);
@@ -108,6 +106,11 @@ export class TaskStore {
     const task = this.#tasks.get(id);
     if (task || !this.#store) return task;
     await this.flush();
+    return this.#read(id);
+  }
+
+  async #read(id: string): Promise<Task | undefined> {
+    if (!this.#store) return undefined;
     const { db, t } = this.#store;
     const [row] = await db.select().from(t.tasks).where(eq(t.tasks.id, id));
     return row?.body as Task | undefined;
