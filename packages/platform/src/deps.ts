@@ -75,12 +75,7 @@ export function createDeps(
   const store = sqliteStore(db, schema);
   /** Several Docker hosts: the fleet's shared store; one host alone is the whole fleet. */
   const fleetStore = config.BEACON_DATABASE_URL
-    ? openFleetStore(config.BEACON_DATABASE_URL, join(config.BEACON_DATA_DIR, 'fleet.sqlite'), (err) =>
-        log.error(
-          { event: 'database.unreachable', err: String(err) },
-          'PostgreSQL not reachable; trying again in 2 s',
-        ),
-      )
+    ? openFleetStore(config.BEACON_DATABASE_URL, join(config.BEACON_DATA_DIR, 'fleet.sqlite'), log)
     : undefined;
   const events = overrides.events ?? createPlatformEvents(bus, log, db);
   const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });

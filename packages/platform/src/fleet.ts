@@ -16,11 +16,11 @@ import type { ContainerSpec } from './domain/spec';
 const schema = { fleetHosts, fleetContainers, auditLog };
 
 /** The shared fleet: PostgreSQL at `url` (or a SQLite file several platforms on one machine may share). */
-export const openFleetStore = (url: string | undefined, path: string, onRetry?: (err: unknown) => void) =>
+export const openFleetStore = (url: string | undefined, path: string, log?: Logger) =>
   openStore({
     url,
     path,
-    onRetry,
+    log,
     migrations: join(import.meta.dir, '../drizzle/fleet'),
     sqlite: schema,
     pg: { fleetHosts: fleetHostsPg, fleetContainers: fleetContainersPg, auditLog: auditLogPg },
@@ -137,9 +137,10 @@ export function createFleet({ store, host, url, log, records, ping, onBeat, now 
     heartbeat()
       .then(async () => {
         if (!onBeat) return;
+        const known = await hosts();
         const counts: Record<HostState, number> = { up: 0, engine_down: 0, lost: 0 };
-        for (const h of await hosts()) counts[h.state]++;
-        onBeat(counts, (await list()).filter((v) => v.state === 'lost').length);
+        for (const h of known) counts[h.state]++;
+        onBeat(counts, (await list(known)).filter((v) => v.state === 'lost').length);
       })
       .catch((err: unknown) =>
         log.warn({ event: 'fleet.heartbeat_failed', err: String(err) }, 'fleet heartbeat not written'),
@@ -155,10 +156,10 @@ export function createFleet({ store, host, url, log, records, ping, onBeat, now 
     }));
   }
 
-  /** Every container of every host; those of a host that is not up are `lost`. */
-  async function list(): Promise<FleetView[]> {
-    const [rows, known] = await Promise.all([db.select().from(t.fleetContainers), hosts()]);
-    const states = new Map(known.map((h) => [h.host, h.state]));
+  /** Every container of every host; those of a host that is not up are `lost` (`known`: the hosts, if read). */
+  async function list(known?: FleetHost[]): Promise<FleetView[]> {
+    const [rows, hostList] = await Promise.all([db.select().from(t.fleetContainers), known ?? hosts()]);
+    const states = new Map(hostList.map((h) => [h.host, h.state]));
     return rows
       .map((r) => {
         const view = r.view as ContainerView;
