@@ -2,13 +2,7 @@ import { basename } from 'node:path';
 import { AppError, type Logger, PROXY_KEY_FILE } from '@beacon/core';
 import { eq } from 'drizzle-orm';
 import { untilServing } from './clients/container-health';
-import {
-  type ContainerDetail,
-  type DockerClient,
-  LABELS,
-  type LogLine,
-  type LogOptions,
-} from './clients/docker';
+import type { ContainerDetail, DockerClient, LogLine, LogOptions } from './clients/docker';
 import type { PlatformDb } from './db';
 import { type ContainerRow, containers, type RecordState } from './db/schema/containers';
 import { type ContainerView, toView } from './domain/container-view';
@@ -24,6 +18,7 @@ import {
 } from './domain/spec';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
+import { createProvisioner } from './provision';
 import type { Releases } from './releases';
 import { createRestarter } from './restarter';
 import { fileOwner, type Secrets } from './secrets';
@@ -114,6 +109,17 @@ export function createContainerService({
     }
   }
 
+  const provision = createProvisioner({
+    docker,
+    metrics,
+    log,
+    defaults,
+    markOwn,
+    ...(secrets ? { secrets } : {}),
+    ...(env ? { env } : {}),
+    ...(mintKey ? { mintKey } : {}),
+  });
+
   const restarter = createRestarter({
     policy: restartPolicy,
     log,
@@ -131,49 +137,6 @@ export function createContainerService({
       emit('container.restarted', handle, { restarts, lastExit: row.lastExit });
     },
   });
-
-  /** Create and start `beacon-<handle>`; a failure removes what was created. Returns the container id. */
-  async function provision(handle: string, owner: string, spec: ContainerSpec): Promise<string> {
-    const end = metrics.provisionDuration.startTimer();
-    let id: string | undefined;
-    try {
-      // Asked first: a missing image is a clear 400 before a key is minted or a file written.
-      const user = fileOwner(await docker.imageUser(spec.image));
-      const key = mintKey ? await mintKey(handle, owner) : undefined;
-      if (key && !secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
-      const files = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
-      const binds = secrets ? await secrets.mount(handle, { files, user }) : [];
-      id = await docker.create({
-        name: containerName(handle),
-        image: spec.image,
-        ...(spec.command ? { command: spec.command } : {}),
-        env: { ...spec.env, ...env?.(handle) },
-        labels: {
-          [LABELS.handle]: handle,
-          [LABELS.owner]: owner,
-          ...(spec.pool ? { [LABELS.pool]: spec.pool } : {}),
-        },
-        memoryBytes: spec.memoryMb * 1024 * 1024,
-        nanoCpus: Math.round(spec.cpus * 1e9),
-        binds,
-        ...(defaults.network ? { network: defaults.network } : {}),
-      });
-      await docker.start(id);
-      end({ status: 'ok' });
-      log.info(
-        { event: 'container.provisioned', handle, owner, image: spec.image, containerId: id },
-        'provisioned',
-      );
-      return id;
-    } catch (err) {
-      end({ status: 'error' });
-      if (id) {
-        markOwn(id);
-        await docker.remove(id).catch(() => {});
-      }
-      throw err;
-    }
-  }
 
   /** The container exited on its own: remember how, report it once, restart it if it is meant to run. */
   async function exited(handle: string, id: string) {
@@ -222,7 +185,6 @@ export function createContainerService({
   }
 
   return {
-    provision,
     find,
     setState,
 
