@@ -51,13 +51,19 @@ export function createQuotaGuard(
     return limits;
   }
 
-  /** The user's spend row, created from the usage table the first time (another replica may win: same sums). */
-  async function ensureRow(user: string, at: Date) {
-    if (ensured.has(user)) return;
+  /** Today's and this month's spend as the usage table has it (before the user has a spend row). */
+  async function spentFromUsage(user: string, at: Date) {
     const [day, month] = await Promise.all([
       usage.spentSince(user, startOfDay(at)),
       usage.spentSince(user, startOfMonth(at)),
     ]);
+    return { day, month };
+  }
+
+  /** The user's spend row, created from the usage table the first time (another replica may win: same sums). */
+  async function ensureRow(user: string, at: Date) {
+    if (ensured.has(user)) return;
+    const { day, month } = await spentFromUsage(user, at);
     await db
       .insert(s)
       .values({
@@ -215,13 +221,7 @@ export function createQuotaGuard(
       const limits = await limitsOf(user);
       const at = now();
       const row = await readRow(user);
-      const spent = row
-        ? spendNow(row, at)
-        : {
-            day: await usage.spentSince(user, startOfDay(at)),
-            month: await usage.spentSince(user, startOfMonth(at)),
-            reserved: 0,
-          };
+      const spent = row ? spendNow(row, at) : { ...(await spentFromUsage(user, at)), reserved: 0 };
       return {
         user,
         dailyUsd: limits?.dailyUsd ?? null,
