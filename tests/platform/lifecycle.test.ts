@@ -27,7 +27,7 @@ const runtimeDir = mkdtempSync('/dev/shm/beacon-life-');
  * A platform on the real engine with its watcher, monitor, fast restart backoff, real secret files and a
  * key minter that records what it minted and revoked (the proxy's side is the e2e and fault tests').
  */
-function setup({ instance = 'default' }: { instance?: string } = {}) {
+function setup({ instance = 'default', engineForgetsOom = false } = {}) {
   const bus = createMemoryBus();
   const seen: ContainerEvent[] = [];
   bus.subscribe('beacon.platform.events', (m: BusMessage) => {
@@ -42,7 +42,17 @@ function setup({ instance = 'default' }: { instance?: string } = {}) {
     log: createPlatformParts().log,
   });
   let refuse = false;
-  const client = createDockerClient(docker, instance);
+  const engine = createDockerClient(docker, instance);
+  // The engine's race, forced: its exit says OOMKilled false (Docker 20.10 when the exit is told first).
+  const client: typeof engine = engineForgetsOom
+    ? {
+        ...engine,
+        inspect: async (id) => {
+          const detail = await engine.inspect(id);
+          return detail?.exit ? { ...detail, exit: { ...detail.exit, oomKilled: false } } : detail;
+        },
+      }
+    : engine;
   const parts = createPlatformParts(client, {
     events: createPlatformEvents(bus, createPlatformParts().log),
     secrets,
@@ -188,6 +198,27 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
         reason: 'oom',
         code: 137,
       });
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('an exit the engine does not flag as OOM is still OOM once its oom event was seen', async () => {
+    const p = setup({ engineForgetsOom: true });
+    try {
+      await eventually(() => p.watcher.connections === 1);
+      const handle = `${prefix}-oom2`;
+      await p.containers.create({
+        handle,
+        memoryMb: 16,
+        health: 'none',
+        command: ['dd', 'if=/dev/zero', 'of=/dev/shm/fill', 'bs=1M', 'count=48'],
+      });
+      await eventually(() => p.containers.find(handle)?.state === 'stopped', 10_000);
+      await eventually(() => p.containers.find(handle)?.lastExit?.oomKilled === true, 2_000);
+      expect(p.containers.find(handle)?.lastExit).toMatchObject({ reason: 'oom', code: 137 });
+      expect(p.events(handle, 'container.oom')).toHaveLength(1);
+      await p.containers.stop(handle);
     } finally {
       await p.close();
     }

@@ -143,7 +143,10 @@ export function createContainerService({
     const row = find(handle);
     if (!row || row.state === 'creating' || row.state === 'recycling' || row.state === 'gone') return;
     const detail = await docker.inspect(id);
-    const { lastExit, upMs } = lastExitOf(detail?.exit, detail?.startedAt);
+    // The engine's OOMKilled flag races its own exit (Docker 20.10 may deliver the exit first and say false):
+    // an `oom` event seen for this container settles it.
+    const exit = detail?.exit && { ...detail.exit, oomKilled: detail.exit.oomKilled || oomIncidents.has(id) };
+    const { lastExit, upMs } = lastExitOf(exit, detail?.startedAt);
     update(handle, { state: 'stopped', lastExit });
     if (lastExit.oomKilled) oomIncident(handle, id, lastExit.code);
     else emit('container.died', handle, { exitCode: lastExit.code });
@@ -154,15 +157,20 @@ export function createContainerService({
   function oomIncident(handle: string, id: string, exitCode?: number) {
     if (!oomIncidents.first(id, OOM_INCIDENT_MS)) return;
     const now = Date.now();
-    // A process of the container was killed; if the container itself exits, exited() says so instead.
-    if (exitCode === undefined && find(handle)?.containerId === id)
+    const row = find(handle);
+    // A process of the container was killed; if the container itself exits, exited() says so instead,
+    // and an exit already recorded without the flag (the engine told the exit first) is corrected.
+    if (exitCode === undefined && row?.containerId === id)
       update(handle, {
-        lastExit: {
-          code: 137,
-          oomKilled: true,
-          at: new Date(now).toISOString(),
-          reason: 'oom: a process was killed',
-        },
+        lastExit:
+          row.state === 'stopped' && row.lastExit
+            ? { ...row.lastExit, oomKilled: true, reason: 'oom' }
+            : {
+                code: 137,
+                oomKilled: true,
+                at: new Date(now).toISOString(),
+                reason: 'oom: a process was killed',
+              },
       });
     metrics.oomKills.inc();
     emit('container.oom', handle, exitCode === undefined ? undefined : { exitCode });
