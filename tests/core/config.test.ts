@@ -41,14 +41,20 @@ describe('config', () => {
     expect(ok.BEACON_HOST).toBe('0.0.0.0');
   });
 
-  test('a SPEC variable this version does not act on stops the start instead of being ignored', () => {
-    const listed = problems(() => loadPlatform({ BEACON_LOKI_URL: 'http://loki:3100' }));
-    expect(listed).toEqual([
-      'BEACON_LOKI_URL: not supported by this version: logs go to Loki through Alloy (distro/observability), not pushed by the services',
+  test('Loki, OTLP and Langfuse settings are checked: a URL must be one, Langfuse needs all three', () => {
+    expect(problems(() => loadPlatform({ BEACON_LOKI_URL: 'loki 3100', BEACON_OTLP_URL: 'x' }))).toEqual([
+      'BEACON_LOKI_URL: Invalid URL',
+      'BEACON_OTLP_URL: Invalid URL',
     ]);
-    expect(problems(() => loadGateway({ BEACON_LANGFUSE_URL: 'http://lf' }))[0]).toStartWith(
-      'BEACON_LANGFUSE_URL',
-    );
+    expect(problems(() => loadPlatform({ BEACON_LANGFUSE_URL: 'http://lf:3000' }))).toEqual([
+      'BEACON_LANGFUSE_URL: Langfuse needs BEACON_LANGFUSE_URL, BEACON_LANGFUSE_PUBLIC_KEY and BEACON_LANGFUSE_SECRET_KEY together',
+    ]);
+    const lf = {
+      BEACON_LANGFUSE_URL: 'http://lf:3000',
+      BEACON_LANGFUSE_PUBLIC_KEY: 'pk-lf-1',
+      BEACON_LANGFUSE_SECRET_KEY: 'sk-lf-1',
+    };
+    expect(loadPlatform(lf).BEACON_LANGFUSE_URL).toBe('http://lf:3000');
   });
 
   test('a token value is never echoed in the problem list', () => {

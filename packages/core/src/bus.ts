@@ -4,12 +4,15 @@ export interface BusMessage<T = unknown> {
   subject: string;
   data: T;
   traceId?: string;
+  /** The W3C trace context of the span that sent it (a NATS header). */
+  traceparent?: string;
 }
 
 export type BusHandler = (message: BusMessage) => void | Promise<void>;
 
 export interface PublishOptions {
   traceId?: string;
+  traceparent?: string;
 }
 
 /** A JetStream stream: what it keeps and for how long (subjects in docs/dispatch.md; see `streams` in contracts). */
@@ -80,7 +83,12 @@ export function createMemoryBus(log?: Logger): EventBus {
     kind: 'memory',
     publishDurable: (subject, data, options) => bus.publish(subject, data, options),
     async publish(subject, data, options = {}) {
-      const message: BusMessage = { subject, data, ...(options.traceId ? { traceId: options.traceId } : {}) };
+      const message: BusMessage = {
+        subject,
+        data,
+        ...(options.traceId ? { traceId: options.traceId } : {}),
+        ...(options.traceparent ? { traceparent: options.traceparent } : {}),
+      };
       for (const sub of subscriptions) {
         if (!subjectMatches(sub.pattern, subject)) continue;
         queueMicrotask(async () => {

@@ -31,23 +31,12 @@ export function parseEnv<S extends z.ZodType>(
           key in cleaned && !/TOKEN|KEY|SECRET|PASSWORD|_URL$/.test(key) ? ` (got "${cleaned[key]}")` : '';
         return `${key || 'config'}: ${issue.message}${got}`;
       });
-  if (serviceChecks)
-    for (const [key, why] of Object.entries(NOT_BUILT))
-      if (key in cleaned) problems.push(`${key}: not supported by this version: ${why}`);
   const bindProblem =
     serviceChecks && checkBind(cleaned.BEACON_HOST ?? '127.0.0.1', cleaned.BEACON_ADMIN_TOKEN);
   if (bindProblem) problems.push(`BEACON_HOST: ${bindProblem}`);
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
-
-/** Documented variables this version does not act on: set, they would be silently ignored, so they stop the start. */
-const NOT_BUILT: Record<string, string> = {
-  BEACON_LOKI_URL: 'logs go to Loki through Alloy (distro/observability), not pushed by the services',
-  BEACON_LANGFUSE_URL: 'Langfuse is not integrated',
-  BEACON_LANGFUSE_PUBLIC_KEY: 'Langfuse is not integrated',
-  BEACON_LANGFUSE_SECRET_KEY: 'Langfuse is not integrated',
-};
 
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
@@ -84,7 +73,53 @@ export const commonEnv = {
     .default('/metrics'),
   BEACON_METRICS_ENABLED: env.bool(true),
   BEACON_LOG_LEVEL: env.logLevel(),
+  /** Also push the service's logs to Loki (base URL; pino-loki). */
+  BEACON_LOKI_URL: env.url(),
+  /** Export the service's spans over OTLP/HTTP (base URL; spans go to `/v1/traces`). */
+  BEACON_OTLP_URL: env.url(),
 };
+
+/** Langfuse (the proxy sends generations, the platform reads session summaries): all three, or none. */
+export const langfuseEnv = {
+  BEACON_LANGFUSE_URL: env.url(),
+  BEACON_LANGFUSE_PUBLIC_KEY: z.string().min(1).optional(),
+  BEACON_LANGFUSE_SECRET_KEY: z.string().min(1).optional(),
+};
+
+type LangfuseConfig = {
+  BEACON_LANGFUSE_URL?: string | undefined;
+  BEACON_LANGFUSE_PUBLIC_KEY?: string | undefined;
+  BEACON_LANGFUSE_SECRET_KEY?: string | undefined;
+};
+
+/** For a schema with langfuseEnv: `.refine(...langfuseTogether)`. */
+export const langfuseTogether: [(c: LangfuseConfig) => boolean, { message: string; path: string[] }] = [
+  (c: LangfuseConfig) =>
+    [c.BEACON_LANGFUSE_URL, c.BEACON_LANGFUSE_PUBLIC_KEY, c.BEACON_LANGFUSE_SECRET_KEY].filter(Boolean)
+      .length %
+      3 ===
+    0,
+  {
+    message:
+      'Langfuse needs BEACON_LANGFUSE_URL, BEACON_LANGFUSE_PUBLIC_KEY and BEACON_LANGFUSE_SECRET_KEY together',
+    path: ['BEACON_LANGFUSE_URL'],
+  },
+];
+
+export interface Langfuse {
+  url: string;
+  publicKey: string;
+  secretKey: string;
+}
+
+export const langfuseOf = (c: LangfuseConfig): Langfuse | undefined =>
+  c.BEACON_LANGFUSE_URL && c.BEACON_LANGFUSE_PUBLIC_KEY && c.BEACON_LANGFUSE_SECRET_KEY
+    ? {
+        url: c.BEACON_LANGFUSE_URL,
+        publicKey: c.BEACON_LANGFUSE_PUBLIC_KEY,
+        secretKey: c.BEACON_LANGFUSE_SECRET_KEY,
+      }
+    : undefined;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 export const isLoopback = (host: string) => LOOPBACK.has(host);

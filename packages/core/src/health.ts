@@ -99,3 +99,13 @@ export function healthRoutes(identity: ServiceIdentity, probes: Probe[]) {
       )
   );
 }
+
+/** Langfuse in /health (proxy and platform): degraded, never down, when its public API does not answer. */
+export const langfuseProbe = (url: string): Probe => ({
+  name: 'langfuse',
+  timeoutMs: 3000,
+  check: async () => {
+    const res = await fetch(new URL('/api/public/health', url), { signal: AbortSignal.timeout(3000) });
+    if (!res.ok) throw new Error(`Langfuse answered ${res.status}`);
+  },
+});

@@ -15,3 +15,4 @@ export * from './service-app';
 export * from './shutdown';
 export * from './sse';
 export * from './sse-parser';
+export * from './tracing';

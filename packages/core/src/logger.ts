@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pinoLoki from 'pino-loki';
 
 export type { Logger };
 
@@ -6,13 +8,58 @@ export interface LoggerOptions {
   service: string;
   level?: string;
   destination?: DestinationStream;
+  /** BEACON_LOKI_URL: also push every line to Loki (pino-loki, batched every second). */
+  lokiUrl?: string | undefined;
+}
+
+/** pino-loki reads pino's numeric levels; Beacon's lines carry the label. */
+const LOKI_LEVELS = {
+  trace: 'debug',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warning',
+  error: 'error',
+  fatal: 'critical',
+};
+
+/**
+ * A line as pino-loki reads it: its own time (not the push's), its trace as structured metadata (Grafana
+ * opens the trace from the line), the rest as written.
+ */
+function forLoki(line: string): string {
+  const entry = JSON.parse(line) as Record<string, unknown>;
+  const meta: Record<string, string> = {};
+  // The keys Alloy's pipeline writes for container logs (distro/observability/alloy): one search finds both.
+  if (typeof entry.traceId === 'string') meta.trace_id = entry.traceId;
+  if (typeof entry.spanId === 'string') meta.span_id = entry.spanId;
+  const time = Date.parse(String(entry.timestamp));
+  return `${JSON.stringify({ ...entry, time: Number.isFinite(time) ? time : Date.now(), meta })}\n`;
 }
 
 /**
- * JSON lines: {timestamp, level, service, event, traceId?, ...fields, msg}.
- * Callers pass `event` (e.g. `container.started`) and, within a dispatch, use `log.child({traceId})`.
+ * The stream to Loki: labels bounded (job, type, service, level, instance = the host name), the trace as structured
+ * metadata. A push that fails is dropped, never retried into memory or thrown at a request: pino-loki sends
+ * in the background, and the service's Loki check (serve.ts) counts and reports the outage.
  */
-export function createLogger({ service, level = 'info', destination }: LoggerOptions): Logger {
+function lokiStream(url: string, service: string): DestinationStream {
+  const loki = pinoLoki({
+    host: url.endsWith('/') ? url : `${url}/`,
+    labels: { job: 'beacon', type: 'service', service, instance: hostname() },
+    batching: { interval: 1, maxBufferSize: 10_000 },
+    silenceErrors: true,
+    timeout: 5000,
+    structuredMetaKey: 'meta',
+    levelMap: LOKI_LEVELS as unknown as Record<number, 'info'>,
+  });
+  return { write: (line: string) => loki.write(forLoki(line)) };
+}
+
+/**
+ * JSON lines: {timestamp, level, service, event, traceId?, spanId?, ...fields, msg}.
+ * Callers pass `event` (e.g. `container.started`) and, within a traced request, `log.child(traceFields(span))`.
+ */
+export function createLogger({ service, level = 'info', destination, lokiUrl }: LoggerOptions): Logger {
+  const out = destination ?? pino.destination(1);
   return pino(
     {
       level,
@@ -25,6 +72,11 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
         censor: '[redacted]',
       },
     },
-    destination,
+    lokiUrl
+      ? pino.multistream([
+          { stream: out, level: level as pino.Level },
+          { stream: lokiStream(lokiUrl, service), level: level as pino.Level },
+        ])
+      : out,
   );
 }

@@ -14,10 +14,20 @@ import {
   BusUnavailable,
   type DurableSubscription,
   type EventBus,
+  type PublishOptions,
   type StreamConfig,
 } from './bus';
 
 const TRACE_HEADER = 'Beacon-Trace-Id';
+/** W3C trace context, as OpenTelemetry's NATS instrumentations carry it. */
+const TRACEPARENT = 'traceparent';
+
+function headersOf({ traceId, traceparent }: PublishOptions) {
+  const h = natsHeaders();
+  if (traceId) h.set(TRACE_HEADER, traceId);
+  if (traceparent) h.set(TRACEPARENT, traceparent);
+  return h;
+}
 
 export interface NatsBusOptions {
   url: string;
@@ -32,7 +42,13 @@ const decoder = new TextDecoder();
 function toMessage(subject: string, data: Uint8Array, hdrs?: MsgHdrs): BusMessage | undefined {
   try {
     const traceId = hdrs?.get(TRACE_HEADER);
-    return { subject, data: JSON.parse(decoder.decode(data)), ...(traceId ? { traceId } : {}) };
+    const traceparent = hdrs?.get(TRACEPARENT);
+    return {
+      subject,
+      data: JSON.parse(decoder.decode(data)),
+      ...(traceId ? { traceId } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -172,15 +188,12 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
     async publish(subject, data, options = {}) {
       // While reconnecting the client buffers publishes and sends them once back.
       if (!nc || nc.isClosed()) throw new Error('NATS is not connected');
-      const h = natsHeaders();
-      if (options.traceId) h.set(TRACE_HEADER, options.traceId);
-      nc.publish(subject, JSON.stringify(data), { headers: h });
+      nc.publish(subject, JSON.stringify(data), { headers: headersOf(options) });
     },
-    async publishDurable(subject, data, { stream, traceId }) {
+    async publishDurable(subject, data, { stream, ...options }) {
       // Refused at once while disconnected: a client-side buffer would make it look sent when it is not.
       if (!nc || nc.isClosed() || !connected) throw new BusUnavailable('NATS is not connected');
-      const h = natsHeaders();
-      if (traceId) h.set(TRACE_HEADER, traceId);
+      const h = headersOf(options);
       try {
         await ensureStream(nc, stream);
         await nc.jetstream().publish(subject, JSON.stringify(data), { headers: h, timeout: 2000 });

@@ -1,10 +1,12 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
+import type { Probe } from './health';
 import { createLogger } from './logger';
 import { collectProcessMetrics, registerServiceInfo } from './metrics';
 import type { MetricsExposure } from './service-app';
 import { onShutdown, type ShutdownStep } from './shutdown';
+import { createTracing, type SpanProcessor } from './tracing';
 
 export interface ServeOptions {
   host: string;
@@ -48,7 +50,56 @@ export function serveApp(
   return { server, stop };
 }
 
-/** For main.ts: the service's logger, its own registry (process metrics, `<service>_info`) and its /metrics. */
+/** What a service reports to (Loki, the trace collector): their probes, and their last flush at shutdown. */
+export interface Reporting {
+  probes: Probe[];
+  stopSteps: ShutdownStep[];
+}
+
+/** Tests build a service's deps without reporting anywhere. */
+export const NOT_REPORTING: Reporting = { probes: [], stopSteps: [] };
+
+/** How often a service with BEACON_LOKI_URL checks that Loki takes its logs. */
+const LOKI_CHECK_MS = 15_000;
+
+/**
+ * Loki's reachability, checked in the background (pino-loki drops a failed push silently): each failed
+ * check counts, and the probe says degraded while the last one failed. Logging never waits on it.
+ */
+function watchLoki(url: string, service: string, registry: Registry) {
+  const failures = new Counter({
+    name: `${service}_loki_push_failures_total`,
+    help: 'Checks of Loki (every 15 s while BEACON_LOKI_URL is set) that failed: logs pushed meanwhile are lost to Loki',
+    registers: [registry],
+  });
+  let problem: string | undefined;
+  const check = async () => {
+    try {
+      const res = await fetch(new URL('ready', url.endsWith('/') ? url : `${url}/`), {
+        signal: AbortSignal.timeout(3000),
+      });
+      problem = res.ok ? undefined : `Loki answered ${res.status}`;
+    } catch {
+      problem = 'Loki unreachable';
+    }
+    if (problem) failures.inc();
+  };
+  void check();
+  const timer = setInterval(check, LOKI_CHECK_MS);
+  timer.unref();
+  const probe: Probe = {
+    name: 'loki',
+    check: async () =>
+      problem ? { status: 'degraded', message: `logs not reaching Loki: ${problem}` } : undefined,
+  };
+  return { probe, stop: () => clearInterval(timer) };
+}
+
+/**
+ * For main.ts: the service's logger (to Loki too with BEACON_LOKI_URL), its tracing (exported with
+ * BEACON_OTLP_URL), its own registry (process metrics, `<service>_info`) and its /metrics, and the probes
+ * of what it reports to.
+ */
 export function serviceBasics(
   service: string,
   version: string,
@@ -57,9 +108,12 @@ export function serviceBasics(
     BEACON_METRICS_TOKEN?: string | undefined;
     BEACON_METRICS_PATH: string;
     BEACON_METRICS_ENABLED: boolean;
+    BEACON_LOKI_URL?: string | undefined;
+    BEACON_OTLP_URL?: string | undefined;
   },
+  { spanProcessors = [] }: { spanProcessors?: SpanProcessor[] } = {},
 ) {
-  const log = createLogger({ service, level: config.BEACON_LOG_LEVEL });
+  const log = createLogger({ service, level: config.BEACON_LOG_LEVEL, lokiUrl: config.BEACON_LOKI_URL });
   const registry = new Registry();
   // Disabled: nothing is collected and no route answers (the registry still backs the console's counts).
   if (config.BEACON_METRICS_ENABLED) collectProcessMetrics(registry);
@@ -69,5 +123,23 @@ export function serviceBasics(
     metricsEnabled: config.BEACON_METRICS_ENABLED,
     ...(config.BEACON_METRICS_TOKEN ? { metricsToken: config.BEACON_METRICS_TOKEN } : {}),
   };
-  return { log, registry, exposure };
+  const exportFailures = new Counter({
+    name: `${service}_trace_export_failures_total`,
+    help: 'Batches of spans the OTLP collector (BEACON_OTLP_URL) did not take',
+    registers: [registry],
+  });
+  const tracing = createTracing({
+    service,
+    version,
+    otlpUrl: config.BEACON_OTLP_URL,
+    processors: spanProcessors,
+    onExportFailed: () => exportFailures.inc(),
+  });
+  const loki = config.BEACON_LOKI_URL ? watchLoki(config.BEACON_LOKI_URL, service, registry) : undefined;
+  const reporting: Reporting = {
+    probes: [tracing.probe, loki?.probe].filter((p): p is Probe => p !== undefined),
+    /** At shutdown, after the service's own steps: the last spans and log lines go out. */
+    stopSteps: [() => loki?.stop(), () => tracing.shutdown(), () => log.flush()],
+  };
+  return { log, registry, exposure, tracing, reporting };
 }

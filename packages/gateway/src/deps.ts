@@ -1,5 +1,14 @@
 import { join } from 'node:path';
-import { createAuditTrail, databaseProbe, isLoopback, type Logger } from '@beacon/core';
+import {
+  createAuditTrail,
+  createTracing,
+  databaseProbe,
+  isLoopback,
+  type Logger,
+  NOT_REPORTING,
+  type Reporting,
+  type Tracing,
+} from '@beacon/core';
 import type { Registry } from 'prom-client';
 import { createFsArtifactStore } from './clients/artifact-store';
 import { createKernelClient } from './clients/kernel';
@@ -23,7 +32,17 @@ export function createDeps(
     registry,
     store = openDatabase(join(config.BEACON_DATA_DIR, 'gateway.sqlite'), config.BEACON_DATABASE_URL, log),
     durable,
-  }: { log: Logger; registry: Registry; store?: GatewayStore; durable?: string },
+    tracing = createTracing({ service: 'gateway', version: 'dev' }),
+    reporting = NOT_REPORTING,
+  }: {
+    log: Logger;
+    registry: Registry;
+    store?: GatewayStore;
+    durable?: string;
+    /** serviceBasics' tracing and what it reports to (Loki, the trace collector). */
+    tracing?: Tracing;
+    reporting?: Reporting;
+  },
 ) {
   if (!config.BEACON_API_TOKEN && !isLoopback(config.BEACON_HOST))
     log.warn(
@@ -53,6 +72,7 @@ export function createDeps(
     ledger: events.ledger,
     transport,
     timeoutMs: config.BEACON_DISPATCH_TIMEOUT * 1000,
+    tracing,
   });
   const artifactStore = config.BEACON_S3_ENDPOINT
     ? createS3ArtifactStore({
@@ -78,6 +98,7 @@ export function createDeps(
         { name: 'platform', required: true, check: platform.check },
         ...events.probes,
         ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),
+        ...reporting.probes,
       ],
       sse: events.sse,
       tasks: events.tasks,
@@ -106,6 +127,6 @@ export function createDeps(
       pruning.unref();
     },
     closeStreams: () => events.sse.close(),
-    stopSteps: [() => clearInterval(pruning), () => events.stop(), store.close],
+    stopSteps: [() => clearInterval(pruning), () => events.stop(), store.close, ...reporting.stopSteps],
   };
 }

@@ -1,4 +1,15 @@
-import { AppError, type Command, type EventBus, streams, subjects } from '@beacon/core';
+import {
+  AppError,
+  type Command,
+  type EventBus,
+  endSpan,
+  type Span,
+  SpanKind,
+  streams,
+  subjects,
+  type Tracing,
+  traceparentOf,
+} from '@beacon/core';
 import type { KernelClient } from './clients/kernel';
 import type { PlatformClient } from './clients/platform';
 import { type DispatchStatus, OUTCOME, type Source, type TaskLedger } from './ledger';
@@ -11,6 +22,8 @@ export interface DispatchRequest {
   text: string;
   source: Source;
   sessionId?: string;
+  /** The caller's W3C trace context: the dispatch joins its trace. */
+  traceparent?: string | undefined;
   /** Every update of the task as it happens (the web shell streams them). */
   onUpdate?: (u: TaskUpdate) => void;
 }
@@ -28,6 +41,7 @@ export interface DispatcherDeps {
   /** nats: commands on beacon.<handle>.commands; http: POST http://<container>:7681/v1/dispatch. */
   transport: 'nats' | 'http';
   timeoutMs: number;
+  tracing: Pick<Tracing, 'start'>;
 }
 
 /**
@@ -35,15 +49,28 @@ export interface DispatcherDeps {
  * the task travels with the command (NATS header or HTTP body) into the kernel's proxy call. What happens to
  * the task is the ledger's: this only sends, waits, and says when it is over.
  */
-export function createDispatcher({ bus, platform, kernel, ledger, transport, timeoutMs }: DispatcherDeps) {
+export function createDispatcher({
+  bus,
+  platform,
+  kernel,
+  ledger,
+  transport,
+  timeoutMs,
+  tracing,
+}: DispatcherDeps) {
   /** Into the commands stream, or a 503 at once: never a command that only looks sent. */
   async function publish(
     handle: string,
     command: Command | { type: 'cancel'; taskId: string },
     traceId: string,
+    traceparent: string,
   ) {
     try {
-      await bus.publishDurable(subjects.commands(handle), command, { traceId, stream: streams.commands });
+      await bus.publishDurable(subjects.commands(handle), command, {
+        traceId,
+        traceparent,
+        stream: streams.commands,
+      });
     } catch (err) {
       throw new AppError(
         'unavailable',
@@ -64,15 +91,22 @@ export function createDispatcher({ bus, platform, kernel, ledger, transport, tim
     accepted: Promise<void>;
     done: Promise<DispatchOutcome>;
   } {
-    const task = ledger.dispatched(req.handle, req.source, transport);
+    // The dispatch's span: the trace the kernel's run, the proxy's call and the upstream call belong to.
+    const span = tracing.start('dispatch', {
+      traceparent: req.traceparent,
+      kind: SpanKind.SERVER,
+      attributes: { 'beacon.handle': req.handle, 'beacon.source': req.source, 'beacon.transport': transport },
+    });
+    const task = ledger.dispatched(req.handle, req.source, transport, span);
     const { promise: accepted, resolve, reject } = Promise.withResolvers<void>();
     accepted.catch(() => {});
-    return { task, accepted, done: follow(req, task, performance.now(), resolve, reject) };
+    return { task, accepted, done: follow(req, task, span, performance.now(), resolve, reject) };
   }
 
   async function follow(
     req: DispatchRequest,
     task: Task,
+    span: Span,
     started: number,
     accept: () => void,
     refuse: (err: unknown) => void,
@@ -97,14 +131,16 @@ export function createDispatcher({ bus, platform, kernel, ledger, transport, tim
       source: req.source,
       ...(req.sessionId ? { sessionId: req.sessionId } : {}),
     };
+    const traceparent = traceparentOf(span);
     const sent =
       transport === 'nats'
-        ? publish(req.handle, command, task.traceId).then(() => {
+        ? publish(req.handle, command, task.traceId, traceparent).then(() => {
             accept();
             return new Promise<never>(() => {});
           })
         : kernel
             .dispatch(req.handle, command, {
+              traceparent,
               signal: abort.signal,
               accepted: accept,
               message: (kind, data) => ledger.kernel(kind, req.handle, data),
@@ -126,9 +162,24 @@ export function createDispatcher({ bus, platform, kernel, ledger, transport, tim
     if (status === 'timeout') {
       ledger.timedOut(task, timeoutMs);
       if (transport === 'nats')
-        void publish(req.handle, { type: 'cancel', taskId: task.id }, task.traceId).catch(() => {});
+        void publish(req.handle, { type: 'cancel', taskId: task.id }, task.traceId, traceparent).catch(
+          () => {},
+        );
     }
-    await ledger.ended(task, status, { started, prompt: req.text, sessionId: req.sessionId });
+    await ledger.ended(task, status, { started, prompt: req.text, sessionId: req.sessionId, span });
+    const usage = task.result?.usage;
+    endSpan(span, status === 'ok' ? undefined : (task.error?.message ?? status), {
+      'beacon.status': status,
+      'beacon.task_id': task.id,
+      ...(task.result ? { 'gen_ai.response.model': task.result.model } : {}),
+      ...(usage
+        ? {
+            'gen_ai.usage.input_tokens': usage.inputTokens,
+            'gen_ai.usage.output_tokens': usage.outputTokens,
+            'beacon.cost_usd': usage.costUsd,
+          }
+        : {}),
+    });
     return { status, task };
   }
 

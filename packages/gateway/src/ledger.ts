@@ -3,8 +3,10 @@ import {
   type BusKind,
   busSchemas,
   type Logger,
+  type Span,
   type SseBroadcaster,
   subjects,
+  traceFields,
   withoutAddresses,
 } from '@beacon/core';
 import type { z } from 'zod';
@@ -83,16 +85,18 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
   };
 
   return {
-    /** A dispatch starts: its task exists at once. */
-    dispatched(handle: string, source: Source, transport: string): Task {
-      const task = tasks.create(crypto.randomUUID(), handle, crypto.randomUUID());
+    /** A dispatch starts: its task exists at once, its trace id the dispatch span's. */
+    dispatched(handle: string, source: Source, transport: string, span: Span): Task {
+      const { traceId, spanId } = traceFields(span);
+      const task = tasks.create(crypto.randomUUID(), handle, traceId);
       task.source = source;
       metrics.dispatchQueueDepth.inc();
       sse.broadcast('dispatch.started', { taskId: task.id, traceId: task.traceId, handle, source });
       log.info(
         {
           event: 'router.task_dispatched',
-          traceId: task.traceId,
+          traceId,
+          spanId,
           taskId: task.id,
           handle,
           source,
@@ -200,7 +204,12 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
     async ended(
       task: Task,
       status: DispatchStatus,
-      { started, prompt, sessionId }: { started: number; prompt: string; sessionId?: string | undefined },
+      {
+        started,
+        prompt,
+        sessionId,
+        span,
+      }: { started: number; prompt: string; sessionId?: string | undefined; span: Span },
     ) {
       metrics.dispatchQueueDepth.dec();
       task.updatedAt = new Date().toISOString();
@@ -219,7 +228,15 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
       const { id: taskId, traceId, handle } = task;
       sse.broadcast('dispatch.completed', { taskId, traceId, handle, source, status, durationMs, costUsd });
       log.info(
-        { event: 'router.task_completed', traceId, taskId, handle, status, durationMs, costUsd },
+        {
+          event: 'router.task_completed',
+          ...traceFields(span),
+          taskId,
+          handle,
+          status,
+          durationMs,
+          costUsd,
+        },
         'dispatch ended',
       );
       await interactions.write({

@@ -6,8 +6,8 @@ import { loadConfig } from './config';
 import { createDeps } from './deps';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const { log, registry, exposure } = serviceBasics('gateway', pkg.version, config);
-const gateway = createDeps(config, { log, registry });
+const { log, registry, exposure, tracing, reporting } = serviceBasics('gateway', pkg.version, config);
+const gateway = createDeps(config, { log, registry, tracing, reporting });
 const { upgradeWebSocket, websocket } = createBunWebSocket();
 const app = createApp({
   ...gateway.appDeps,

@@ -38,6 +38,8 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
     command: Command,
     onDelta: (delta: string) => void,
     cancel: AbortSignal,
+    /** The run's W3C trace context: the proxy's span is its child. */
+    traceparent?: string,
   ): Promise<Omit<KernelResult, 'taskId' | 'traceId'>> {
     const started = performance.now();
     const signal = AbortSignal.any([cancel, AbortSignal.timeout(timeoutMs)]);
@@ -49,6 +51,7 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
           'content-type': 'application/json',
           authorization: `Bearer ${await proxyKey()}`,
           'x-beacon-trace-id': command.traceId,
+          ...(traceparent ? { traceparent } : {}),
         },
         body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: command.text }] }),
         signal,

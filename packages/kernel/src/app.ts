@@ -23,6 +23,7 @@ export function createApp({ identity, runner, log, probes = [] }: KernelDeps): H
   const app = createServiceApp({ identity, registry: new Registry(), log, probes });
   app.post('/v1/dispatch', async (c) => {
     const command = await parseJsonBody(c, commandSchema);
+    const traceparent = c.req.header('traceparent');
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
     const send = (event: string, data: unknown) => {
       try {
@@ -33,12 +34,16 @@ export function createApp({ identity, runner, log, probes = [] }: KernelDeps): H
       start(c) {
         controller = c;
         void runner
-          .execute(command, {
-            progress: (p) => send('progress', p),
-            result: (r) => send('result', r),
-            error: (e) => send('error', e),
-            cancelled: (x) => send('cancelled', x),
-          })
+          .execute(
+            command,
+            {
+              progress: (p) => send('progress', p),
+              result: (r) => send('result', r),
+              error: (e) => send('error', e),
+              cancelled: (x) => send('cancelled', x),
+            },
+            traceparent,
+          )
           .finally(() => {
             try {
               c.close();

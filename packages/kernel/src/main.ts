@@ -1,4 +1,4 @@
-import { configOrExit, createLogger, type Probe, serveApp } from '@beacon/core';
+import { configOrExit, createLogger, createTracing, type Probe, serveApp } from '@beacon/core';
 import pkg from '../package.json';
 import { createAgent, proxyKeyFrom } from './agent';
 import { createApp } from './app';
@@ -17,10 +17,12 @@ const agent = createAgent({
   timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
   log,
 });
-const runner = createRunner(agent, log);
+// Spans exported with BEACON_OTLP_URL (the platform passes it); logs reach Loki from stdout (Alloy).
+const tracing = createTracing({ service: 'kernel', version: pkg.version, otlpUrl: config.BEACON_OTLP_URL });
+const runner = createRunner(agent, log, tracing);
 
 const stopSteps: (() => unknown)[] = [];
-const probes: Probe[] = [];
+const probes: Probe[] = tracing.probe ? [tracing.probe] : [];
 
 if (config.BEACON_NATS_URL) {
   const nats = startNatsSide({ url: config.BEACON_NATS_URL, handle: config.BEACON_HANDLE, runner, log });
@@ -30,4 +32,9 @@ if (config.BEACON_NATS_URL) {
 
 const app = createApp({ identity: { name: 'kernel', version: pkg.version }, runner, log, probes });
 
-serveApp(app, { host: config.BEACON_HOST, port: config.BEACON_PORT, log, stopSteps });
+serveApp(app, {
+  host: config.BEACON_HOST,
+  port: config.BEACON_PORT,
+  log,
+  stopSteps: [...stopSteps, tracing.shutdown],
+});

@@ -46,12 +46,12 @@ export function startNatsSide({ url, handle, runner, log }: NatsSideOptions) {
     error: settle('errors'),
     cancelled: settle('cancelled'),
   };
-  const onCommand = (message: { data: unknown }) => {
+  const onCommand = (message: { data: unknown; traceparent?: string }) => {
     const cancel = cancelSchema.safeParse(message.data);
     if (cancel.success) return void runner.cancel(cancel.data.taskId);
     const command = commandSchema.safeParse(message.data);
     if (!command.success) return log.warn({ event: 'kernel.invalid_command' }, command.error.message);
-    void runner.execute(command.data, sink);
+    void runner.execute(command.data, sink, message.traceparent);
   };
   bus.subscribe(subjects.commands(handle), onCommand);
   bus.subscribeDurable(

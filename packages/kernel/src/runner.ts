@@ -1,4 +1,15 @@
-import type { Command, KernelError, KernelProgress, KernelResult, Logger } from '@beacon/core';
+import {
+  type Command,
+  endSpan,
+  type KernelError,
+  type KernelProgress,
+  type KernelResult,
+  type Logger,
+  SpanKind,
+  type Tracing,
+  traceFields,
+  traceparentOf,
+} from '@beacon/core';
 import { type Agent, AgentError } from './agent';
 
 /** Where a task's messages go: the bus (beacon.<handle>.*) or the HTTP caller's SSE stream. */
@@ -13,30 +24,46 @@ export interface TaskSink {
 const SEEN = 10_000;
 
 /** Runs commands concurrently; each can be cancelled by its taskId. */
-export function createRunner(agent: Agent, log: Logger) {
+export function createRunner(agent: Agent, log: Logger, tracing: Pick<Tracing, 'start'>) {
   const inFlight = new Map<string, AbortController>();
   const seen = new Set<string>();
   return {
     get inFlight() {
       return inFlight.size;
     },
-    async execute(command: Command, sink: TaskSink): Promise<void> {
+    /** `traceparent`: the dispatch's trace context (NATS header or HTTP header); the run is its child span. */
+    async execute(command: Command, sink: TaskSink, traceparent?: string): Promise<void> {
       const { taskId, traceId } = command;
       if (seen.has(taskId)) return;
       seen.add(taskId);
       if (seen.size > SEEN) seen.delete(seen.values().next().value ?? '');
       const controller = new AbortController();
       inFlight.set(taskId, controller);
-      const tlog = log.child({ traceId, taskId });
+      const span = tracing.start('kernel.run', {
+        traceparent,
+        kind: SpanKind.CONSUMER,
+        attributes: { 'beacon.task_id': taskId, 'beacon.source': command.source },
+      });
+      // The task's trace id is the gateway's; the span id is this run's.
+      const tlog = log.child({ traceId, spanId: traceFields(span).spanId, taskId });
       tlog.info({ event: 'kernel.task_started', source: command.source }, 'task started');
+      let failure: string | undefined;
       try {
         const result = await agent(
           command,
           (delta) => sink.progress({ taskId, traceId, delta }),
           controller.signal,
+          traceparentOf(span),
         );
+        span.setAttributes({
+          'gen_ai.response.model': result.model,
+          'gen_ai.usage.input_tokens': result.usage.inputTokens,
+          'gen_ai.usage.output_tokens': result.usage.outputTokens,
+          'beacon.cost_usd': result.usage.costUsd,
+        });
         sink.result({ taskId, traceId, ...result });
       } catch (err) {
+        failure = err instanceof Error ? err.message : String(err);
         if (err instanceof AgentError && err.code === 'cancelled') {
           tlog.info({ event: 'kernel.task_cancelled' }, 'task cancelled');
           sink.cancelled({ taskId, traceId, reason: String(controller.signal.reason ?? 'cancelled') });
@@ -51,6 +78,7 @@ export function createRunner(agent: Agent, log: Logger) {
         }
       } finally {
         inFlight.delete(taskId);
+        endSpan(span, failure);
       }
     },
     cancel(taskId: string, reason = 'cancelled'): boolean {

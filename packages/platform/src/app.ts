@@ -12,12 +12,14 @@ import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { DockerClient } from './clients/docker';
 import type { GatewayClient } from './clients/gateway';
+import type { SessionSummaries } from './clients/langfuse';
 import type { ProxyClient } from './clients/proxy';
 import { type Console, createConsole } from './console';
 import type { ContainerService } from './containers';
 import type { PlatformEvents } from './events';
 import type { Fleet } from './fleet';
 import type { History } from './history';
+import { createLogSearch, type LogSearch } from './log-search';
 import type { PlatformMetrics } from './metrics';
 import type { Pools } from './pools';
 import { adminRoutes } from './routes/admin';
@@ -53,6 +55,10 @@ export interface PlatformDeps extends MetricsExposure {
   grafanaUrl?: string;
   /** Several Docker hosts on one database: the fleet's list, placement and forwarding. */
   fleet?: Fleet;
+  /** GET /api/logs: Loki's when configured; made here (engine logs) when absent. */
+  logSearch?: LogSearch;
+  /** With Langfuse configured: the session summary in GET /api/containers/:handle. */
+  sessions?: SessionSummaries;
 }
 
 export function createApp(deps: PlatformDeps): Hono {
@@ -99,7 +105,15 @@ export function createApp(deps: PlatformDeps): Hono {
       app.route('/', fleetRoutes({ fleet: deps.fleet, containers, ...(adminToken ? { adminToken } : {}) }));
     app.route(
       '/',
-      containerRoutes({ containers, docker, stats, audited, ...(adminToken ? { adminToken } : {}) }),
+      containerRoutes({
+        containers,
+        docker,
+        stats,
+        audited,
+        logSearch: deps.logSearch ?? createLogSearch({ containers, docker }),
+        sessions: deps.sessions,
+        ...(adminToken ? { adminToken } : {}),
+      }),
     );
     if (history)
       app.route(

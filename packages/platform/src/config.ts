@@ -1,66 +1,71 @@
-import { commonEnv, type EnvSource, env, parseEnv } from '@beacon/core';
+import { commonEnv, type EnvSource, env, langfuseEnv, langfuseTogether, parseEnv } from '@beacon/core';
 import { z } from 'zod';
 import { poolsEnvSchema } from './domain/pools';
 
-const schema = z.object({
-  ...commonEnv,
-  BEACON_PORT: env.port(9000),
-  BEACON_DATA_DIR: z.string().default('.data/platform'),
-  /** Several platforms may share one engine: each manages only the containers labelled with its instance. */
-  BEACON_INSTANCE: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must match ^[a-z0-9][a-z0-9-]{0,30}$')
-    .default('default'),
-  BEACON_NATS_URL: env.url(),
-  /** The fleet every platform of several Docker hosts shares; unset, this platform is the whole fleet. */
-  BEACON_DATABASE_URL: env.databaseUrl(),
-  /** This platform's Docker host in the fleet. */
-  BEACON_HOST_ID: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
-    .default('local'),
-  /** Where the fleet's other platforms reach this one (default: its own host and port). */
-  BEACON_ADVERTISE_URL: z.url().optional(),
-  BEACON_STATS_INTERVAL: env.seconds(15),
-  /** Resource history: raw samples kept this many hours, one-minute aggregates this many days. */
-  BEACON_HISTORY_RAW_HOURS: z.coerce
-    .number()
-    .positive()
-    .max(24 * 31)
-    .default(24),
-  BEACON_HISTORY_DAYS: z.coerce.number().positive().max(3660).default(30),
-  /** The gateway's API, for the console's alerts and a container's dispatches (read through the platform). */
-  BEACON_GATEWAY_URL: z.url().default('http://127.0.0.1:4000'),
-  /** The gateway's BEACON_API_TOKEN when it has one (its alert list is on the user API). */
-  BEACON_GATEWAY_API_TOKEN: z.string().optional(),
-  BEACON_CONTAINER_TTL: env.seconds(3600),
-  BEACON_CONTAINER_NETWORK: z.string().optional(),
-  BEACON_DEFAULT_IMAGE: z.string().default('beacon-kernel:latest'),
-  BEACON_DEFAULT_MEMORY_MB: env.positiveInt(512),
-  BEACON_DEFAULT_CPUS: z.coerce.number().positive().default(1),
-  BEACON_HEALTH_INTERVAL: env.seconds(30),
-  BEACON_HEALTH_TIMEOUT: env.seconds(5),
-  BEACON_HEALTH_RETRIES: env.positiveInt(3),
-  /** A new container must pass its health check this fast for POST /api/containers to answer 201. */
-  BEACON_CREATE_TIMEOUT: env.seconds(60),
-  /** Restarts after an exit wait this long, doubling up to the maximum. */
-  BEACON_RESTART_BACKOFF: env.seconds(10),
-  BEACON_RESTART_BACKOFF_MAX: env.seconds(300),
-  BEACON_SECRETS_DIR: z.string().optional(),
-  BEACON_SECRETS_MODE: z.enum(['hardened', 'legacy']).default('hardened'),
-  BEACON_SECRETS_RUNTIME_DIR: z.string().default('/dev/shm/beacon-secrets'),
-  BEACON_OP_VAULT: z.string().optional(),
-  BEACON_OP_TOKEN_FILE: z.string().optional(),
-  OP_SERVICE_ACCOUNT_TOKEN: z.string().optional(),
-  /** Where the platform mints kernel keys; without it containers get no proxy key. */
-  BEACON_PROXY_URL: env.url(),
-  /** The proxy and NATS as a container sees them (e.g. http://proxy:8080 in compose). */
-  BEACON_KERNEL_PROXY_URL: env.url(),
-  BEACON_KERNEL_NATS_URL: env.url(),
-  BEACON_GRAFANA_URL: z.url().default('http://localhost:3200'),
-  BEACON_COMMIT: z.string().optional(),
-  BEACON_POOLS: poolsEnvSchema,
-});
+const schema = z
+  .object({
+    ...commonEnv,
+    ...langfuseEnv,
+    BEACON_PORT: env.port(9000),
+    BEACON_DATA_DIR: z.string().default('.data/platform'),
+    /** Several platforms may share one engine: each manages only the containers labelled with its instance. */
+    BEACON_INSTANCE: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must match ^[a-z0-9][a-z0-9-]{0,30}$')
+      .default('default'),
+    BEACON_NATS_URL: env.url(),
+    /** The fleet every platform of several Docker hosts shares; unset, this platform is the whole fleet. */
+    BEACON_DATABASE_URL: env.databaseUrl(),
+    /** This platform's Docker host in the fleet. */
+    BEACON_HOST_ID: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
+      .default('local'),
+    /** Where the fleet's other platforms reach this one (default: its own host and port). */
+    BEACON_ADVERTISE_URL: z.url().optional(),
+    BEACON_STATS_INTERVAL: env.seconds(15),
+    /** Resource history: raw samples kept this many hours, one-minute aggregates this many days. */
+    BEACON_HISTORY_RAW_HOURS: z.coerce
+      .number()
+      .positive()
+      .max(24 * 31)
+      .default(24),
+    BEACON_HISTORY_DAYS: z.coerce.number().positive().max(3660).default(30),
+    /** The gateway's API, for the console's alerts and a container's dispatches (read through the platform). */
+    BEACON_GATEWAY_URL: z.url().default('http://127.0.0.1:4000'),
+    /** The gateway's BEACON_API_TOKEN when it has one (its alert list is on the user API). */
+    BEACON_GATEWAY_API_TOKEN: z.string().optional(),
+    BEACON_CONTAINER_TTL: env.seconds(3600),
+    BEACON_CONTAINER_NETWORK: z.string().optional(),
+    BEACON_DEFAULT_IMAGE: z.string().default('beacon-kernel:latest'),
+    BEACON_DEFAULT_MEMORY_MB: env.positiveInt(512),
+    BEACON_DEFAULT_CPUS: z.coerce.number().positive().default(1),
+    BEACON_HEALTH_INTERVAL: env.seconds(30),
+    BEACON_HEALTH_TIMEOUT: env.seconds(5),
+    BEACON_HEALTH_RETRIES: env.positiveInt(3),
+    /** A new container must pass its health check this fast for POST /api/containers to answer 201. */
+    BEACON_CREATE_TIMEOUT: env.seconds(60),
+    /** Restarts after an exit wait this long, doubling up to the maximum. */
+    BEACON_RESTART_BACKOFF: env.seconds(10),
+    BEACON_RESTART_BACKOFF_MAX: env.seconds(300),
+    BEACON_SECRETS_DIR: z.string().optional(),
+    BEACON_SECRETS_MODE: z.enum(['hardened', 'legacy']).default('hardened'),
+    BEACON_SECRETS_RUNTIME_DIR: z.string().default('/dev/shm/beacon-secrets'),
+    BEACON_OP_VAULT: z.string().optional(),
+    BEACON_OP_TOKEN_FILE: z.string().optional(),
+    OP_SERVICE_ACCOUNT_TOKEN: z.string().optional(),
+    /** Where the platform mints kernel keys; without it containers get no proxy key. */
+    BEACON_PROXY_URL: env.url(),
+    /** The proxy and NATS as a container sees them (e.g. http://proxy:8080 in compose). */
+    BEACON_KERNEL_PROXY_URL: env.url(),
+    BEACON_KERNEL_NATS_URL: env.url(),
+    /** The trace collector as a container sees it (default BEACON_OTLP_URL): the kernels' spans go there. */
+    BEACON_KERNEL_OTLP_URL: env.url(),
+    BEACON_GRAFANA_URL: z.url().default('http://localhost:3200'),
+    BEACON_COMMIT: z.string().optional(),
+    BEACON_POOLS: poolsEnvSchema,
+  })
+  .refine(...langfuseTogether);
 
 export type PlatformConfig = z.infer<typeof schema>;
 

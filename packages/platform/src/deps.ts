@@ -5,7 +5,9 @@ import {
   createNatsBus,
   databaseProbe,
   type Logger,
+  langfuseOf,
   type Probe,
+  type Reporting,
   sqliteStore,
 } from '@beacon/core';
 import Docker from 'dockerode';
@@ -13,6 +15,8 @@ import type { Registry } from 'prom-client';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient, type DockerClient } from './clients/docker';
 import { createGatewayClient } from './clients/gateway';
+import { createSessionSummaries } from './clients/langfuse';
+import { createLokiClient } from './clients/loki';
 import { createProxyClient, type ProxyClient } from './clients/proxy';
 import type { PlatformConfig } from './config';
 import { createConsole } from './console';
@@ -23,6 +27,7 @@ import { createPlatformEvents, type PlatformEvents } from './events';
 import { createFleet, openFleetStore } from './fleet';
 import { HealthMonitor } from './health-monitor';
 import { createHistory } from './history';
+import { createLogSearch } from './log-search';
 import type { PlatformMetrics } from './metrics';
 import { createPools } from './pools';
 import { reconcile } from './reconcile';
@@ -38,6 +43,8 @@ export interface DepsOverrides {
   events?: PlatformEvents;
   /** In place of the proxy's key API (mint and revoke). */
   keys?: Pick<ProxyClient, 'mint' | 'revokeHandle'>;
+  /** What main.ts's serviceBasics reports to (Loki, the trace collector): their probes and last flush. */
+  reporting?: Reporting;
 }
 
 /** Everything the platform runs, built from its config; main.ts starts and stops it, tests build the same. */
@@ -80,6 +87,7 @@ export function createDeps(
   const events = overrides.events ?? createPlatformEvents(bus, log, db);
   const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
   const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
+  const otlpUrl = config.BEACON_KERNEL_OTLP_URL ?? config.BEACON_OTLP_URL;
   const defaults = {
     image: config.BEACON_DEFAULT_IMAGE,
     ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
@@ -99,6 +107,7 @@ export function createDeps(
       BEACON_HANDLE: handle,
       ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
       ...(proxyUrl ? { BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl } : {}),
+      ...(otlpUrl ? { BEACON_OTLP_URL: otlpUrl } : {}),
     }),
     // A pooled container recycled while a tenant holds it keeps billing that tenant.
     ...(keys ? { mintKey: (handle, owner) => keys.mint(pools.tenantOf(handle) ?? owner, handle) } : {}),
@@ -193,12 +202,21 @@ export function createDeps(
     onState: (handle, action, id) => containers.applyEngineAction(handle, action, id),
     instance: config.BEACON_INSTANCE,
   });
+  const langfuse = langfuseOf(config);
+  const sessions = langfuse ? createSessionSummaries(langfuse) : undefined;
+  const logSearch = createLogSearch({
+    containers,
+    docker,
+    loki: config.BEACON_LOKI_URL ? createLokiClient(config.BEACON_LOKI_URL) : undefined,
+  });
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
     databaseProbe(store),
     // Optional: without it the platform still runs its own host (degraded, not down).
     ...(fleetStore ? [{ ...databaseProbe(fleetStore, 'fleet_database'), required: false }] : []),
     ...(config.BEACON_NATS_URL ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] : []),
+    ...(sessions ? [sessions.probe] : []),
+    ...(overrides.reporting?.probes ?? []),
   ];
 
   // Docker may be down at start: keep serving (health says so) and reconcile once it answers.
@@ -235,6 +253,8 @@ export function createDeps(
       // In a fleet, one trail for every host's platform.
       audit: createAuditTrail(fleetStore ?? store, log),
       grafanaUrl: config.BEACON_GRAFANA_URL,
+      logSearch,
+      ...(sessions ? { sessions } : {}),
     },
     start() {
       void fleet?.start();
@@ -260,6 +280,7 @@ export function createDeps(
       () => watcher.stop(),
       () => bus.close(),
       async () => fleet?.stop(),
+      ...(overrides.reporting?.stopSteps ?? []),
     ],
   };
 }

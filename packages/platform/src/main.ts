@@ -6,9 +6,9 @@ import { createDeps } from './deps';
 import { createMetrics } from './metrics';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const { log, registry, exposure } = serviceBasics('platform', pkg.version, config);
+const { log, registry, exposure, reporting } = serviceBasics('platform', pkg.version, config);
 
-const platform = createDeps(config, createMetrics(registry), registry, log);
+const platform = createDeps(config, createMetrics(registry), registry, log, { reporting });
 const app = createApp({
   ...platform.appDeps,
   identity: { name: 'platform', version: pkg.version, commit: config.BEACON_COMMIT },

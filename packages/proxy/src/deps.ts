@@ -1,6 +1,17 @@
 import { join } from 'node:path';
-import { createAuditTrail, databaseProbe, type Logger } from '@beacon/core';
+import {
+  createAuditTrail,
+  createTracing,
+  databaseProbe,
+  type Logger,
+  langfuseOf,
+  langfuseProbe,
+  NOT_REPORTING,
+  type Reporting,
+  type Tracing,
+} from '@beacon/core';
 import type { Registry } from 'prom-client';
+import { createGenerations } from './clients/langfuse';
 import { createUpstreamClient } from './clients/upstream';
 import type { ProxyConfig } from './config';
 import { openDatabase, type ProxyStore } from './db';
@@ -19,12 +30,21 @@ export function createDeps(
     log,
     registry,
     store = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'), config.BEACON_DATABASE_URL, log),
+    tracing = createTracing({ service: 'proxy', version: 'dev' }),
+    reporting = NOT_REPORTING,
   }: {
     log: Logger;
     registry: Registry;
     store?: ProxyStore;
+    /** serviceBasics' tracing (with Langfuse's processor when configured) and what it reports to. */
+    tracing?: Tracing;
+    reporting?: Reporting;
   },
 ) {
+  const langfuse = langfuseOf(config);
+  const generations = langfuse
+    ? createGenerations(tracing.provider, config.BEACON_LANGFUSE_CAPTURE_PROMPTS)
+    : undefined;
   const metrics = createMetrics(registry);
   const usage = createUsageStore(store, log);
   const keys = createKeyStore(store);
@@ -66,9 +86,13 @@ export function createDeps(
     keys,
     quotas,
     prices,
-    forwarder: createForwarder({ upstream, keys, quotas, recorder, metrics, log }),
+    forwarder: createForwarder({ upstream, keys, quotas, recorder, metrics, log, tracing, generations }),
     audit: createAuditTrail(store, log),
-    probes: [databaseProbe(store, 'database', usage.check)],
+    probes: [
+      databaseProbe(store, 'database', usage.check),
+      ...(langfuse ? [langfuseProbe(langfuse.url)] : []),
+      ...reporting.probes,
+    ],
     /** Migrations applied, the other replicas heard, crash leftovers charged. */
     async start() {
       await Promise.all([store.ready, keys.ready, quotas.ready]);
@@ -83,7 +107,7 @@ export function createDeps(
         );
     },
     /** After the listener has drained: the last usage rows are written before the process exits. */
-    stopSteps: [() => clearInterval(sweep), usage.flush, store.close],
+    stopSteps: [() => clearInterval(sweep), usage.flush, store.close, ...reporting.stopSteps],
   };
 }
 

@@ -1,6 +1,7 @@
-import type { Logger } from '@beacon/core';
+import { endSpan, type Logger, type Span, SpanKind, type Tracing, traceparentOf } from '@beacon/core';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Generations } from './clients/langfuse';
 import type { UpstreamClient } from './clients/upstream';
 import { parseCall, worstCaseUsd } from './domain/budget';
 import { NO_USAGE, type Provider, type TokenUsage } from './domain/prices';
@@ -19,6 +20,9 @@ export interface ForwarderDeps {
   recorder: Recorder;
   metrics: ProxyMetrics;
   log: Logger;
+  tracing: Pick<Tracing, 'start'>;
+  /** With Langfuse configured: each call as a generation. */
+  generations?: Generations | undefined;
 }
 
 /** What the proxy charged for a call: a response header, or for streams a final SSE comment. */
@@ -31,7 +35,16 @@ function presentedKey(c: Context): string | undefined {
 }
 
 /** Forwards one AI call: authenticate, reserve budget, call upstream, pass the answer through, record usage. */
-export function createForwarder({ upstream, keys, quotas, recorder, metrics, log }: ForwarderDeps) {
+export function createForwarder({
+  upstream,
+  keys,
+  quotas,
+  recorder,
+  metrics,
+  log,
+  tracing,
+  generations,
+}: ForwarderDeps) {
   const fail = (
     c: Context,
     provider: Provider,
@@ -63,9 +76,31 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
     return owner ?? fail(c, provider, 401, 'unauthorized', 'unknown or revoked API key');
   }
 
+  /** Answers passing a stream through: their span ends with the stream. */
+  const streams = new WeakSet<Response>();
+
+  /** One call, in its span (a child of the caller's `traceparent`): ended here unless a stream ends it later. */
   async function forward(c: Context, provider: Provider): Promise<Response> {
+    const traceparent = c.req.header('traceparent');
+    const span = tracing.start('proxy.call', {
+      traceparent,
+      kind: SpanKind.SERVER,
+      attributes: { 'gen_ai.system': provider },
+    });
+    const res = await call(c, provider, span, traceparent);
+    if (!streams.has(res))
+      endSpan(span, res.status >= 400 ? `HTTP ${res.status}` : undefined, {
+        'http.response.status_code': res.status,
+      });
+    return res;
+  }
+
+  async function call(c: Context, provider: Provider, span: Span, traceparent?: string): Promise<Response> {
     const started = performance.now();
-    const traceId = c.req.header('x-beacon-trace-id') || crypto.randomUUID();
+    const startTime = new Date();
+    const traceId = traceparent
+      ? span.spanContext().traceId
+      : c.req.header('x-beacon-trace-id') || span.spanContext().traceId;
     c.header('x-beacon-trace-id', traceId);
     const owner = await authenticate(c, provider);
     if (owner instanceof Response) return owner;
@@ -79,6 +114,12 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
     const parsed = parseCall(provider, json);
     if (typeof parsed === 'string') return fail(c, provider, 400, 'bad_request', parsed);
     const { model, stream, upstreamBody } = parsed;
+    span.setAttributes({
+      'gen_ai.request.model': model,
+      'beacon.user': owner.user,
+      'beacon.stream': stream,
+      ...(owner.handle ? { 'beacon.handle': owner.handle } : {}),
+    });
     const metricUser = recorder.userLabel(owner.user);
     const worstCase = worstCaseUsd((u) => recorder.costOf(model, u), upstreamBody.length, parsed.maxOutput);
     const reservation = await quotas
@@ -96,12 +137,36 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
     };
     // Written before the upstream is asked: a proxy killed mid-call leaves a row, not a lost charge.
     const pendingId = reservation.ok ? await recorder.begin(call, worstCase) : undefined;
-    const record = (usage: TokenUsage, status: CallStatus, httpStatus: number) => {
+    let upstreamSpan: Span | undefined;
+    const record = (usage: TokenUsage, status: CallStatus, httpStatus: number, output?: unknown) => {
       const cost = recorder.record(
         { ...call, usage, status, httpStatus, durationMs: performance.now() - started },
         pendingId,
       );
       if (reservation.ok) reservation.settle(cost);
+      const outcome = {
+        'gen_ai.usage.input_tokens': usage.input,
+        'gen_ai.usage.output_tokens': usage.output,
+        'beacon.cost_usd': cost,
+        'beacon.status': status,
+        'http.response.status_code': httpStatus,
+      };
+      if (upstreamSpan) endSpan(upstreamSpan, status === 'ok' ? undefined : status, outcome);
+      span.setAttributes(outcome);
+      generations?.record({
+        parent: span,
+        startTime,
+        provider,
+        model,
+        user: owner.user,
+        handle: owner.handle,
+        usage,
+        costUsd: cost,
+        status,
+        httpStatus,
+        input: (json as { messages?: unknown }).messages,
+        output,
+      });
       return cost;
     };
     if (!reservation.ok) {
@@ -117,8 +182,14 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
 
     const endUpstream = metrics.upstreamDuration.startTimer({ provider, model: recorder.modelLabel(model) });
     const upstreamError = (kind: string) => metrics.upstreamErrors.inc({ provider, kind });
+    upstreamSpan = tracing.start('upstream', {
+      parent: span,
+      kind: SpanKind.CLIENT,
+      attributes: { 'gen_ai.system': provider, 'gen_ai.request.model': model },
+    });
     const { signal, response } = upstream.send(provider, upstreamBody, {
       traceId,
+      traceparent: traceparentOf(upstreamSpan),
       anthropicVersion: c.req.header('anthropic-version'),
       anthropicBeta: c.req.header('anthropic-beta'),
     });
@@ -167,14 +238,14 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
           headers: { 'content-type': 'application/json', 'x-beacon-trace-id': traceId },
         });
       }
-      let answer: { usage?: unknown } = {};
+      let answer: { usage?: unknown; choices?: unknown; content?: unknown } = {};
       try {
         answer = JSON.parse(text);
       } catch {}
       const usage =
         (provider === 'openai' ? fromOpenAi(answer.usage as never) : fromAnthropic(answer.usage as never)) ??
         NO_USAGE;
-      const cost = record(usage, 'ok', res.status);
+      const cost = record(usage, 'ok', res.status, provider === 'openai' ? answer.choices : answer.content);
       return new Response(text, {
         status: res.status,
         headers: {
@@ -192,13 +263,16 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
         seen: (chunk) => tracker.push(chunk),
         end: (status, httpStatus) => {
           endUpstream();
-          return record(tracker.usage ?? NO_USAGE, status, httpStatus);
+          const cost = record(tracker.usage ?? NO_USAGE, status, httpStatus);
+          // The stream's call span ends with its last chunk; forward() ends the others.
+          endSpan(span, status === 'ok' ? undefined : status);
+          return cost;
         },
         failed: () => upstreamError(signal.aborted ? 'timeout' : 'read'),
       },
       () => signal.aborted,
     );
-    return new Response(body, {
+    const answer = new Response(body, {
       status: 200,
       headers: {
         'content-type': res.headers.get('content-type') ?? 'text/event-stream',
@@ -206,6 +280,8 @@ export function createForwarder({ upstream, keys, quotas, recorder, metrics, log
         'x-beacon-trace-id': traceId,
       },
     });
+    streams.add(answer);
+    return answer;
   }
 
   return { forward, authenticate };

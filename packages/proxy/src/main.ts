@@ -1,12 +1,16 @@
-import { configOrExit, serveApp, serviceBasics } from '@beacon/core';
+import { configOrExit, langfuseOf, serveApp, serviceBasics } from '@beacon/core';
 import pkg from '../package.json';
 import { createApp } from './app';
+import { langfuseProcessor } from './clients/langfuse';
 import { loadConfig } from './config';
 import { createDeps } from './deps';
 
 const config = configOrExit(() => loadConfig(Bun.env));
-const { log, registry, exposure } = serviceBasics('proxy', pkg.version, config);
-const services = createDeps(config, { log, registry });
+const langfuse = langfuseOf(config);
+const { log, registry, exposure, tracing, reporting } = serviceBasics('proxy', pkg.version, config, {
+  spanProcessors: langfuse ? [langfuseProcessor(langfuse)] : [],
+});
+const services = createDeps(config, { log, registry, tracing, reporting });
 const app = createApp({
   identity: { name: 'proxy', version: pkg.version, commit: config.BEACON_COMMIT },
   registry,

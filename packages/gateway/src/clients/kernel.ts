@@ -32,10 +32,13 @@ export function createKernelClient(platform: Pick<PlatformClient, 'resolve'>) {
       handle: string,
       command: Command,
       {
+        traceparent,
         signal,
         accepted,
         message,
       }: {
+        /** The dispatch span's W3C trace context, sent as the `traceparent` header. */
+        traceparent: string;
         signal: AbortSignal;
         accepted: () => void;
         message: (kind: BusKind, data: unknown) => void;
@@ -48,7 +51,7 @@ export function createKernelClient(platform: Pick<PlatformClient, 'resolve'>) {
         () =>
           fetch(`http://${kernel.ip}:7681/v1/dispatch`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', traceparent },
             body: JSON.stringify(command),
             signal,
           }),

@@ -48,7 +48,10 @@ export function messageRoutes({
     const { async: isAsync, ...req } = await parseJsonBody(c, messageSchema);
     // Unknown or stopped handles are refused here rather than left to time out.
     await dispatcher.ensureRunning(req.handle);
-    const { task, accepted, done } = dispatcher.dispatch(req);
+    const { task, accepted, done } = dispatcher.dispatch({
+      ...req,
+      traceparent: c.req.header('traceparent'),
+    });
     if (isAsync) {
       // 202 only once the command is stored for its kernel: an outage is a 503 now, not a silent timeout.
       await accepted;

@@ -50,7 +50,9 @@ export interface ContainerDetail extends ManagedContainer {
 }
 
 export interface LogOptions {
+  /** Unix seconds. */
   since?: number;
+  until?: number;
   tail?: number;
 }
 
@@ -257,7 +259,7 @@ export function createDockerClient(
         }));
     }),
     inspect: wrap('inspect', inspect),
-    logs: wrap('logs', async (id: string, { since, tail }: LogOptions) => {
+    logs: wrap('logs', async (id: string, { since, until, tail }: LogOptions) => {
       const container = await managed(id);
       const buffer = (await container.logs({
         stdout: true,
@@ -265,6 +267,7 @@ export function createDockerClient(
         timestamps: true,
         follow: false,
         ...(since ? { since } : {}),
+        ...(until ? { until } : {}),
         ...(tail ? { tail } : {}),
       })) as unknown as Buffer;
       return demuxLogs(Buffer.from(buffer));

@@ -2,9 +2,11 @@ import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAudi
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { DockerClient } from '../clients/docker';
+import type { SessionSummaries } from '../clients/langfuse';
 import type { ContainerService } from '../containers';
 import { toView } from '../domain/container-view';
 import { containerName, createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
+import type { LogSearch } from '../log-search';
 import type { StatsCollector } from '../stats-collector';
 
 export interface ContainerRoutesDeps {
@@ -12,6 +14,9 @@ export interface ContainerRoutesDeps {
   docker: DockerClient;
   stats: Pick<StatsCollector, 'latest'>;
   audited: AuditTrail['audited'];
+  logSearch: LogSearch;
+  /** With Langfuse configured: each container's session summary. */
+  sessions?: SessionSummaries | undefined;
   adminToken?: string;
 }
 
@@ -23,14 +28,41 @@ const logQuery = z.object({
   tail: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
-const searchQuery = logQuery.extend({
-  q: z.string().max(500).optional(),
-  handle: handleSchema.optional(),
-});
+/** An instant: ISO 8601, or Unix seconds. */
+const instant = z
+  .string()
+  .transform((v) => (/^\d+(\.\d+)?$/.test(v) ? new Date(Number(v) * 1000) : new Date(v)))
+  .refine((d) => !Number.isNaN(d.getTime()), 'must be an ISO time (2026-12-02T10:00:00Z) or Unix seconds');
+
+const searchQuery = z
+  .object({
+    q: z.string().min(1).max(500).optional(),
+    handle: handleSchema.optional(),
+    traceId: z
+      .string()
+      .regex(/^[0-9a-fA-F-]{8,64}$/, 'must be a trace id (32 hex digits)')
+      .optional(),
+    since: instant.optional(),
+    until: instant.optional(),
+    limit: z.coerce.number().int().min(1).max(5000).default(200),
+  })
+  .transform(({ since, until, ...rest }) => {
+    const end = until ?? new Date();
+    return { ...rest, until: end, since: since ?? new Date(end.getTime() - 3_600_000) };
+  })
+  .refine((v) => v.since < v.until, { message: 'must be after since', path: ['until'] });
 
 const handleParam = (handle: string) => parseWith(handleSchema, handle, 'handle');
 
-export function containerRoutes({ containers, docker, stats, audited, adminToken }: ContainerRoutesDeps) {
+export function containerRoutes({
+  containers,
+  docker,
+  stats,
+  audited,
+  logSearch,
+  sessions,
+  adminToken,
+}: ContainerRoutesDeps) {
   const app = new Hono();
   app.use('*', adminAuth(adminToken));
   app.post('/api/containers', audited('container.create'), async (c) => {
@@ -54,6 +86,7 @@ export function containerRoutes({ containers, docker, stats, audited, adminToken
         ? { state: detail.state, ip: detail.ip ?? null, startedAt: detail.startedAt ?? null }
         : null,
       stats: latest ? current : null,
+      ...(sessions ? { langfuse: await sessions.summary(handle) } : {}),
     });
   });
   app.delete('/api/containers/:handle', audited('container.delete'), async (c) => {
@@ -73,30 +106,16 @@ export function containerRoutes({ containers, docker, stats, audited, adminToken
     const { since, tail } = parseWith(logQuery, c.req.query(), 'query');
     return c.json({ handle, lines: await containers.logs(handle, { ...(since ? { since } : {}), tail }) });
   });
-  // Logs across containers from the engine itself, for when Loki is not deployed (US52).
+  // Logs across containers (US52): Loki's when it is configured, else the engine's.
   app.get('/api/logs', async (c) => {
-    const { q, handle, since, tail } = parseWith(searchQuery, c.req.query(), 'query');
-    const handles = handle
-      ? [handle]
-      : containers
-          .list()
-          .filter((r) => r.state !== 'gone')
-          .map((r) => r.handle);
-    const needle = q?.toLowerCase();
-    const results = [];
-    for (const h of handles) {
-      const lines = await docker
-        .logs(containerName(h), { ...(since ? { since } : {}), tail })
-        .catch((err: unknown) => {
-          if (err instanceof AppError && err.code === 'not_found') return [];
-          throw err;
-        });
-      for (const line of lines) {
-        if (!needle || line.message.toLowerCase().includes(needle)) results.push({ handle: h, ...line });
-      }
-    }
-    results.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
-    return c.json({ lines: results });
+    const query = parseWith(searchQuery, c.req.query(), 'query');
+    const lines = await logSearch.search(query);
+    return c.json({
+      source: logSearch.source,
+      since: query.since.toISOString(),
+      until: query.until.toISOString(),
+      lines,
+    });
   });
   return app;
 }

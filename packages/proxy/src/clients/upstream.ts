@@ -9,6 +9,8 @@ const PATHS: Record<Provider, string> = { openai: '/v1/chat/completions', anthro
 
 export interface UpstreamCall {
   traceId: string;
+  /** The upstream span's W3C trace context, passed on to the provider. */
+  traceparent: string;
   /** Anthropic's version and beta headers, passed on as the caller sent them. */
   anthropicVersion?: string | undefined;
   anthropicBeta?: string | undefined;
@@ -24,6 +26,7 @@ export function createUpstreamClient(upstreams: Record<Provider, Upstream>, time
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         'x-beacon-trace-id': call.traceId,
+        traceparent: call.traceparent,
       };
       if (provider === 'openai') {
         if (upstream.key) headers.authorization = `Bearer ${upstream.key}`;
