@@ -37,7 +37,17 @@ export async function bridgeAddress(): Promise<string> {
  * the platform with the kernel image built from this checkout, a gateway on NATS and one on HTTP, and
  * the fake upstream in this process.
  */
-export async function startStack(work: string, { pools = [] }: { pools?: unknown[] } = {}) {
+export async function startStack(
+  work: string,
+  {
+    pools = [],
+    env = {},
+  }: {
+    pools?: unknown[];
+    /** Given to every service (e.g. where traces and logs go). */
+    env?: Record<string, string>;
+  } = {},
+) {
   mkdirSync(work, { recursive: true });
   await buildKernelImage();
   const host = await bridgeAddress();
@@ -47,6 +57,7 @@ export async function startStack(work: string, { pools = [] }: { pools?: unknown
   const home = join(work, 'home');
   // Info level, as in production: the e2e test follows one trace id through every service's log lines.
   const proxy = await startService('proxy', {
+    ...env,
     BEACON_LOG_LEVEL: 'info',
     BEACON_HOST: host,
     BEACON_ADMIN_TOKEN: STACK_TOKEN,
@@ -55,6 +66,7 @@ export async function startStack(work: string, { pools = [] }: { pools?: unknown
     BEACON_UPSTREAM_ANTHROPIC_URL: fake.url,
   });
   const platform = await startService('platform', {
+    ...env,
     BEACON_ADMIN_TOKEN: STACK_TOKEN,
     BEACON_DATA_DIR: join(work, 'platform'),
     BEACON_NATS_URL: nats.url,
@@ -64,6 +76,7 @@ export async function startStack(work: string, { pools = [] }: { pools?: unknown
     BEACON_POOLS: JSON.stringify(pools),
   });
   const gatewayEnv = {
+    ...env,
     BEACON_LOG_LEVEL: 'info',
     BEACON_ADMIN_TOKEN: STACK_TOKEN,
     BEACON_PLATFORM_URL: platform.url,

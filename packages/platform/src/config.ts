@@ -61,6 +61,8 @@ const schema = z
     BEACON_KERNEL_NATS_URL: env.url(),
     /** The trace collector as a container sees it (default BEACON_OTLP_URL): the kernels' spans go there. */
     BEACON_KERNEL_OTLP_URL: env.url(),
+    /** How long a container's Langfuse session summary is reused before Langfuse is asked again. */
+    BEACON_LANGFUSE_SUMMARY_TTL: env.seconds(60),
     BEACON_GRAFANA_URL: z.url().default('http://localhost:3200'),
     BEACON_COMMIT: z.string().optional(),
     BEACON_POOLS: poolsEnvSchema,

@@ -203,7 +203,9 @@ export function createDeps(
     instance: config.BEACON_INSTANCE,
   });
   const langfuse = langfuseOf(config);
-  const sessions = langfuse ? createSessionSummaries(langfuse) : undefined;
+  const sessions = langfuse
+    ? createSessionSummaries(langfuse, config.BEACON_LANGFUSE_SUMMARY_TTL * 1000)
+    : undefined;
   const logSearch = createLogSearch({
     containers,
     docker,

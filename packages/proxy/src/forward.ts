@@ -134,6 +134,7 @@ export function createForwarder({
       model,
       stream,
       traceId,
+      spanId: span.spanContext().spanId,
     };
     // Written before the upstream is asked: a proxy killed mid-call leaves a row, not a lost charge.
     const pendingId = reservation.ok ? await recorder.begin(call, worstCase) : undefined;

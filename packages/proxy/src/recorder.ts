@@ -24,6 +24,8 @@ export interface CallRecord {
   httpStatus: number;
   durationMs: number;
   traceId: string;
+  /** The proxy's span of the call, for the log line (not stored). */
+  spanId?: string;
 }
 
 const rowOf = (call: CallRecord, cost: number) => ({
@@ -101,7 +103,7 @@ export function createRecorder(
       writer.settle(pendingId, row);
       // One line per call, so logs alone (Loki) find every AI call with its cost, tokens and duration.
       const { at: _at, keyId: _keyId, reservedUsd: _reserved, ...fields } = row;
-      log.info({ event: 'proxy.call', ...fields }, 'AI call recorded');
+      log.info({ event: 'proxy.call', ...fields, spanId: call.spanId }, 'AI call recorded');
       return cost;
     },
   };
