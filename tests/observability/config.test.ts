@@ -196,7 +196,17 @@ describe('log shipping and Grafana provisioning agree with the services', () => 
     const ds = parse(
       readFileSync(`${dir}/grafana/provisioning/datasources/datasources.yml`, 'utf8'),
     ).datasources;
-    expect(ds.map((d: { uid: string }) => d.uid).sort()).toEqual(['beacon-loki', 'beacon-prometheus']);
+    expect(ds.map((d: { uid: string }) => d.uid).sort()).toEqual([
+      'beacon-loki',
+      'beacon-prometheus',
+      'beacon-tempo',
+    ]);
+    // A log line links to its trace in Tempo by the trace_id structured metadata.
+    expect(ds.find((d: { uid: string }) => d.uid === 'beacon-loki').jsonData.derivedFields[0]).toMatchObject({
+      matcherType: 'label',
+      matcherRegex: 'trace_id',
+      datasourceUid: 'beacon-tempo',
+    });
     expect(ds.find((d: { uid: string }) => d.uid === 'beacon-prometheus').isDefault).toBe(true);
     const provider = parse(readFileSync(`${dir}/grafana/provisioning/dashboards/dashboards.yml`, 'utf8'))
       .providers[0];
