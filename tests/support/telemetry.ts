@@ -28,11 +28,11 @@ interface OtlpValue {
   boolValue?: boolean;
 }
 
-const valueOf = (v: OtlpValue): unknown =>
+const otlpValue = (v: OtlpValue): unknown =>
   v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.doubleValue ?? v.boolValue));
 
 const attributesOf = (list: { key: string; value: OtlpValue }[] = []) =>
-  Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
+  Object.fromEntries(list.map((a) => [a.key, otlpValue(a.value)]));
 
 interface OtlpRequest {
   resourceSpans?: {

@@ -107,7 +107,6 @@ export function createApp(deps: PlatformDeps): Hono {
       '/',
       containerRoutes({
         containers,
-        docker,
         stats,
         audited,
         logSearch: deps.logSearch ?? createLogSearch({ containers, docker }),

@@ -1,17 +1,15 @@
 import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAuditTarget } from '@beacon/core';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { DockerClient } from '../clients/docker';
 import type { SessionSummaries } from '../clients/langfuse';
 import type { ContainerService } from '../containers';
 import { toView } from '../domain/container-view';
-import { containerName, createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
+import { createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
 import type { LogSearch } from '../log-search';
 import type { StatsCollector } from '../stats-collector';
 
 export interface ContainerRoutesDeps {
   containers: ContainerService;
-  docker: DockerClient;
   stats: Pick<StatsCollector, 'latest'>;
   audited: AuditTrail['audited'];
   logSearch: LogSearch;
@@ -56,7 +54,6 @@ const handleParam = (handle: string) => parseWith(handleSchema, handle, 'handle'
 
 export function containerRoutes({
   containers,
-  docker,
   stats,
   audited,
   logSearch,
