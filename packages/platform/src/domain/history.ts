@@ -1,3 +1,4 @@
+import { AppError } from '@beacon/core';
 import type { MinuteRow, SampleRow } from '../db/schema/samples';
 import type { ContainerStats } from './stats';
 
@@ -107,6 +108,23 @@ export function combineMinutes(rows: MinuteRow[], stepMs: number): MinuteRow[] {
 }
 
 /** Up to this range, `step` defaults to the raw samples; beyond it, to minutes combined into ≤ MAX_POINTS. */
+/**
+ * A query's time window in epoch ms: the last `fallbackMs` until now by default; a 400 naming `names.end`
+ * when it does not come after the start (history's from/to, the log search's since/until).
+ */
+export function timeWindow(
+  startMs: number | undefined,
+  endMs: number | undefined,
+  fallbackMs: number,
+  names: { start: string; end: string },
+  now = Date.now(),
+) {
+  const to = endMs ?? now;
+  const from = startMs ?? to - fallbackMs;
+  if (from >= to) throw new AppError('bad_request', `${names.end}: must be after ${names.start}`);
+  return { from, to };
+}
+
 export const RAW_DEFAULT_MS = 2 * 3_600_000;
 export const MAX_POINTS = 720;
 

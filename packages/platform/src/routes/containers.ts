@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { SessionSummaries } from '../clients/langfuse';
 import type { ContainerService } from '../containers';
 import { toView } from '../domain/container-view';
+import { timeWindow } from '../domain/history';
 import { createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
 import type { LogSearch } from '../log-search';
 import type { StatsCollector } from '../stats-collector';
@@ -32,23 +33,17 @@ const instant = z
   .transform((v) => (/^\d+(\.\d+)?$/.test(v) ? new Date(Number(v) * 1000) : new Date(v)))
   .refine((d) => !Number.isNaN(d.getTime()), 'must be an ISO time (2026-12-02T10:00:00Z) or Unix seconds');
 
-const searchQuery = z
-  .object({
-    q: z.string().min(1).max(500).optional(),
-    handle: handleSchema.optional(),
-    traceId: z
-      .string()
-      .regex(/^[0-9a-fA-F-]{8,64}$/, 'must be a trace id (32 hex digits)')
-      .optional(),
-    since: instant.optional(),
-    until: instant.optional(),
-    limit: z.coerce.number().int().min(1).max(5000).default(200),
-  })
-  .transform(({ since, until, ...rest }) => {
-    const end = until ?? new Date();
-    return { ...rest, until: end, since: since ?? new Date(end.getTime() - 3_600_000) };
-  })
-  .refine((v) => v.since < v.until, { message: 'must be after since', path: ['until'] });
+const searchQuery = z.object({
+  q: z.string().min(1).max(500).optional(),
+  handle: handleSchema.optional(),
+  traceId: z
+    .string()
+    .regex(/^[0-9a-fA-F-]{8,64}$/, 'must be a trace id (32 hex digits)')
+    .optional(),
+  since: instant.optional(),
+  until: instant.optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(200),
+});
 
 const handleParam = (handle: string) => parseWith(handleSchema, handle, 'handle');
 
@@ -105,12 +100,17 @@ export function containerRoutes({
   });
   // Logs across containers (US52): Loki's when it is configured, else the engine's.
   app.get('/api/logs', async (c) => {
-    const query = parseWith(searchQuery, c.req.query(), 'query');
-    const lines = await logSearch.search(query);
+    const { since, until, ...query } = parseWith(searchQuery, c.req.query(), 'query');
+    const { from, to } = timeWindow(since?.getTime(), until?.getTime(), 3_600_000, {
+      start: 'since',
+      end: 'query.until',
+    });
+    const window = { since: new Date(from), until: new Date(to) };
+    const lines = await logSearch.search({ ...query, ...window });
     return c.json({
       source: logSearch.source,
-      since: query.since.toISOString(),
-      until: query.until.toISOString(),
+      since: window.since.toISOString(),
+      until: window.until.toISOString(),
       lines,
     });
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ProxyClient } from '../clients/proxy';
 import type { ContainerService } from '../containers';
 import { lastDays, splitCosts } from '../domain/console';
-import { defaultStep, minuteView, sampleView } from '../domain/history';
+import { defaultStep, minuteView, sampleView, timeWindow } from '../domain/history';
 import { handleSchema } from '../domain/spec';
 import type { History } from '../history';
 
@@ -35,13 +35,12 @@ const step = z
   );
 const rangeQuery = z.object({ from: iso.optional(), to: iso.optional(), step: step.optional() });
 
-/** from/to as epoch ms (defaults: the last `fallbackMs` until now); 400 naming the field when they disagree. */
-function range(q: { from?: string | undefined; to?: string | undefined }, fallbackMs: number) {
-  const to = q.to ? Date.parse(q.to) : Date.now();
-  const from = q.from ? Date.parse(q.from) : to - fallbackMs;
-  if (from >= to) throw new AppError('bad_request', 'query.to: must be after from');
-  return { from, to };
-}
+/** from/to as epoch ms (defaults: the last `fallbackMs` until now). */
+const range = (q: { from?: string | undefined; to?: string | undefined }, fallbackMs: number) =>
+  timeWindow(q.from ? Date.parse(q.from) : undefined, q.to ? Date.parse(q.to) : undefined, fallbackMs, {
+    start: 'from',
+    end: 'query.to',
+  });
 
 /** Resource history per container and for the fleet, and AI cost per container (or tenant) per day. */
 export function historyRoutes({ history, containers, proxy, pools, rawMs, adminToken }: HistoryRoutesDeps) {
