@@ -19,6 +19,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import type { KernelResult } from './contracts';
 import type { Probe } from './health';
 
 export type { Span } from '@opentelemetry/api';
@@ -146,6 +147,14 @@ export function traceFields(span: Span): { traceId: string; spanId: string } {
   const { traceId, spanId } = span.spanContext();
   return { traceId, spanId };
 }
+
+/** A kernel's answer as span attributes (the kernel's run, the gateway's dispatch). */
+export const resultAttributes = ({ model, usage }: Pick<KernelResult, 'model' | 'usage'>): Attributes => ({
+  'gen_ai.response.model': model,
+  'gen_ai.usage.input_tokens': usage.inputTokens,
+  'gen_ai.usage.output_tokens': usage.outputTokens,
+  'beacon.cost_usd': usage.costUsd,
+});
 
 /** Ends a span, marked as an error with `error`'s text when given. */
 export function endSpan(span: Span, error?: string, attributes?: Attributes): void {

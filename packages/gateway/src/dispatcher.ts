@@ -3,6 +3,7 @@ import {
   type Command,
   type EventBus,
   endSpan,
+  resultAttributes,
   type Span,
   SpanKind,
   streams,
@@ -167,18 +168,10 @@ export function createDispatcher({
         );
     }
     await ledger.ended(task, status, { started, prompt: req.text, sessionId: req.sessionId, span });
-    const usage = task.result?.usage;
     endSpan(span, status === 'ok' ? undefined : (task.error?.message ?? status), {
       'beacon.status': status,
       'beacon.task_id': task.id,
-      ...(task.result ? { 'gen_ai.response.model': task.result.model } : {}),
-      ...(usage
-        ? {
-            'gen_ai.usage.input_tokens': usage.inputTokens,
-            'gen_ai.usage.output_tokens': usage.outputTokens,
-            'beacon.cost_usd': usage.costUsd,
-          }
-        : {}),
+      ...(task.result ? resultAttributes(task.result) : {}),
     });
     return { status, task };
   }

@@ -5,6 +5,7 @@ import {
   type KernelProgress,
   type KernelResult,
   type Logger,
+  resultAttributes,
   SpanKind,
   type Tracing,
   traceFields,
@@ -55,12 +56,7 @@ export function createRunner(agent: Agent, log: Logger, tracing: Pick<Tracing, '
           controller.signal,
           traceparentOf(span),
         );
-        span.setAttributes({
-          'gen_ai.response.model': result.model,
-          'gen_ai.usage.input_tokens': result.usage.inputTokens,
-          'gen_ai.usage.output_tokens': result.usage.outputTokens,
-          'beacon.cost_usd': result.usage.costUsd,
-        });
+        span.setAttributes(resultAttributes(result));
         sink.result({ taskId, traceId, ...result });
       } catch (err) {
         failure = err instanceof Error ? err.message : String(err);
