@@ -70,12 +70,11 @@ export function createSessionSummaries(lf: Langfuse, ttlMs = 60_000) {
       if (hit && hit.until > now) return hit.value;
       const entry = {
         until: now + ttlMs,
-        value: read(handle) as Promise<SessionSummary | { error: string }>,
+        value: read(handle).catch(() => {
+          entry.until = Date.now() + FAILED_TTL_MS;
+          return { error: 'Langfuse did not answer: no session summary now' };
+        }),
       };
-      entry.value = entry.value.catch(() => {
-        entry.until = Date.now() + FAILED_TTL_MS;
-        return { error: 'Langfuse did not answer: no session summary now' };
-      });
       cache.set(handle, entry);
       if (cache.size > 10_000) cache.delete(cache.keys().next().value ?? '');
       return entry.value;
