@@ -105,7 +105,9 @@ export const langfuseProbe = (url: string): Probe => ({
   name: 'langfuse',
   timeoutMs: 3000,
   check: async () => {
-    const res = await fetch(new URL('/api/public/health', url), { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${url.replace(/\/$/, '')}/api/public/health`, {
+      signal: AbortSignal.timeout(3000),
+    });
     if (!res.ok) throw new Error(`Langfuse answered ${res.status}`);
   },
 });

@@ -43,7 +43,8 @@ function forLoki(line: string): string {
  */
 function lokiStream(url: string, service: string): DestinationStream {
   const loki = pinoLoki({
-    host: url.endsWith('/') ? url : `${url}/`,
+    // pino-loki resolves its endpoint against the host: a base URL with a path needs its trailing slash.
+    host: `${url.replace(/\/$/, '')}/`,
     labels: { job: 'beacon', type: 'service', service, instance: hostname() },
     batching: { interval: 1, maxBufferSize: 10_000 },
     silenceErrors: true,

@@ -75,7 +75,7 @@ function watchLoki(url: string, service: string, registry: Registry) {
   let problem: string | undefined;
   const check = async () => {
     try {
-      const res = await fetch(new URL('ready', url.endsWith('/') ? url : `${url}/`), {
+      const res = await fetch(`${url.replace(/\/$/, '')}/ready`, {
         signal: AbortSignal.timeout(3000),
       });
       problem = res.ok ? undefined : `Loki answered ${res.status}`;

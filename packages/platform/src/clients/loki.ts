@@ -36,7 +36,7 @@ export function logql({ q, handle, traceId }: Pick<LokiQuery, 'q' | 'handle' | '
 
 /** Loki's query API (GET /loki/api/v1/query_range), newest first. */
 export function createLokiClient(url: string) {
-  const base = url.endsWith('/') ? url : `${url}/`;
+  const base = url.replace(/\/$/, '');
   return {
     async search(query: LokiQuery): Promise<FoundLine[]> {
       const params = new URLSearchParams({
@@ -48,7 +48,7 @@ export function createLokiClient(url: string) {
       });
       let res: Response;
       try {
-        res = await fetch(new URL(`loki/api/v1/query_range?${params}`, base), {
+        res = await fetch(`${base}/loki/api/v1/query_range?${params}`, {
           signal: AbortSignal.timeout(10_000),
         });
       } catch {
