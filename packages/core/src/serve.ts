@@ -40,7 +40,10 @@ export function serveApp(
       { event: 'service.listen_failed', host, port, err: String(err) },
       `cannot listen on ${host}:${port}`,
     );
-    process.exit(1);
+    // The line is written asynchronously: exiting at once could lose it (the operator's only clue).
+    process.exitCode = 1;
+    log.flush(() => process.exit(1));
+    throw err;
   }
   log.info(
     { event: 'service.started', host, port: server.port },
