@@ -30,6 +30,11 @@ interface Client {
 }
 
 const encoder = new TextEncoder();
+const CONNECTED = encoder.encode(': connected\n\n');
+/** Bun's direct stream: the DOM typings loaded beside Bun's only know the standard constructor. */
+const DirectStream = ReadableStream as unknown as new (
+  source: Bun.DirectUnderlyingSource<Uint8Array>,
+) => ReadableStream<Uint8Array>;
 /** One SSE event as bytes; without an id the client's Last-Event-ID stays where it was. */
 export const sseFrame = (type: string, data: unknown, id?: number) =>
   encoder.encode(`${id === undefined ? '' : `id: ${id}\n`}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -98,30 +103,30 @@ export class SseBroadcaster {
     signal?.addEventListener('abort', remove, { once: true });
     this.#clients.add(client);
     this.#hooks.onClients?.(this.#clients.size);
-    const body = new ReadableStream<Uint8Array>(
-      {
-        start(controller) {
-          controller.enqueue(encoder.encode(': connected\n\n'));
-        },
-        async pull(controller) {
-          while (client.queue.length === 0 && !client.closed) {
+    // Written straight to the socket (Bun's direct stream): no stream queue and no read per chunk between
+    // this client's queue and the connection.
+    const direct: Bun.DirectUnderlyingSource<Uint8Array> = {
+      type: 'direct',
+      async pull(controller) {
+        controller.write(CONNECTED);
+        controller.flush();
+        for (;;) {
+          while (client.queue.length === 0 && !client.closed)
             await new Promise<void>((resolve) => {
               client.wake = resolve;
             });
-            client.wake = undefined;
-          }
-          if (client.closed) {
-            controller.close();
-            return;
-          }
-          // Hand over everything queued at once: fewer writes when the client keeps up.
-          const batch = client.queue.splice(0, client.queue.length);
-          for (const chunk of batch) controller.enqueue(chunk);
-        },
-        cancel: remove,
+          client.wake = undefined;
+          if (client.closed) break;
+          // Everything queued in one flush: fewer writes when the client keeps up.
+          for (const chunk of client.queue.splice(0, client.queue.length)) controller.write(chunk);
+          // Waits while the client does not read (its own queue meanwhile drops its oldest); 0 once it is gone.
+          if ((await controller.flush(true)) === 0 && client.closed) break;
+        }
+        controller.close();
       },
-      { highWaterMark: 0 },
-    );
+      cancel: remove,
+    };
+    const body = new DirectStream(direct);
     return new Response(body, {
       headers: {
         'content-type': 'text/event-stream',
