@@ -3,7 +3,7 @@
  * run, non-streaming and streaming, under wrk: added latency p50/p99 and the throughput ratio.
  * The fake upstream answers after UPSTREAM_LATENCY_MS, like a (very fast) real provider.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
@@ -16,6 +16,7 @@ import { post } from '../tests/support/http';
 import { freePort } from '../tests/support/ports';
 import { startPostgres } from '../tests/support/postgres';
 import { startService } from '../tests/support/service';
+import { cpuMicros } from './support';
 
 const UPSTREAM_LATENCY_MS = 20;
 
@@ -25,12 +26,6 @@ interface WrkResult {
   p50: number;
   p99: number;
 }
-
-/** CPU time (user + system) a process has used, µs (Linux /proc; clock ticks of 10 ms). */
-const cpuMicros = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-};
 
 const ms = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 
@@ -99,6 +94,10 @@ export async function benchProxyOverhead(
     },
   );
   const upstream = `http://127.0.0.1:${port}`;
+  const barePort = await freePort();
+  const bare = Bun.spawn(['bun', 'bench/bare-forwarder.ts', String(barePort), upstream], {
+    stdout: 'ignore',
+  });
   const dataDir = mkdtempSync(join(tmpdir(), 'beacon-proxy-bench-'));
   const proxy = await startService('proxy', {
     BEACON_DATA_DIR: dataDir,
@@ -125,19 +124,41 @@ export async function benchProxyOverhead(
     console.log(
       `\n== proxy-overhead on ${label}: wrk, ${seconds}s each, fake upstream answering after ${UPSTREAM_LATENCY_MS} ms, a daily budget reserved per call`,
     );
-    for (const [connections, stream] of loads) {
-      const body = JSON.stringify({
+    const bodyOf = (stream: boolean) =>
+      JSON.stringify({
         model: 'gpt-4o',
         stream,
         ...(stream ? { stream_options: { include_usage: true } } : {}),
         messages: [{ role: 'user', content: 'hello' }],
       });
+    // Warmed up first, both of them, as a proxy that has run a while is: its code compiled by the JIT
+    // (measured cold, the first load's CPU per call was several times what it is a minute later).
+    for (const stream of [false, true])
+      for (const [url, headers] of [
+        [proxy.url, auth],
+        [`http://127.0.0.1:${barePort}`, {}],
+      ] as const)
+        await wrkPost(`${url}/v1/chat/completions`, bodyOf(stream), headers, 3, 32);
+    for (const [connections, stream] of loads) {
+      const body = bodyOf(stream);
       const direct = await wrkPost(`${upstream}/v1/chat/completions`, body, {}, seconds, connections);
+      const bareCpu = cpuMicros(bare.pid);
+      const floor = await wrkPost(
+        `http://127.0.0.1:${barePort}/v1/chat/completions`,
+        body,
+        {},
+        seconds,
+        connections,
+      );
+      const bareCpuPerCall = (cpuMicros(bare.pid) - bareCpu) / floor.requests;
       const cpuBefore = cpuMicros(proxy.pid);
       const proxied = await wrkPost(`${proxy.url}/v1/chat/completions`, body, auth, seconds, connections);
       const cpuPerCall = (cpuMicros(proxy.pid) - cpuBefore - idlePerSecond * seconds) / proxied.requests;
       console.log(
-        `${label} -c${String(connections).padEnd(2)} ${stream ? 'streaming    ' : 'non-streaming'}  direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)} | proxy CPU ${cpuPerCall.toFixed(0)} µs/call (idle ${(idlePerSecond / 1000).toFixed(0)} ms/s not counted)`,
+        `${label} -c${String(connections).padEnd(2)} ${stream ? 'streaming    ' : 'non-streaming'}   direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)} | proxy CPU ${cpuPerCall.toFixed(0)} µs/call (idle ${(idlePerSecond / 1000).toFixed(0)} ms/s not counted)`,
+      );
+      console.log(
+        `    the runtime's floor, a bare Bun forwarder: added p50 ${(floor.p50 - direct.p50).toFixed(2)} ms p99 ${(floor.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(floor.rps / direct.rps).toFixed(3)} | CPU ${bareCpuPerCall.toFixed(0)} µs/call || the proxy over it: p50 +${(proxied.p50 - floor.p50).toFixed(2)} ms, CPU +${(cpuPerCall - bareCpuPerCall).toFixed(0)} µs/call`,
       );
       figures.set(`-c${connections} ${stream ? 'streaming' : 'non-streaming'}`, {
         added50: proxied.p50 - direct.p50,
@@ -149,6 +170,7 @@ export async function benchProxyOverhead(
   } finally {
     await proxy.stop();
     fake.kill();
+    bare.kill();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,12 @@
+import { readFileSync } from 'node:fs';
+
 export { freePort } from '../tests/support/ports';
+
+/** CPU time (user + system) a process has used, µs (Linux /proc; clock ticks of 10 ms). */
+export const cpuMicros = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+};
 
 /** Requests per second that wrk measured against `url`. */
 export async function runWrk(url: string, seconds: number, connections = 32): Promise<number> {

@@ -36,6 +36,10 @@ export async function startNats(host = '127.0.0.1') {
   await up();
   return {
     url: `nats://${host}:${port}`,
+    /** The running server's process id (0 while stopped). */
+    get pid() {
+      return proc?.pid ?? 0;
+    },
     stop: down,
     restart: up,
     async dispose() {
