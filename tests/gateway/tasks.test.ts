@@ -54,4 +54,29 @@ for (const dialect of storeDialects())
         source: 'web',
       });
     });
+
+    test('flushes of 1, 2, 8 and 9 tasks (prepared per size up to 8, built beyond) all write every task as it is', async () => {
+      const db = await open();
+      const tasks = new TaskStore(10_000, db);
+      for (const size of [1, 2, 8, 9, 2]) {
+        const made = Array.from({ length: size }, (_, i) =>
+          tasks.create(`t-${size}-${i}-${crypto.randomUUID()}`, `h${i}`, `tr-${i}`),
+        );
+        await tasks.flush();
+        for (const [i, task] of made.entries()) {
+          task.status = i % 2 ? 'completed' : 'failed';
+          task.output = `out ${size} ${i}`;
+          tasks.notify({ type: 'task.completed', data: {}, task });
+        }
+        await tasks.flush();
+        const fresh = new TaskStore(10_000, db);
+        for (const [i, task] of made.entries())
+          expect(await fresh.get(task.id)).toMatchObject({
+            handle: `h${i}`,
+            status: task.status,
+            output: `out ${size} ${i}`,
+            createdAt: task.createdAt,
+          });
+      }
+    });
   });

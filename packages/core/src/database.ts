@@ -168,6 +168,38 @@ export function excluded(table: Table, except: string[] = []): Record<string, Qu
   );
 }
 
+/** A statement prepared once and run with placeholder values. */
+interface Prepared {
+  execute(values: Record<string, unknown>): Promise<unknown>;
+}
+
+/**
+ * Writes of a few rows (every row naming every one of `columns`) as one statement prepared once per row
+ * count up to `max`: building a statement costs more than running it, and under light load a flush holds a
+ * row or two. `prepare` gets each row's placeholders (`<column>_<row>`); larger batches return undefined
+ * for the caller to build.
+ */
+export function preparedRows(
+  columns: readonly string[],
+  prepare: (rows: Record<string, unknown>[]) => Prepared,
+  max = 8,
+) {
+  const bySize = new Map<number, Prepared>();
+  return (rows: readonly Record<string, unknown>[]): Promise<unknown> | undefined => {
+    if (rows.length === 0 || rows.length > max) return undefined;
+    let statement = bySize.get(rows.length);
+    if (!statement) {
+      statement = prepare(
+        rows.map((_, i) => Object.fromEntries(columns.map((k) => [k, sql.placeholder(`${k}_${i}`)]))),
+      );
+      bySize.set(rows.length, statement);
+    }
+    return statement.execute(
+      Object.fromEntries(rows.flatMap((row, i) => columns.map((k) => [`${k}_${i}`, row[k]]))),
+    );
+  };
+}
+
 /**
  * A required probe that the database still takes writes: one row rewritten in `beacon_probe` (a disk that is
  * full or a file that turned read-only fails it; a read would not).

@@ -1,4 +1,4 @@
-import { excluded, type KernelResult } from '@beacon/core';
+import { excluded, type KernelResult, preparedRows } from '@beacon/core';
 import { and, desc, eq, lt } from 'drizzle-orm';
 import type { GatewayStore } from './db';
 
@@ -28,6 +28,19 @@ export type TaskUpdate = { type: string; data: Record<string, unknown>; task: Ta
 /** How long a task's change may wait to be written: one statement per window, off the dispatch path. */
 const WRITE_AFTER_MS = 5;
 
+const rowOf = (task: Task) => ({
+  id: task.id,
+  handle: task.handle,
+  status: task.status,
+  traceId: task.traceId,
+  source: task.source ?? null,
+  createdAt: task.createdAt,
+  updatedAt: task.updatedAt,
+  body: task,
+});
+
+const COLUMNS = ['id', 'handle', 'status', 'traceId', 'source', 'createdAt', 'updatedAt', 'body'] as const;
+
 /**
  * Tasks: the recent ones in memory (with their watchers), every one in the database when there is one —
  * written behind each change but progress (within 5 ms, many per statement), so a finished task answers
@@ -41,11 +54,23 @@ export class TaskStore {
   #timer: Timer | undefined;
   #writing: Promise<void> = Promise.resolve();
 
+  /** A few tasks' rows in one prepared statement (the common flush: a task or two). */
+  readonly #upsertFew: ReturnType<typeof preparedRows>;
+
   constructor(
     readonly capacity = 10_000,
     store?: GatewayStore,
   ) {
     this.#store = store;
+    this.#upsertFew = preparedRows(COLUMNS, (rows) => {
+      if (!store) throw new Error('no database');
+      const { db, t } = store;
+      return db
+        .insert(t.tasks)
+        .values(rows as never)
+        .onConflictDoUpdate({ target: t.tasks.id, set: excluded(t.tasks, ['id', 'createdAt']) })
+        .prepare();
+    });
   }
 
   /** Write every change waiting (also at shutdown, and before reading the table); one write at a time. */
@@ -61,22 +86,13 @@ export class TaskStore {
         const batch = [...this.#dirty.values()];
         this.#dirty.clear();
         const { db, t } = store;
+        const rows = batch.map(rowOf);
         try {
-          await db
-            .insert(t.tasks)
-            .values(
-              batch.map((task) => ({
-                id: task.id,
-                handle: task.handle,
-                status: task.status,
-                traceId: task.traceId,
-                source: task.source ?? null,
-                createdAt: task.createdAt,
-                updatedAt: task.updatedAt,
-                body: task,
-              })),
-            )
-            .onConflictDoUpdate({ target: t.tasks.id, set: excluded(t.tasks, ['id', 'createdAt']) });
+          await (this.#upsertFew(rows) ??
+            db
+              .insert(t.tasks)
+              .values(rows)
+              .onConflictDoUpdate({ target: t.tasks.id, set: excluded(t.tasks, ['id', 'createdAt']) }));
         } catch (err) {
           // Kept to be written again with the next change, newer ones first.
           for (const task of batch) if (!this.#dirty.has(task.id)) this.#dirty.set(task.id, task);

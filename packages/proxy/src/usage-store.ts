@@ -1,4 +1,4 @@
-import { excluded, type Logger } from '@beacon/core';
+import { excluded, type Logger, preparedRows } from '@beacon/core';
 import { and, count, eq, getTableColumns, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
 import type { ProxyStore } from './db';
 import type { usage } from './db/schema/usage';
@@ -49,26 +49,27 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
   let pending: Write[] = [];
   // A call's pending row, prepared once: building the statement would cost more than running it.
   const columns = Object.keys(getTableColumns(u)).filter((k) => k !== 'id');
-  const placeholders = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)]));
   const insertPending = db
     .insert(u)
-    .values(placeholders(columns) as never)
+    .values(Object.fromEntries(columns.map((k) => [k, sql.placeholder(k)])) as never)
     .returning({ id: u.id })
     .prepare();
-  // One call's final row over its pending one, prepared too: under light load a flush holds one row, and
-  // building the statement each time was most of the proxy's CPU per call (profiled at one call at a time).
-  const settleOne = db
-    .insert(u)
-    .values(placeholders(['id', ...columns]) as never)
-    .onConflictDoUpdate({ target: u.id, set: settle })
-    .prepare();
+  // Calls' final rows over their pending ones, prepared too: under light load a flush holds a row or two,
+  // and building the statement each time was most of the proxy's CPU per call (profiled at one call at a time).
+  const settleFew = preparedRows(['id', ...columns], (rows) =>
+    db
+      .insert(u)
+      .values(rows as never)
+      .onConflictDoUpdate({ target: u.id, set: settle })
+      .prepare(),
+  );
   let timer: Timer | undefined;
   let writing: Promise<void> = Promise.resolve();
   let lastError: string | undefined;
 
   async function write(rows: Write[]) {
-    const [only] = rows;
-    if (rows.length === 1 && only?.id !== undefined) return void (await settleOne.execute(only));
+    const few = rows.every((row) => row.id !== undefined) ? settleFew(rows) : undefined;
+    if (few) return void (await few);
     for (let i = 0; i < rows.length; i += CHUNK)
       await db
         .insert(u)
