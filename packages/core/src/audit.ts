@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type AuditEntry, auditLog } from './audit-schema';
 import type { Store } from './database';
-import { parseWith } from './errors';
+import { isoDateTime, parseWith } from './errors';
 
 export { type AuditEntry, auditLog };
 
@@ -24,8 +24,8 @@ const targets = new WeakMap<Request, string>();
 export const setAuditTarget = (c: Context, target: string) => targets.set(c.req.raw, target);
 
 const querySchema = z.object({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: isoDateTime.optional(),
+  to: isoDateTime.optional(),
   action: z.string().max(100).optional(),
   target: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),

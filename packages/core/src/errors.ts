@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
-import { ZodError } from 'zod';
+import { ZodError, z } from 'zod';
 
 /** The error codes Beacon answers with, and their HTTP status. */
 export const errorStatus = {
@@ -112,6 +112,12 @@ export function notFound(c: Context) {
   unmatchedResponses.add(res);
   return res;
 }
+
+/** A query's time: an ISO date-time with its offset; a bad one is named with an example. */
+export const isoDateTime = z.iso.datetime({
+  offset: true,
+  error: 'must be an ISO date-time (2026-12-01T09:00:00Z)',
+});
 
 /** Parse a JSON body with a zod schema; bad JSON or a bad field is a 400 naming it. */
 export async function parseJsonBody<T>(

@@ -1,4 +1,4 @@
-import { AppError, adminAuth, parseWith } from '@beacon/core';
+import { AppError, adminAuth, isoDateTime as iso, parseWith } from '@beacon/core';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ProxyClient } from '../clients/proxy';
@@ -19,7 +19,6 @@ export interface HistoryRoutesDeps {
 }
 
 const HOUR = 3_600_000;
-const iso = z.iso.datetime({ offset: true, error: 'must be an ISO date-time (2026-12-01T09:00:00Z)' });
 /** `raw`, or a step of whole minutes: 60, 300s, 5m, 1h. */
 const step = z
   .string()
