@@ -1,7 +1,8 @@
 /**
- * 100 running test containers: one StatsCollector.collectOnce (wall and CPU time of this process),
- * against `docker stats --no-stream` on the same containers and against the naive loop
- * (sequential, non-one-shot stats) measured on 5 and extrapolated. Needs a Docker engine.
+ * 100 running test containers: one StatsCollector.collectOnce (wall and CPU time of this process) on the
+ * cgroup files and on the engine API alone (streamed samples; one-shot calls as the baseline, with what the
+ * streams cost the engine), against `docker stats --no-stream` on the same containers and against the naive
+ * loop (sequential, non-one-shot stats) measured on 5 and extrapolated. Needs a Docker engine.
  */
 import { mapWithConcurrency } from '@beacon/core';
 import { type CgroupReader, createCgroupReader } from '../packages/platform/src/clients/cgroup';
@@ -13,6 +14,7 @@ import {
   handlePrefix,
   removeContainers,
 } from '../tests/support/docker';
+import { cpuMicros } from './support';
 
 async function timed<T>(fn: () => Promise<T>) {
   const cpu = process.cpuUsage();
@@ -37,25 +39,54 @@ export async function benchStatsCollector(count = 100) {
       }),
     );
     const names = (await parts.docker.list()).filter((c) => c.name.startsWith(`beacon-${prefix}`));
-    const collector = (cgroup?: CgroupReader, concurrency?: number) =>
+    const collector = (cgroup?: CgroupReader, concurrency?: number, streams = false) =>
       new StatsCollector({
         docker: parts.docker,
         metrics: parts.metrics,
         log: parts.log,
         intervalMs: 60_000,
+        streams,
         ...(cgroup ? { cgroup } : {}),
         ...(concurrency ? { concurrency } : {}),
       });
     const fast = collector(createCgroupReader());
     await fast.collectOnce(); // warm: first CPU samples, and one inspect per container for its pid
     const ours = await timed(() => fast.collectOnce());
+    // Engine API only, as shipped: a one-shot call per container, all at once (each answered on the engine's
+    // next 1 s tick); the previous default, 32 at a time (ceil(N / 32) ticks).
+    // The engine's processes: dockerd, containerd and the shims (which read the cgroups for it).
+    const enginePids = (
+      await Bun.$`pgrep -x dockerd; pgrep -x containerd; pgrep containerd-shim`.nothrow().text()
+    )
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    const engineCpu = () => enginePids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
     const api = collector();
     await api.collectOnce();
+    const engineBefore = engineCpu();
     const viaApi = await timed(() => api.collectOnce());
-    // The previous default: 32 calls in flight, each batch waiting for its own tick of the engine's collector.
+    const oneShotEngineMs = (engineCpu() - engineBefore) / 1000;
     const api32 = collector(undefined, 32);
     await api32.collectOnce();
     const viaApi32 = await timed(() => api32.collectOnce());
+    // BEACON_STATS_STREAM: the first cycle opens the engine's stats streams (answered one-shot meanwhile);
+    // once they have sent their first samples a cycle reads them. What following them costs, over 5 s: this
+    // process (parsing) and the engine (sampling each container each second), beside the engine idle.
+    const engineIdle = engineCpu();
+    await Bun.sleep(5000);
+    // µs over 5,000 ms: ms of CPU per second.
+    const engineIdleMsPerSecond = (engineCpu() - engineIdle) / 5000;
+    const streamed = collector(undefined, undefined, true);
+    await streamed.collectOnce();
+    await Bun.sleep(2500);
+    const viaStreams = await timed(() => streamed.collectOnce());
+    const streamCost = await timed(async () => {
+      const before = engineCpu();
+      await Bun.sleep(5000);
+      return (engineCpu() - before) / 5000;
+    });
+    await streamed.stop();
     const reference = await timed(async () => {
       const proc = Bun.spawn(['docker', 'stats', '--no-stream', ...names.map((n) => n.id)], {
         stdout: 'pipe',
@@ -73,10 +104,16 @@ export async function benchStatsCollector(count = 100) {
       `collectOnce (cgroup files)       ${ours.wallMs.toFixed(0)} ms wall, ${ours.cpuMs.toFixed(0)} ms CPU`,
     );
     console.log(
-      `collectOnce (engine API only)    ${viaApi.wallMs.toFixed(0)} ms wall, ${viaApi.cpuMs.toFixed(0)} ms CPU   ratio ${(viaApi.wallMs / ours.wallMs).toFixed(1)}x slower`,
+      `collectOnce (engine API only)    ${viaApi.wallMs.toFixed(0)} ms wall, ${viaApi.cpuMs.toFixed(0)} ms CPU, engine ${oneShotEngineMs.toFixed(0)} ms CPU (one-shot calls, all at once)   ratio ${(viaApi.wallMs / ours.wallMs).toFixed(1)}x slower`,
     );
     console.log(
       `  engine API, 32 in flight       ${viaApi32.wallMs.toFixed(0)} ms wall   ratio ${(viaApi32.wallMs / viaApi.wallMs).toFixed(1)}x slower than all at once`,
+    );
+    console.log(
+      `  engine API, streamed samples   ${viaStreams.wallMs.toFixed(0)} ms wall, ${viaStreams.cpuMs.toFixed(0)} ms CPU   ratio ${(viaStreams.wallMs / viaApi.wallMs).toFixed(3)} of one-shot (BEACON_STATS_STREAM=true)`,
+    );
+    console.log(
+      `    following ${names.length} streams costs  this process ${(streamCost.cpuMs / 5).toFixed(0)} ms CPU/s, the engine ${streamCost.result.toFixed(0)} ms CPU/s (idle ${engineIdleMsPerSecond.toFixed(0)} ms/s); one-shot cycles every 15 s: ${(oneShotEngineMs / 15).toFixed(0)} ms/s`,
     );
     console.log(
       `docker stats --no-stream         ${reference.wallMs.toFixed(0)} ms wall   ratio ${(reference.wallMs / ours.wallMs).toFixed(1)}x slower; engine API only / docker stats ${(viaApi.wallMs / reference.wallMs).toFixed(2)}`,

@@ -1,7 +1,11 @@
 import { describe, expect, test } from 'bun:test';
 import { type BusMessage, type ContainerEvent, createLogger, createMemoryBus } from '@beacon/core';
-import { createDockerClient, type DockerClient } from '../../packages/platform/src/clients/docker';
-import { DockerEventWatcher, LineSplitter } from '../../packages/platform/src/docker-events';
+import {
+  createDockerClient,
+  type DockerClient,
+  LineSplitter,
+} from '../../packages/platform/src/clients/docker';
+import { DockerEventWatcher } from '../../packages/platform/src/docker-events';
 import { createPlatformEvents } from '../../packages/platform/src/events';
 import { createPlatformParts, docker, onTestEngine, TEST_IMAGE } from '../support/docker';
 import { eventually } from '../support/wait';

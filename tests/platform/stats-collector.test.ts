@@ -10,12 +10,18 @@ const idle = `${prefix}-idle`;
 const mem = `${prefix}-mem`;
 
 const parts = createPlatformParts();
-const collector = (client: DockerClient = parts.docker, intervalMs = 60_000, fastPath = true) =>
+const collector = (
+  client: DockerClient = parts.docker,
+  intervalMs = 60_000,
+  fastPath = true,
+  streams = false,
+) =>
   new StatsCollector({
     docker: client,
     metrics: parts.metrics,
     log: parts.log,
     intervalMs,
+    streams,
     ...(fastPath ? { cgroup: createCgroupReader() } : {}),
   });
 // Both ways of reading stats must agree with `docker stats`.
@@ -95,8 +101,34 @@ describe.skipIf(!available)('StatsCollector on a real Docker engine', () => {
       expect(busyPct).toBeGreaterThan(60);
       expect(stats.get(idle)?.cpuPercent ?? -1).toBeLessThan(3);
       expect(await metricValue('platform_container_cpu_percent', busy)).toBeCloseTo(busyPct, 6);
+      await c.stop();
     },
   );
+
+  test('engine API with streams: once the engine streams a container, a cycle reads its sample (no one-shot call)', async () => {
+    let oneShots = 0;
+    const counting: DockerClient = {
+      ...parts.docker,
+      stats: (id, signal) => {
+        oneShots++;
+        return parts.docker.stats(id, signal);
+      },
+    };
+    const c = collector(counting, 60_000, false, true);
+    await c.collectOnce();
+    const first = oneShots;
+    expect(first).toBeGreaterThanOrEqual(3);
+    await Bun.sleep(2500); // the engine's streams have sent their first samples
+    const stats = await c.collectOnce();
+    expect(oneShots).toBe(first);
+    expect(stats.get(busy)?.cpuPercent ?? -1).toBeGreaterThan(60);
+    expect(stats.get(mem)?.memoryLimitBytes).toBe(96 * 1024 * 1024);
+    // Stopped: the streams are closed, so a cycle after it asks the engine one-shot again.
+    await c.stop();
+    await c.collectOnce();
+    expect(oneShots).toBeGreaterThan(first);
+    await c.stop();
+  });
 
   test.each(paths)(
     'memory usage and limit ($path) agree with docker stats within 10%',

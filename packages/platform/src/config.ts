@@ -24,6 +24,11 @@ const schema = z
     /** Where the fleet's other platforms reach this one (default: its own host and port). */
     BEACON_ADVERTISE_URL: z.url().optional(),
     BEACON_STATS_INTERVAL: env.seconds(15),
+    /**
+     * Without the cgroup files, follow the engine's stats streams (a cycle takes ms) instead of one-shot calls
+     * (about a second): the engine then samples every container each second (docs/platform.md#stats-collector).
+     */
+    BEACON_STATS_STREAM: env.bool(false),
     /** Resource history: raw samples kept this many hours, one-minute aggregates this many days. */
     BEACON_HISTORY_RAW_HOURS: z.coerce
       .number()

@@ -132,6 +132,7 @@ export function createDeps(
     log,
     intervalMs: config.BEACON_STATS_INTERVAL * 1000,
     cgroup: createCgroupReader(),
+    streams: config.BEACON_STATS_STREAM,
     onCycle: (at, collected) => {
       history.record(at, collected);
       consoleView.push();

@@ -1,5 +1,5 @@
 import type { Logger } from '@beacon/core';
-import { belongsTo, DEFAULT_INSTANCE, type DockerClient, LABELS } from './clients/docker';
+import { belongsTo, DEFAULT_INSTANCE, type DockerClient, LABELS, LineSplitter } from './clients/docker';
 import type { PlatformEvents } from './events';
 import type { PlatformMetrics } from './metrics';
 
@@ -19,16 +19,6 @@ interface EngineEvent {
   Action?: string;
   Actor?: { ID?: string; Attributes?: Record<string, string> };
   time?: number;
-}
-
-/** Splits NDJSON by lines: a chunk may hold several events or half of one. */
-export class LineSplitter {
-  #rest = '';
-  push(chunk: string): string[] {
-    const lines = (this.#rest + chunk).split('\n');
-    this.#rest = lines.pop() ?? '';
-    return lines.filter((l) => l.trim() !== '');
-  }
 }
 
 export interface DockerEventWatcherOptions {

@@ -2,6 +2,7 @@ import { type Logger, mapWithConcurrency } from '@beacon/core';
 import type { Counter } from 'prom-client';
 import type { CgroupReader } from './clients/cgroup';
 import { type DockerClient, LABELS, type ManagedContainer } from './clients/docker';
+import { createStatsStreams, type StatsStreams } from './clients/stats-streams';
 import { type ContainerStats, type CpuSample, type DockerStatsJson, toContainerStats } from './domain/stats';
 import type { PlatformMetrics } from './metrics';
 
@@ -16,6 +17,12 @@ export interface StatsCollectorOptions {
   callTimeoutMs?: number;
   /** Fast path: read cgroup files when the platform runs on the Docker host. */
   cgroup?: CgroupReader;
+  /**
+   * Without the cgroup files: the latest sample of the engine's stats stream of each container, instead of a
+   * one-shot call per cycle. A cycle then takes milliseconds, but the engine samples every container each
+   * second (measured: ~290 ms of engine CPU per second for 100 containers, against ~500 ms per one-shot cycle).
+   */
+  streams?: boolean;
   /** Told after every cycle (the history records it, the console pushes it). */
   onCycle?: (at: number, collected: Map<string, ContainerStats>) => void;
 }
@@ -23,12 +30,13 @@ export interface StatsCollectorOptions {
 type PerHandleCounter = Counter<'handle'>;
 
 /**
- * Polls every managed container's stats and keeps the platform gauges true: one-shot calls in
- * parallel (bounded), CPU % from the previous sample of the same container, and no series left
- * behind for a container that is gone.
+ * Polls every managed container's stats and keeps the platform gauges true: the cgroup files when this host
+ * has them, else one-shot calls in parallel (or, with `streams`, the latest sample the engine streamed);
+ * CPU % from the previous sample of the same container, and no series left behind for a container that is
+ * gone.
  */
 export class StatsCollector {
-  readonly #opts: Required<Omit<StatsCollectorOptions, 'cgroup' | 'onCycle'>> &
+  readonly #opts: Required<Omit<StatsCollectorOptions, 'cgroup' | 'onCycle' | 'streams'>> &
     Pick<StatsCollectorOptions, 'cgroup' | 'onCycle'>;
   #timer: Timer | undefined;
   #running: Promise<unknown> | undefined;
@@ -40,12 +48,14 @@ export class StatsCollector {
   /** Per container id: its pid for the cgroup fast path, or 0 when only the engine's API works. */
   #pids = new Map<string, number>();
   #knownHandles = new Set<string>();
+  readonly #streams: StatsStreams | undefined;
 
   constructor(options: StatsCollectorOptions) {
     // The engine answers a one-shot stats call on its next 1 s collection tick: calls in flight together share
     // that tick, so a cycle of N containers takes about one tick when all N are asked at once (32 at a time
     // took ceil(N / 32) ticks: 4.4 s for 100).
     this.#opts = { concurrency: 256, callTimeoutMs: 5000, ...options };
+    this.#streams = options.streams ? createStatsStreams(options.docker, options.log) : undefined;
   }
 
   start(): void {
@@ -68,6 +78,7 @@ export class StatsCollector {
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#running;
+    this.#streams?.keepOnly(new Set());
   }
 
   get running(): boolean {
@@ -92,7 +103,9 @@ export class StatsCollector {
       const results = await mapWithConcurrency(running, concurrency, async (c) => {
         try {
           const json =
-            (await this.#readCgroup(c.id)) ?? (await docker.stats(c.id, AbortSignal.timeout(callTimeoutMs)));
+            (await this.#readCgroup(c.id)) ??
+            this.#streams?.latest(c.id) ??
+            (await docker.stats(c.id, AbortSignal.timeout(callTimeoutMs)));
           if (!json.cpu_stats?.cpu_usage) throw new Error('container is not running');
           return { c, stats: toContainerStats(json, this.#samples.get(c.id)) };
         } catch (err) {
@@ -121,6 +134,7 @@ export class StatsCollector {
       const liveIds = new Set(running.map((c) => c.id));
       for (const id of this.#samples.keys()) if (!liveIds.has(id)) this.#samples.delete(id);
       for (const id of this.#pids.keys()) if (!liveIds.has(id)) this.#pids.delete(id);
+      this.#streams?.keepOnly(liveIds);
       this.#knownHandles = present;
       this.#latest = collected;
       this.#opts.onCycle?.(Date.now(), collected);

@@ -3,6 +3,16 @@ import Docker from 'dockerode';
 import type { ContainerExit } from '../domain/exits';
 import type { DockerStatsJson } from '../domain/stats';
 
+/** Splits NDJSON by lines: a chunk may hold several objects or half of one. */
+export class LineSplitter {
+  #rest = '';
+  push(chunk: string): string[] {
+    const lines = (this.#rest + chunk).split('\n');
+    this.#rest = lines.pop() ?? '';
+    return lines.filter((l) => l.trim() !== '');
+  }
+}
+
 export const MANAGED_LABEL = 'beacon.managed';
 /** The labels the platform writes on every container it runs. */
 export const LABELS = {
@@ -75,6 +85,8 @@ export interface DockerClient {
   inspect(idOrName: string): Promise<ContainerDetail | undefined>;
   logs(id: string, options: LogOptions): Promise<LogLine[]>;
   stats(id: string, signal: AbortSignal): Promise<DockerStatsJson>;
+  /** The engine's samples of a container as it takes them (about one a second), until `signal` aborts. */
+  statsStream(id: string, signal: AbortSignal): AsyncGenerator<DockerStatsJson>;
   /** The engine's event stream (NDJSON) for managed containers; ends when `signal` aborts. */
   events(signal: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** The user an image runs as (`Config.User`: "", "1000", "1000:1000" or a name). */
@@ -279,6 +291,13 @@ export function createDockerClient(
       };
       return (await docker.getEvents(options)) as NodeJS.ReadableStream;
     }),
+    async *statsStream(id: string, signal: AbortSignal): AsyncGenerator<DockerStatsJson> {
+      const options = { stream: true, abortSignal: signal } as { stream: true };
+      const stream = await wrap('stats_stream', async () => docker.getContainer(id).stats(options))();
+      const lines = new LineSplitter();
+      for await (const chunk of stream as AsyncIterable<Buffer | string>)
+        for (const line of lines.push(chunk.toString())) yield JSON.parse(line) as DockerStatsJson;
+    },
     // One-shot: the engine answers from one sample instead of waiting a second for a second one.
     stats: wrap('stats', async (id: string, signal: AbortSignal) => {
       const options = { stream: false, 'one-shot': true, abortSignal: signal } as { stream: false };
