@@ -119,8 +119,8 @@ export class SseBroadcaster {
           if (client.closed) break;
           // Everything queued in one flush: fewer writes when the client keeps up.
           for (const chunk of client.queue.splice(0, client.queue.length)) controller.write(chunk);
-          // Waits while the client does not read (its own queue meanwhile drops its oldest); 0 once it is gone.
-          if ((await controller.flush(true)) === 0 && client.closed) break;
+          // Waits while the client does not read (its own queue meanwhile drops its oldest).
+          await controller.flush(true);
         }
         controller.close();
       },

@@ -55,7 +55,7 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
     .returning({ id: u.id })
     .prepare();
   // Calls' final rows over their pending ones, prepared too: under light load a flush holds a row or two,
-  // and building the statement each time was most of the proxy's CPU per call (profiled at one call at a time).
+  // and building the statement each time was the largest part of the proxy's own CPU per call (profiled at c1).
   const settleFew = preparedRows(['id', ...columns], (rows) =>
     db
       .insert(u)

@@ -52,9 +52,6 @@ export function createStatsStreams(docker: Pick<DockerClient, 'statsStream'>, lo
           followed.delete(id);
         }
     },
-    get size() {
-      return followed.size;
-    },
   };
 }
 
