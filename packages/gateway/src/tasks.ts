@@ -1,5 +1,5 @@
 import { excluded, type KernelResult, preparedRows } from '@beacon/core';
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, lt } from 'drizzle-orm';
 import type { GatewayStore } from './db';
 
 export type TaskStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'timeout';
@@ -39,7 +39,12 @@ const rowOf = (task: Task) => ({
   body: task,
 });
 
-const COLUMNS = ['id', 'handle', 'status', 'traceId', 'source', 'createdAt', 'updatedAt', 'body'] as const;
+/** Tasks' rows written over what is stored (all but the id and when it was created). */
+const upsert = ({ db, t }: GatewayStore, rows: ReturnType<typeof rowOf>[]) =>
+  db
+    .insert(t.tasks)
+    .values(rows)
+    .onConflictDoUpdate({ target: t.tasks.id, set: excluded(t.tasks, ['id', 'createdAt']) });
 
 /**
  * Tasks: the recent ones in memory (with their watchers), every one in the database when there is one —
@@ -55,22 +60,17 @@ export class TaskStore {
   #writing: Promise<void> = Promise.resolve();
 
   /** A few tasks' rows in one prepared statement (the common flush: a task or two). */
-  readonly #upsertFew: ReturnType<typeof preparedRows>;
+  readonly #upsertFew: ReturnType<typeof preparedRows> | undefined;
 
   constructor(
     readonly capacity = 10_000,
     store?: GatewayStore,
   ) {
     this.#store = store;
-    this.#upsertFew = preparedRows(COLUMNS, (rows) => {
-      if (!store) throw new Error('no database');
-      const { db, t } = store;
-      return db
-        .insert(t.tasks)
-        .values(rows as never)
-        .onConflictDoUpdate({ target: t.tasks.id, set: excluded(t.tasks, ['id', 'createdAt']) })
-        .prepare();
-    });
+    if (store)
+      this.#upsertFew = preparedRows(Object.keys(getTableColumns(store.t.tasks)), (rows) =>
+        upsert(store, rows as never).prepare(),
+      );
   }
 
   /** Write every change waiting (also at shutdown, and before reading the table); one write at a time. */
@@ -85,14 +85,9 @@ export class TaskStore {
         if (!store || this.#dirty.size === 0) return;
         const batch = [...this.#dirty.values()];
         this.#dirty.clear();
-        const { db, t } = store;
         const rows = batch.map(rowOf);
         try {
-          await (this.#upsertFew(rows) ??
-            db
-              .insert(t.tasks)
-              .values(rows)
-              .onConflictDoUpdate({ target: t.tasks.id, set: excluded(t.tasks, ['id', 'createdAt']) }));
+          await (this.#upsertFew?.(rows) ?? upsert(store, rows));
         } catch (err) {
           // Kept to be written again with the next change, newer ones first.
           for (const task of batch) if (!this.#dirty.has(task.id)) this.#dirty.set(task.id, task);
