@@ -167,7 +167,7 @@ export function createDispatcher({
           () => {},
         );
     }
-    await ledger.ended(task, status, { started, prompt: req.text, sessionId: req.sessionId, span });
+    ledger.ended(task, status, { started, prompt: req.text, sessionId: req.sessionId, span });
     endSpan(span, status === 'ok' ? undefined : (task.error?.message ?? status), {
       'beacon.status': status,
       'beacon.task_id': task.id,

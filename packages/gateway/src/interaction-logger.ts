@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFileSync, createReadStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from '@beacon/core';
@@ -38,21 +37,23 @@ const matches = (entry: Interaction, filter: InteractionFilter) =>
 /**
  * Appends to BEACON_HOME/system/logs/YYYY-MM-DD.jsonl (UTC day). Each line is one write with O_APPEND,
  * so concurrent dispatches never interleave inside a line. A failure is counted and logged, never thrown.
+ * Written synchronously: a local append costs a few µs, the thread pool's open/write/close round trips
+ * cost ~0.2 ms of each dispatch's answer (measured at one dispatch at a time).
  */
 export function createInteractionLogger(home: string, metrics: GatewayMetrics, log: Logger) {
   const dir = join(home, 'system', 'logs');
-  let dirReady: Promise<unknown> | undefined;
+  let dirReady = false;
   return {
     dir,
-    async write(entry: Interaction): Promise<boolean> {
+    write(entry: Interaction): boolean {
       const line = `${JSON.stringify({ ...entry, prompt: entry.prompt.slice(0, PROMPT_LIMIT) })}\n`;
       try {
-        dirReady ??= mkdir(dir, { recursive: true });
-        await dirReady;
-        await appendFile(join(dir, `${entry.timestamp.slice(0, 10)}.jsonl`), line, { flag: 'a' });
+        if (!dirReady) mkdirSync(dir, { recursive: true });
+        dirReady = true;
+        appendFileSync(join(dir, `${entry.timestamp.slice(0, 10)}.jsonl`), line);
         return true;
       } catch (err) {
-        dirReady = undefined;
+        dirReady = false;
         metrics.interactionLogErrors.inc();
         log.error(
           { event: 'interaction_log.write_failed', traceId: entry.traceId, err: String(err) },

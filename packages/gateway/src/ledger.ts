@@ -201,7 +201,7 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
     },
 
     /** The dispatch is over: stored, counted, on SSE, logged, and one line in the interaction log. */
-    async ended(
+    ended(
       task: Task,
       status: DispatchStatus,
       {
@@ -239,7 +239,7 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
         },
         'dispatch ended',
       );
-      await interactions.write({
+      interactions.write({
         timestamp: new Date().toISOString(),
         traceId,
         source,

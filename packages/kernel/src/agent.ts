@@ -1,22 +1,27 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { type Command, type KernelResult, type Logger, SseParser } from '@beacon/core';
 
 export interface AgentOptions {
   proxyUrl: string;
   /** The key to call the proxy with, asked before every call (a pooled container's changes with its tenant). */
-  proxyKey: () => Promise<string>;
+  proxyKey: () => string;
   model: string;
   timeoutMs: number;
   log: Logger;
 }
 
 /**
- * The key the platform wrote for the container (its pool tenant's while one holds it), else the env's. Checked before
- * reading: a failed read costs ~40 µs (an exception), a missing file ~1 µs this way.
+ * The key the platform wrote for the container (its pool tenant's while one holds it), else the env's. Read
+ * synchronously, and checked before reading: an async read cost ~30 µs of each call's start, a failed read
+ * ~40 µs (an exception), a missing file ~1 µs this way.
  */
-export const proxyKeyFrom = (path: string, fallback: string) => async () => {
-  const file = Bun.file(path);
-  if (!(await file.exists())) return fallback;
-  return (await file.text().catch(() => '')).trim() || fallback;
+export const proxyKeyFrom = (path: string, fallback: string) => () => {
+  if (!existsSync(path)) return fallback;
+  try {
+    return readFileSync(path, 'utf8').trim() || fallback;
+  } catch {
+    return fallback;
+  }
 };
 
 export class AgentError extends Error {
@@ -49,7 +54,7 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          authorization: `Bearer ${await proxyKey()}`,
+          authorization: `Bearer ${proxyKey()}`,
           'x-beacon-trace-id': command.traceId,
           ...(traceparent ? { traceparent } : {}),
         },
