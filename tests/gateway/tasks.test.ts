@@ -55,10 +55,10 @@ for (const dialect of storeDialects())
       });
     });
 
-    test('flushes of 1, 2, 8 and 9 tasks (prepared per size up to 8, built beyond) all write every task as it is', async () => {
+    test('flushes of 1, 2, 32 and 33 tasks (prepared per size up to 32, built beyond) all write every task as it is', async () => {
       const db = await open();
       const tasks = new TaskStore(10_000, db);
-      for (const size of [1, 2, 8, 9, 2]) {
+      for (const size of [1, 2, 32, 33, 2]) {
         const made = Array.from({ length: size }, (_, i) =>
           tasks.create(`t-${size}-${i}-${crypto.randomUUID()}`, `h${i}`, `tr-${i}`),
         );
