@@ -152,6 +152,26 @@ export class SseBroadcaster {
       this.#hooks.onDropped?.(1);
     }
     client.queue.push(chunk);
-    client.wake?.();
+    if (client.wake) this.#wakeSoon(client);
+  }
+
+  /**
+   * Clients are woken together once the events of this turn of the event loop are queued, not one event
+   * at a time: when writing to every client takes longer than the time between events, the events that
+   * came meanwhile go out in one write per client instead of each waiting for a pass of its own (at 10,000
+   * clients and 20 events/s the backlog otherwise grew to seconds).
+   */
+  readonly #waking = new Set<Client>();
+  #wakeScheduled = false;
+  #wakeSoon(client: Client) {
+    this.#waking.add(client);
+    if (this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    setImmediate(() => {
+      this.#wakeScheduled = false;
+      const waking = [...this.#waking];
+      this.#waking.clear();
+      for (const c of waking) c.wake?.();
+    });
   }
 }
