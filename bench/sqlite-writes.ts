@@ -8,7 +8,7 @@ import { Database } from 'bun:sqlite';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, sqliteStore } from '@beacon/core';
+import { createLogger, SQLITE_PRAGMAS, sqliteStore } from '@beacon/core';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { openDatabase, schema } from '../packages/proxy/src/db';
 import { createUsageStore } from '../packages/proxy/src/usage-store';
@@ -53,12 +53,12 @@ export async function benchSqliteWrites(writes = 9000) {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-sqlite-'));
   try {
     const ours = openDatabase(join(dir, 'ours.sqlite'));
-    // The baseline: the same schema (migrated by openDatabase, then reopened) on a connection as SQLite
-    // makes it by default in WAL mode.
+    // The baseline: the same schema (migrated by openDatabase, then reopened) on a connection with the
+    // services' settings but SQLite's own checkpoints.
     const plainPath = join(dir, 'plain.sqlite');
     await openDatabase(plainPath).close();
     const plain = new Database(plainPath);
-    plain.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+    plain.exec(SQLITE_PRAGMAS);
     const inline = sqliteStore(drizzle(plain, { schema }), schema);
     const figures = [];
     for (const [label, store] of [

@@ -146,6 +146,10 @@ function openPostgres<S extends Record<string, unknown>, P extends { [K in keyof
   };
 }
 
+/** Every service's SQLite connection: write-ahead log, a 5 s wait for a lock, a sync only at checkpoints. */
+export const SQLITE_PRAGMAS =
+  'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;';
+
 /** How often a database file's write-ahead log is copied back into it, by its checkpointer thread. */
 const CHECKPOINT_EVERY_MS = 100;
 /** The connection checkpoints by itself only past this many pages of log (~40 MB): its checkpointer stopped. */
@@ -162,7 +166,7 @@ class CheckpointedDatabase extends Database {
 
   constructor(path: string) {
     super(path, { create: true });
-    this.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+    this.exec(SQLITE_PRAGMAS);
     if (path === ':memory:') return;
     this.exec(`PRAGMA wal_autocheckpoint = ${CHECKPOINT_BACKSTOP_PAGES}`);
     this.#checkpointer = new Worker(new URL('./sqlite-checkpointer.ts', import.meta.url), {
