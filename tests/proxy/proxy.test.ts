@@ -218,6 +218,22 @@ for (const dialect of storeDialects())
       expect(proxy.fake.calls).toHaveLength(2);
     });
 
+    test('requests per minute: of 6 calls at once at a limit of 4, exactly 4 go through', async () => {
+      // Reserved together while the first is in flight: taken one by one once all of them do not fit.
+      proxy = await build({ latencyMs: 30 });
+      const key = await proxy.keyFor('jill');
+      await proxy.setQuota('jill', { requestsPerMinute: 4 });
+      const statuses = await Promise.all(
+        Array.from(
+          { length: 6 },
+          async () => (await proxy.post('/v1/chat/completions', openaiCall(), bearer(key))).status,
+        ),
+      );
+      expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+      expect(proxy.fake.calls).toHaveLength(4);
+    });
+
     test('50 concurrent calls at a budget edge overspend by at most the calls in flight', async () => {
       // Usage within what the request allows (prompt ≤ its bytes, output ≤ max_tokens), as real providers report.
       proxy = await build({ latencyMs: 30, usage: { input: 20, output: 40, cacheRead: 0, cacheWrite: 0 } });

@@ -1,4 +1,4 @@
-import type { Logger } from '@beacon/core';
+import { coalescedByKey, type Logger } from '@beacon/core';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { CACHE_TTL_MS, CHANGES_CHANNEL, type ProxyStore } from './db';
 import type { QuotaRow } from './db/schema/quotas';
@@ -127,15 +127,17 @@ export function createQuotaGuard(
   }
 
   /**
-   * The reservation statement for a set of limits: take it only if it fits every one; the row after, or
-   * none if it did not. Prepared once per set (building a statement costs more than running it).
+   * The reservation statement for a set of limits: take `n` calls' worst cases only if they fit every one;
+   * the row after, or none if they did not. Prepared once per set (building a statement costs more than
+   * running it).
    */
   const takes = new Map<string, ReturnType<typeof prepareTake>>();
   function prepareTake(daily: boolean, monthly: boolean, rate: boolean) {
     const fits: SQL[] = [eq(s.user, p('user'))];
     if (daily) fits.push(sql`${dayUsd} + ${s.reservedUsd} + ${usd(p('worst'))} <= ${usd(p('daily'))}`);
     if (monthly) fits.push(sql`${monthUsd} + ${s.reservedUsd} + ${usd(p('worst'))} <= ${usd(p('monthly'))}`);
-    if (rate) fits.push(sql`${calls} + ${prevCalls} * ${usd(p('overlap'))} + 1 <= ${usd(p('rate'))}`);
+    if (rate)
+      fits.push(sql`${calls} + ${prevCalls} * ${usd(p('overlap'))} + ${ms(p('n'))} <= ${usd(p('rate'))}`);
     return db
       .update(s)
       .set({
@@ -145,7 +147,7 @@ export function createQuotaGuard(
         monthStart: ms(p('month')),
         reservedUsd: sql`${s.reservedUsd} + ${usd(p('worst'))}`,
         prevMinuteCalls: prevCalls,
-        minuteCalls: sql`${calls} + 1`,
+        minuteCalls: sql`${calls} + ${ms(p('n'))}`,
         minuteStart: ms(p('minute')),
       })
       .where(and(...fits))
@@ -153,7 +155,7 @@ export function createQuotaGuard(
       .prepare();
   }
 
-  async function take(user: string, worst: number, limits: QuotaRow, at: Date) {
+  async function takeOnce(user: string, worst: number, n: number, limits: QuotaRow) {
     const [daily, monthly, rate] = [
       limits.dailyUsd != null,
       limits.monthlyUsd != null,
@@ -163,9 +165,10 @@ export function createQuotaGuard(
     const statement = takes.get(key) ?? prepareTake(daily, monthly, rate);
     takes.set(key, statement);
     const rows = await statement.execute({
-      ...windows(at),
+      ...windows(now()),
       user,
       worst,
+      n,
       daily: limits.dailyUsd ?? 0,
       monthly: limits.monthlyUsd ?? 0,
       rate: limits.requestsPerMinute ?? 0,
@@ -173,7 +176,26 @@ export function createQuotaGuard(
     return rows[0];
   }
 
-  /** Give back a reservation and charge what the call cost (its worst case, for a call a crash cut off). */
+  /**
+   * A user's calls that come while one of theirs is being reserved are reserved together next, in one
+   * statement if all of them fit, else one by one in the order they came (as many as fit): at 32 calls at a
+   * time on PostgreSQL, one statement per call queued on the user's row lock (added p50 ~10 ms).
+   */
+  const take = coalescedByKey<{ worst: number; limits: QuotaRow }, SpendRow | undefined>(
+    async (user, wants) => {
+      const limits = wants[0]?.limits as QuotaRow;
+      if (wants.length > 1 && wants.every((w) => w.limits === limits)) {
+        const worst = wants.reduce((sum, w) => sum + w.worst, 0);
+        const all = await takeOnce(user, worst, wants.length, limits);
+        if (all) return wants.map(() => all);
+      }
+      const rows: (SpendRow | undefined)[] = [];
+      for (const w of wants) rows.push(await takeOnce(user, w.worst, 1, w.limits));
+      return rows;
+    },
+  );
+
+  /** Give back reservations and charge what the calls cost (its worst case, for a call a crash cut off). */
   const releasing = db
     .update(s)
     .set({
@@ -187,10 +209,18 @@ export function createQuotaGuard(
     .where(eq(s.user, p('user')))
     .returning()
     .prepare();
-  async function release(user: string, reserved: number, actual: number) {
-    const [row] = await releasing.execute({ ...windows(now()), user, reserved, actual });
-    return row;
-  }
+  /** Settles that come while one of the user's is being written go together in the next statement. */
+  const release = coalescedByKey<{ reserved: number; actual: number }, SpendRow | undefined>(
+    async (user, gives) => {
+      const [row] = await releasing.execute({
+        ...windows(now()),
+        user,
+        reserved: gives.reduce((sum, g) => sum + g.reserved, 0),
+        actual: gives.reduce((sum, g) => sum + g.actual, 0),
+      });
+      return gives.map(() => row);
+    },
+  );
 
   const changed = (user: string) => store.notify(CHANGES_CHANNEL, `quota:${user}`);
   const ready = store.listen(CHANGES_CHANNEL, (payload) => {
@@ -247,7 +277,7 @@ export function createQuotaGuard(
       // Infinite only under a rate limit alone (a budget refused it above): nothing to hold.
       const held = Number.isFinite(worstCaseUsd) ? worstCaseUsd : 0;
       await ensureRow(user, at);
-      const taken = await take(user, held, limits, at);
+      const taken = await take(user, { worst: held, limits });
       if (!taken) {
         const refusal = refusalOf(user, spendNow(await readRow(user), at), limits, worstCaseUsd, at) ?? {
           // Room was made between the statement and the read: refuse this once, the next call will fit.
@@ -263,7 +293,7 @@ export function createQuotaGuard(
         settle(actualUsd: number) {
           if (settled) return;
           settled = true;
-          release(user, held, actualUsd).then(
+          release(user, { reserved: held, actual: actualUsd }).then(
             (row) => publishUtilization(metricUser, row, limits),
             (err: unknown) =>
               log.error(
@@ -277,7 +307,7 @@ export function createQuotaGuard(
 
     /** Calls a crash cut off: their reservations become what they are charged. */
     charge: async (user: string, reservedUsd: number) => {
-      await release(user, reservedUsd, reservedUsd);
+      await release(user, { reserved: reservedUsd, actual: reservedUsd });
     },
   };
 }
