@@ -55,6 +55,26 @@ function lokiStream(url: string, service: string): DestinationStream {
   return { write: (line: string) => loki.write(forLoki(line)) };
 }
 
+const SECRETS = new Set(['authorization', 'password', 'secret', 'token', 'apiKey']);
+
+/**
+ * A line's secrets one level down (`headers.authorization`, `body.password`, …) read `[redacted]`. Not pino's
+ * `redact` option: with a wildcard path it clones and walks every field of every line, and it was half of
+ * the proxy's logging CPU at 32 connections (profiled: 5 % of the process, a line per call at info).
+ */
+function censored(fields: Record<string, unknown>): Record<string, unknown> {
+  let out = fields;
+  for (const key in fields) {
+    const value = fields[key];
+    if (!value || typeof value !== 'object' || Array.isArray(value)) continue;
+    const hits = Object.keys(value).filter((k) => SECRETS.has(k));
+    if (hits.length === 0) continue;
+    if (out === fields) out = { ...fields };
+    out[key] = { ...value, ...Object.fromEntries(hits.map((k) => [k, '[redacted]'])) };
+  }
+  return out;
+}
+
 /**
  * JSON lines: {timestamp, level, service, event, traceId?, spanId?, ...fields, msg}.
  * Callers pass `event` (e.g. `container.started`) and, within a traced request, `log.child(traceFields(span))`.
@@ -67,11 +87,7 @@ export function createLogger({ service, level = 'info', destination, lokiUrl }: 
       base: { service },
       messageKey: 'msg',
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: {
-        paths: ['*.authorization', '*.password', '*.secret', '*.token', '*.apiKey'],
-        censor: '[redacted]',
-      },
+      formatters: { level: (label) => ({ level: label }), log: censored, bindings: censored },
     },
     lokiUrl
       ? pino.multistream([
