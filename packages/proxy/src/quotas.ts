@@ -179,7 +179,7 @@ export function createQuotaGuard(
   /**
    * A user's calls that come while one of theirs is being reserved are reserved together next, in one
    * statement if all of them fit, else one by one in the order they came (as many as fit): at 32 calls at a
-   * time on PostgreSQL, one statement per call queued on the user's row lock (added p50 ~10 ms).
+   * time on PostgreSQL, one statement per call on the user's row queued behind the others (added p50 ~10 ms).
    */
   const take = coalescedByKey<{ worst: number; limits: QuotaRow }, SpendRow | undefined>(
     async (user, wants) => {
