@@ -40,7 +40,7 @@ export function serveApp(
       { event: 'service.listen_failed', host, port, err: String(err) },
       `cannot listen on ${host}:${port}`,
     );
-    // The line is written asynchronously: exiting at once could lose it (the operator's only clue).
+    // The operator's only clue: stdout is written synchronously (logger.ts), so it is out before the exit.
     process.exitCode = 1;
     log.flush(() => process.exit(1));
     throw err;

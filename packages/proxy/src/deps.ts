@@ -97,6 +97,12 @@ export function createDeps(
     async start() {
       await Promise.all([store.ready, keys.ready, quotas.ready]);
       await closeInterrupted();
+      const orphans = shared ? [] : await quotas.releaseOrphans();
+      if (orphans.length > 0)
+        log.warn(
+          { event: 'proxy.reservations_released', users: orphans },
+          'reservations of calls cut off before their pending row were given back',
+        );
       if (shared)
         sweep = setInterval(
           () =>

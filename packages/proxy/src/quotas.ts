@@ -309,6 +309,20 @@ export function createQuotaGuard(
     charge: async (user: string, reservedUsd: number) => {
       await release(user, { reserved: reservedUsd, actual: reservedUsd });
     },
+
+    /**
+     * With one proxy on the store (SQLite) no call is in flight at its start, so what is still reserved then
+     * was held by calls a crash cut off between their reservation and their pending row: nothing would ever
+     * give it back. Returns the users it was given back to.
+     */
+    async releaseOrphans(): Promise<string[]> {
+      const rows = await db
+        .update(s)
+        .set({ reservedUsd: 0 })
+        .where(sql`${s.reservedUsd} > 0`)
+        .returning({ user: s.user });
+      return rows.map((r) => r.user);
+    },
   };
 }
 
