@@ -5,10 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
 import { Registry } from 'prom-client';
-import { openDatabase } from '../../packages/proxy/src/db';
-import { createMetrics } from '../../packages/proxy/src/metrics';
-import { createQuotaGuard } from '../../packages/proxy/src/quotas';
-import { createUsageStore } from '../../packages/proxy/src/usage-store';
+import { loadConfig } from '../../packages/proxy/src/config';
+import { createDeps } from '../../packages/proxy/src/deps';
 import { startFakeUpstream } from '../support/fake-upstream';
 import { post } from '../support/http';
 import { anthropicCall, buildProxy, openaiCall } from '../support/proxy';
@@ -137,15 +135,16 @@ describe('faults: kill -9 of the proxy', () => {
 describe('faults: killed between a reservation and its pending row', () => {
   test('the next start gives the reservation back (SQLite: nothing is in flight then)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'proxy-orphan-'));
-    const log = createLogger({ service: 'proxy', level: 'silent' });
     // What the store holds after a kill in that window: a reservation taken, no pending row written.
-    const store = openDatabase(join(dir, 'proxy.sqlite'));
-    await store.ready;
-    const quotas = createQuotaGuard(store, createUsageStore(store, log), createMetrics(new Registry()), log);
-    await quotas.set('lou', { dailyUsd: 1 });
-    expect((await quotas.reserve('lou', 'lou', 0.4)).ok).toBe(true);
-    expect((await quotas.get('lou')).reservedUsd).toBeCloseTo(0.4, 9);
-    await store.close();
+    const killed = createDeps(loadConfig({ BEACON_DATA_DIR: dir }), {
+      log: createLogger({ service: 'proxy', level: 'silent' }),
+      registry: new Registry(),
+    });
+    await killed.store.ready;
+    await killed.quotas.set('lou', { dailyUsd: 1 });
+    expect((await killed.quotas.reserve('lou', 'lou', 0.4)).ok).toBe(true);
+    expect((await killed.quotas.get('lou')).reservedUsd).toBeCloseTo(0.4, 9);
+    await killed.store.close();
     const proxy = await startService('proxy', { BEACON_DATA_DIR: dir });
     try {
       const quota = await (await fetch(`${proxy.url}/api/quotas/lou`)).json();

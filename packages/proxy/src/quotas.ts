@@ -1,5 +1,5 @@
 import { coalescedByKey, type Logger } from '@beacon/core';
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, gt, type SQL, sql } from 'drizzle-orm';
 import { CACHE_TTL_MS, CHANGES_CHANNEL, type ProxyStore } from './db';
 import type { QuotaRow } from './db/schema/quotas';
 import type { SpendRow } from './db/schema/spend';
@@ -319,7 +319,7 @@ export function createQuotaGuard(
       const rows = await db
         .update(s)
         .set({ reservedUsd: 0 })
-        .where(sql`${s.reservedUsd} > 0`)
+        .where(gt(s.reservedUsd, 0))
         .returning({ user: s.user });
       return rows.map((r) => r.user);
     },
