@@ -221,18 +221,25 @@ export function preparedRows(
   max = 32,
 ) {
   const bySize = new Map<number, Prepared>();
+  // Row i's placeholder names, made once (building them for every write cost ~3 % of the proxy's CPU).
+  const names = Array.from({ length: max }, (_, i) => columns.map((k) => `${k}_${i}`));
   return (rows: readonly Record<string, unknown>[]): Promise<unknown> | undefined => {
     if (rows.length === 0 || rows.length > max) return undefined;
     let statement = bySize.get(rows.length);
     if (!statement) {
       statement = prepare(
-        rows.map((_, i) => Object.fromEntries(columns.map((k) => [k, sql.placeholder(`${k}_${i}`)]))),
+        rows.map((_, i) => Object.fromEntries(columns.map((k, j) => [k, sql.placeholder(names[i]?.[j] ?? '')]))),
       );
       bySize.set(rows.length, statement);
     }
-    return statement.execute(
-      Object.fromEntries(rows.flatMap((row, i) => columns.map((k) => [`${k}_${i}`, row[k]]))),
-    );
+    const values: Record<string, unknown> = {};
+    rows.forEach((row, i) => {
+      const own = names[i] ?? [];
+      columns.forEach((k, j) => {
+        values[own[j] ?? ''] = row[k];
+      });
+    });
+    return statement.execute(values);
   };
 }
 

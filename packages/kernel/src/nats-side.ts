@@ -47,8 +47,11 @@ export function startNatsSide({ url, handle, runner, log }: NatsSideOptions) {
     cancelled: settle('cancelled'),
   };
   const onCommand = (message: { data: unknown; traceparent?: string }) => {
-    const cancel = cancelSchema.safeParse(message.data);
-    if (cancel.success) return void runner.cancel(cancel.data.taskId);
+    // Looked at before parsing: a command failing the cancel schema made an error (a stack capture) each time.
+    if ((message.data as { type?: unknown } | null)?.type === 'cancel') {
+      const cancel = cancelSchema.safeParse(message.data);
+      if (cancel.success) return void runner.cancel(cancel.data.taskId);
+    }
     const command = commandSchema.safeParse(message.data);
     if (!command.success) return log.warn({ event: 'kernel.invalid_command' }, command.error.message);
     void runner.execute(command.data, sink, message.traceparent);
