@@ -157,7 +157,8 @@ export function createDispatcher({
     } finally {
       // Ended before the kernel's side had it (a no-op once accepted): the async caller is not left waiting.
       refuse(new AppError('unavailable', `${req.handle} did not take the message`));
-      abort.abort();
+      // With a reason: without one, abort() makes a DOMException (a stack capture) for every dispatch.
+      abort.abort('the dispatch is over');
       unwatch();
     }
     if (status === 'timeout') {
