@@ -228,7 +228,9 @@ export function preparedRows(
     let statement = bySize.get(rows.length);
     if (!statement) {
       statement = prepare(
-        rows.map((_, i) => Object.fromEntries(columns.map((k, j) => [k, sql.placeholder(names[i]?.[j] ?? '')]))),
+        rows.map((_, i) =>
+          Object.fromEntries(columns.map((k, j) => [k, sql.placeholder(names[i]?.[j] ?? '')])),
+        ),
       );
       bySize.set(rows.length, statement);
     }

@@ -43,8 +43,9 @@ export class AgentError extends Error {
 
 /**
  * Answers one command by calling the LLM through Beacon's proxy (OpenAI shape, streaming) with the
- * container's key, passing each text delta on as it arrives. Tokens come from the final usage chunk and
- * the cost from the proxy's closing `beacon-cost-usd` comment, so they equal what the proxy recorded.
+ * container's key, passing the text on as it arrives (what one read brings, as one delta). Tokens come
+ * from the final usage chunk and the cost from the proxy's closing `beacon-cost-usd` comment, so they
+ * equal what the proxy recorded.
  */
 export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: AgentOptions) {
   return async function run(
@@ -84,6 +85,8 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
     const reader = res.body.getReader();
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        // The deltas of one read go on as one: a burst of events is one progress message, not one each.
+        let deltas = '';
         for (const event of parser.push(r.value)) {
           if (event.event === 'comment') {
             const cost = event.data.match(/^beacon-cost-usd (\S+)/);
@@ -98,10 +101,7 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
           };
           if (chunk.model) usedModel = chunk.model;
           const delta = chunk.choices?.[0]?.delta?.content;
-          if (delta) {
-            text += delta;
-            onDelta(delta);
-          }
+          if (delta) deltas += delta;
           if (chunk.usage) {
             usage = {
               ...usage,
@@ -109,6 +109,10 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
               outputTokens: chunk.usage.completion_tokens ?? 0,
             };
           }
+        }
+        if (deltas) {
+          text += deltas;
+          onDelta(deltas);
         }
       }
     } catch (err) {
