@@ -12,19 +12,19 @@ export interface AgentOptions {
 
 /**
  * The key the platform wrote for the container (its pool tenant's while one holds it), else the env's.
- * Looked at before every call with one stat, and read again only when the file is another (the platform
- * writes a new file and renames it over) or was changed in place: opening and reading it each time was
- * five syscalls of every call's start.
+ * Looked at before every call with one stat, and read again when its inode, size, change or modification
+ * time is another (the platform writes a new file and renames it over): opening and reading it each time
+ * was five syscalls of every call's start.
  */
 export const proxyKeyFrom = (path: string, fallback: string) => {
-  let known: { ino: number; mtimeMs: number; size: number; key: string } | undefined;
+  let known: { ino: number; mtimeMs: number; ctimeMs: number; size: number; key: string } | undefined;
   return () => {
-    const file = statSync(path, { throwIfNoEntry: false });
-    if (!file) return fallback;
-    const { ino, mtimeMs, size } = file;
-    if (known?.ino === ino && known.mtimeMs === mtimeMs && known.size === size) return known.key;
     try {
-      known = { ino, mtimeMs, size, key: readFileSync(path, 'utf8').trim() || fallback };
+      const file = statSync(path, { throwIfNoEntry: false });
+      if (!file) return fallback;
+      const { ino, mtimeMs, ctimeMs, size } = file;
+      if (known?.ino !== ino || known.mtimeMs !== mtimeMs || known.ctimeMs !== ctimeMs || known.size !== size)
+        known = { ino, mtimeMs, ctimeMs, size, key: readFileSync(path, 'utf8').trim() || fallback };
       return known.key;
     } catch {
       return fallback;
