@@ -39,7 +39,8 @@ export const usage = sqliteTable(
   (t) => [
     index('usage_user_at').on(t.user, t.at),
     index('usage_at').on(t.at),
-    // Only the rows of calls in flight: the start's look for crash leftovers costs the hot path nothing.
+    // Only the rows of calls in flight, so the start's look for crash leftovers reads no more; not free:
+    // a pending row adds an entry and its settle takes it out (~10–20 µs of a pending insert, 2-core VM).
     index('usage_pending').on(t.status).where(sql`${t.status} = 'pending'`),
   ],
 );
