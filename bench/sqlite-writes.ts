@@ -12,28 +12,20 @@ import { createLogger, SQLITE_PRAGMAS, sqliteStore } from '@beacon/core';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { openDatabase, schema } from '../packages/proxy/src/db';
 import { createUsageStore } from '../packages/proxy/src/usage-store';
+import { usageRow } from '../tests/support/proxy';
 
 const log = createLogger({ service: 'proxy', level: 'silent' });
 
-const pendingRow = () => ({
-  at: new Date(),
-  user: 'bench',
-  handle: null,
-  keyId: 'bench-key',
-  provider: 'openai',
-  model: 'gpt-4o',
-  stream: false,
-  inputTokens: 0,
-  outputTokens: 0,
-  cacheReadTokens: 0,
-  cacheWriteTokens: 0,
-  costUsd: 0,
-  status: 'pending',
-  httpStatus: 0,
-  durationMs: 0,
-  traceId: '0123456789abcdef0123456789abcdef',
-  reservedUsd: 0.001,
-});
+const pendingRow = () =>
+  usageRow({
+    user: 'bench',
+    keyId: 'bench-key',
+    status: 'pending',
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+    reservedUsd: 0.001,
+  });
 
 async function paced(usage: ReturnType<typeof createUsageStore>, writes: number) {
   const times: number[] = [];

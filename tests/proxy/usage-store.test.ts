@@ -6,31 +6,14 @@ import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
 import { sql } from 'drizzle-orm';
 import { openDatabase, type ProxyStore } from '../../packages/proxy/src/db';
-import { createUsageStore, type UsageInsert } from '../../packages/proxy/src/usage-store';
+import { createUsageStore } from '../../packages/proxy/src/usage-store';
 import { startFakeUpstream } from '../support/fake-upstream';
 import { post } from '../support/http';
 import { storeDialects } from '../support/postgres';
-import { openaiCall } from '../support/proxy';
+import { openaiCall, usageRow } from '../support/proxy';
 import { startService } from '../support/service';
 
-const row = (traceId: string): UsageInsert => ({
-  at: new Date(),
-  user: 'uma',
-  handle: null,
-  keyId: null,
-  provider: 'openai',
-  model: 'gpt-4o',
-  stream: false,
-  inputTokens: 1,
-  outputTokens: 2,
-  cacheReadTokens: 0,
-  cacheWriteTokens: 0,
-  costUsd: 0.001,
-  status: 'ok',
-  httpStatus: 200,
-  durationMs: 3,
-  traceId,
-});
+const row = (traceId: string) => usageRow({ traceId });
 
 for (const dialect of storeDialects())
   describe.skipIf(dialect.skip)(`usage writer on ${dialect.name}`, () => {

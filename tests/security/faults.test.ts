@@ -9,7 +9,7 @@ import { loadConfig } from '../../packages/proxy/src/config';
 import { createDeps } from '../../packages/proxy/src/deps';
 import { startFakeUpstream } from '../support/fake-upstream';
 import { post } from '../support/http';
-import { anthropicCall, buildProxy, openaiCall } from '../support/proxy';
+import { anthropicCall, buildProxy, openaiCall, usageRow } from '../support/proxy';
 import { startService } from '../support/service';
 import { eventually } from '../support/wait';
 
@@ -132,15 +132,21 @@ describe('faults: kill -9 of the proxy', () => {
   });
 });
 
+/** The proxy's parts on `dir`, as main.ts builds them, to put its store in the state a kill leaves. */
+async function proxyParts(dir: string) {
+  const parts = createDeps(loadConfig({ BEACON_DATA_DIR: dir }), {
+    log: createLogger({ service: 'proxy', level: 'silent' }),
+    registry: new Registry(),
+  });
+  await parts.store.ready;
+  return parts;
+}
+
 describe('faults: killed between a reservation and its pending row', () => {
   test('the next start gives the reservation back (SQLite: nothing is in flight then)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'proxy-orphan-'));
     // What the store holds after a kill in that window: a reservation taken, no pending row written.
-    const killed = createDeps(loadConfig({ BEACON_DATA_DIR: dir }), {
-      log: createLogger({ service: 'proxy', level: 'silent' }),
-      registry: new Registry(),
-    });
-    await killed.store.ready;
+    const killed = await proxyParts(dir);
     await killed.quotas.set('lou', { dailyUsd: 1 });
     expect((await killed.quotas.reserve('lou', 'lou', 0.4)).ok).toBe(true);
     expect((await killed.quotas.get('lou')).reservedUsd).toBeCloseTo(0.4, 9);
@@ -150,6 +156,44 @@ describe('faults: killed between a reservation and its pending row', () => {
       const quota = await (await fetch(`${proxy.url}/api/quotas/lou`)).json();
       expect(quota).toMatchObject({ reservedUsd: 0, spentTodayUsd: 0 });
       expect(proxy.output()).toContain('proxy.reservations_released');
+    } finally {
+      await proxy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('faults: killed between a settle and its final row', () => {
+  test('the next start charges the call once, as its row says (SQLite)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'proxy-settled-'));
+    // A call reserved 0.4 and wrote its pending row; it ended costing 0.1 and its settle was committed, but
+    // the kill came before its final row (written up to 5 ms later).
+    const killed = await proxyParts(dir);
+    await killed.quotas.set('mo', { dailyUsd: 1 });
+    const reservation = await killed.quotas.reserve('mo', 'mo', 0.4);
+    if (!reservation.ok) throw new Error('not reserved');
+    await killed.usage.begin(
+      usageRow({
+        user: 'mo',
+        status: 'pending',
+        costUsd: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        reservedUsd: 0.4,
+      }),
+    );
+    reservation.settle(0.1);
+    await eventually(async () => (await killed.quotas.get('mo')).spentTodayUsd > 0);
+    expect(await killed.quotas.get('mo')).toMatchObject({ reservedUsd: 0, spentTodayUsd: 0.1 });
+    await killed.store.close();
+    const proxy = await startService('proxy', { BEACON_DATA_DIR: dir });
+    try {
+      // The row is closed as interrupted, charged its reservation; the budget counts that, not 0.1 + 0.4.
+      const quota = await (await fetch(`${proxy.url}/api/quotas/mo`)).json();
+      expect(quota.reservedUsd).toBe(0);
+      expect(quota.spentTodayUsd).toBeCloseTo(0.4, 9);
+      expect(proxy.output()).toContain('proxy.calls_interrupted');
+      expect(proxy.output()).not.toContain('proxy.reservations_released');
     } finally {
       await proxy.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,29 @@ import { createApp } from '../../packages/proxy/src/app';
 import { loadConfig } from '../../packages/proxy/src/config';
 import { openDatabase } from '../../packages/proxy/src/db';
 import { createDeps } from '../../packages/proxy/src/deps';
+import type { UsageInsert } from '../../packages/proxy/src/usage-store';
 import { type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream';
+
+/** A usage row as the proxy writes one (an `ok` call), to put a store in a given state. */
+export const usageRow = (fields: Partial<UsageInsert> = {}): UsageInsert => ({
+  at: new Date(),
+  user: 'uma',
+  handle: null,
+  keyId: null,
+  provider: 'openai',
+  model: 'gpt-4o',
+  stream: false,
+  inputTokens: 1,
+  outputTokens: 2,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  costUsd: 0.001,
+  status: 'ok',
+  httpStatus: 200,
+  durationMs: 3,
+  traceId: '0123456789abcdef0123456789abcdef',
+  ...fields,
+});
 
 /**
  * A proxy app, started, on an in-memory SQLite database (or the PostgreSQL database at `databaseUrl`),

@@ -60,23 +60,25 @@ export function createDeps(
   );
   /**
    * Calls a crash cut off are closed as interrupted and charged what they reserved. On SQLite (one replica)
-   * every pending row at start is one; on a shared database only rows older than the longest a call can
-   * run (the upstream timeout, plus a minute), looked for every minute by each replica.
+   * every pending row at start is one, and the budgets they touch are counted again from the usage table
+   * (recount); on a shared database only rows older than the longest a call can run (the upstream timeout,
+   * plus a minute), looked for every minute by each replica, are charged to the spend rows.
    */
   const shared = store.dialect === 'postgres';
   const staleAfterMs = config.BEACON_UPSTREAM_TIMEOUT * 1000 + 60_000;
   async function closeInterrupted() {
     const byUser = await usage.closeInterrupted(new Date(Date.now() - (shared ? staleAfterMs : 0)));
-    let reservedUsd = 0;
-    for (const [user, reserved] of byUser) {
-      await quotas.charge(user, reserved);
-      reservedUsd += reserved;
-    }
+    if (shared) for (const [user, reserved] of byUser) await quotas.charge(user, reserved);
     if (byUser.size > 0)
       log.warn(
-        { event: 'proxy.calls_interrupted', users: byUser.size, reservedUsd },
+        {
+          event: 'proxy.calls_interrupted',
+          users: byUser.size,
+          reservedUsd: [...byUser.values()].reduce((a, b) => a + b, 0),
+        },
         'calls were in flight when a proxy stopped; charged what they reserved',
       );
+    return byUser;
   }
   let sweep: Timer | undefined;
   return {
@@ -96,8 +98,8 @@ export function createDeps(
     /** Migrations applied, the other replicas heard, crash leftovers charged. */
     async start() {
       await Promise.all([store.ready, keys.ready, quotas.ready]);
-      await closeInterrupted();
-      const orphans = shared ? [] : await quotas.releaseOrphans();
+      const interrupted = await closeInterrupted();
+      const orphans = shared ? [] : await quotas.recount(interrupted);
       if (orphans.length > 0)
         log.warn(
           { event: 'proxy.reservations_released', users: orphans },

@@ -311,17 +311,34 @@ export function createQuotaGuard(
     },
 
     /**
-     * With one proxy on the store (SQLite) no call is in flight at its start, so what is still reserved then
-     * was held by calls a crash cut off between their reservation and their pending row: nothing would ever
-     * give it back. Returns the users it was given back to.
+     * With one proxy on the store (SQLite) no call is in flight at its start, so the usage table, its crash
+     * leftovers closed first, is the whole truth: the spend rows of the users a stop cut off — those with
+     * `interrupted` calls, and any still holding a reservation — are counted again from it, and hold nothing.
+     * A settle that came just before the kill had charged its real cost while its row stayed pending (the
+     * row is written up to 5 ms later): counting again charges that call once, as its row says. A
+     * reservation no pending row accounts for (a kill between the two) is given back. Returns the users
+     * who held more than their interrupted calls account for.
      */
-    async releaseOrphans(): Promise<string[]> {
-      const rows = await db
-        .update(s)
-        .set({ reservedUsd: 0 })
-        .where(gt(s.reservedUsd, 0))
-        .returning({ user: s.user });
-      return rows.map((r) => r.user);
+    async recount(interrupted: ReadonlyMap<string, number>): Promise<string[]> {
+      const holding = await db
+        .select({ user: s.user, reservedUsd: s.reservedUsd })
+        .from(s)
+        .where(gt(s.reservedUsd, 0));
+      const at = now();
+      for (const user of new Set([...interrupted.keys(), ...holding.map((h) => h.user)])) {
+        const { day, month } = await spentFromUsage(user, at);
+        await db
+          .update(s)
+          .set({
+            dayStart: startOfDay(at).getTime(),
+            dayUsd: day,
+            monthStart: startOfMonth(at).getTime(),
+            monthUsd: month,
+            reservedUsd: 0,
+          })
+          .where(eq(s.user, user));
+      }
+      return holding.filter((h) => h.reservedUsd - (interrupted.get(h.user) ?? 0) > 1e-9).map((h) => h.user);
     },
   };
 }
