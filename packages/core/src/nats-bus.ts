@@ -198,11 +198,11 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
     },
     async publishDurable(subject, data, { stream, ...options }) {
       // Refused at once while disconnected: a client-side buffer would make it look sent when it is not.
-      if (!nc || nc.isClosed() || !connected) throw new BusUnavailable('NATS is not connected');
+      if (!nc || !js || nc.isClosed() || !connected) throw new BusUnavailable('NATS is not connected');
       const h = headersOf(options);
       try {
         await ensureStream(nc, stream);
-        await (js ?? nc.jetstream()).publish(subject, JSON.stringify(data), { headers: h, timeout: 2000 });
+        await js.publish(subject, JSON.stringify(data), { headers: h, timeout: 2000 });
       } catch (err) {
         throw new BusUnavailable(`JetStream did not store the message: ${String(err)}`);
       }

@@ -60,19 +60,26 @@ export function createQuotaGuard(
     return { day, month };
   }
 
+  /** A spend row's budget windows as the usage table counts them, holding nothing. */
+  async function countedFromUsage(user: string, at: Date) {
+    const { day, month } = await spentFromUsage(user, at);
+    return {
+      dayStart: startOfDay(at).getTime(),
+      dayUsd: day,
+      monthStart: startOfMonth(at).getTime(),
+      monthUsd: month,
+      reservedUsd: 0,
+    };
+  }
+
   /** The user's spend row, created from the usage table the first time (another replica may win: same sums). */
   async function ensureRow(user: string, at: Date) {
     if (ensured.has(user)) return;
-    const { day, month } = await spentFromUsage(user, at);
     await db
       .insert(s)
       .values({
         user,
-        dayStart: startOfDay(at).getTime(),
-        dayUsd: day,
-        monthStart: startOfMonth(at).getTime(),
-        monthUsd: month,
-        reservedUsd: 0,
+        ...(await countedFromUsage(user, at)),
         minuteStart: startOfMinute(at.getTime()),
         minuteCalls: 0,
         prevMinuteCalls: 0,
@@ -325,19 +332,11 @@ export function createQuotaGuard(
         .from(s)
         .where(gt(s.reservedUsd, 0));
       const at = now();
-      for (const user of new Set([...interrupted.keys(), ...holding.map((h) => h.user)])) {
-        const { day, month } = await spentFromUsage(user, at);
+      for (const user of new Set([...interrupted.keys(), ...holding.map((h) => h.user)]))
         await db
           .update(s)
-          .set({
-            dayStart: startOfDay(at).getTime(),
-            dayUsd: day,
-            monthStart: startOfMonth(at).getTime(),
-            monthUsd: month,
-            reservedUsd: 0,
-          })
+          .set(await countedFromUsage(user, at))
           .where(eq(s.user, user));
-      }
       return holding.filter((h) => h.reservedUsd - (interrupted.get(h.user) ?? 0) > 1e-9).map((h) => h.user);
     },
   };
