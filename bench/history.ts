@@ -13,8 +13,8 @@ import { openDatabase } from '../packages/platform/src/db';
 import { samples } from '../packages/platform/src/db/schema/samples';
 import { toSample } from '../packages/platform/src/domain/history';
 import type { ContainerStats } from '../packages/platform/src/domain/stats';
-import { createHistory } from '../packages/platform/src/history';
 import { createMetrics } from '../packages/platform/src/metrics';
+import { createHistory } from '../packages/platform/src/observe/history';
 import { createPlatformParts } from '../tests/support/docker';
 
 const HOUR = 3_600_000;

@@ -10,7 +10,7 @@ import { createLogger } from '@beacon/core';
 import { Registry } from 'prom-client';
 import { openDatabase } from '../packages/proxy/src/db';
 import { createMetrics } from '../packages/proxy/src/metrics';
-import { createQuotaGuard } from '../packages/proxy/src/quotas';
+import { createQuotaGuard } from '../packages/proxy/src/quotas/guard';
 import { createUsageStore } from '../packages/proxy/src/usage-store';
 import { post } from '../tests/support/http';
 import { freePort } from '../tests/support/ports';

@@ -6,7 +6,7 @@
  */
 import { mapWithConcurrency } from '@beacon/core';
 import { type CgroupReader, createCgroupReader } from '../packages/platform/src/clients/cgroup';
-import { StatsCollector } from '../packages/platform/src/stats-collector';
+import { StatsCollector } from '../packages/platform/src/observe/stats-collector';
 import {
   createPlatformParts,
   docker,

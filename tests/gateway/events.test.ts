@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createLogger, createMemoryBus } from '@beacon/core';
 import { connect, headers, type NatsConnection } from 'nats';
-import { createPlatformEvents } from '../../packages/platform/src/events';
+import { createPlatformEvents } from '../../packages/platform/src/lifecycle/events';
 import { hasTool } from '../support/deps';
 import { getJson, type TestGateway, useGateways } from '../support/gateway';
 import { startNats } from '../support/nats';

@@ -5,8 +5,8 @@ import {
   type DockerClient,
   LineSplitter,
 } from '../../packages/platform/src/clients/docker';
-import { DockerEventWatcher } from '../../packages/platform/src/docker-events';
-import { createPlatformEvents } from '../../packages/platform/src/events';
+import { DockerEventWatcher } from '../../packages/platform/src/lifecycle/engine-events';
+import { createPlatformEvents } from '../../packages/platform/src/lifecycle/events';
 import { createPlatformParts, docker, onTestEngine, TEST_IMAGE } from '../support/docker';
 import { eventually } from '../support/wait';
 

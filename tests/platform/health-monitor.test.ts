@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import Docker from 'dockerode';
 import { createApp } from '../../packages/platform/src/app';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
-import { HealthMonitor } from '../../packages/platform/src/health-monitor';
+import { HealthMonitor } from '../../packages/platform/src/observe/health-monitor';
 import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
 
 const { available, prefix } = await onTestEngine('health');

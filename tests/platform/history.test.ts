@@ -2,7 +2,12 @@ import { describe, expect, test } from 'bun:test';
 import { createLogger } from '@beacon/core';
 import { openDatabase } from '../../packages/platform/src/db';
 import type { SampleRow } from '../../packages/platform/src/db/schema/samples';
-import { firingNow, healthOf, poolOfHandle, splitCosts } from '../../packages/platform/src/domain/console';
+import {
+  firingNow,
+  healthOf,
+  poolOfHandle,
+  splitCosts,
+} from '../../packages/platform/src/domain/console-rows';
 import {
   aggregateMinutes,
   combineMinutes,
@@ -10,7 +15,7 @@ import {
   toSample,
 } from '../../packages/platform/src/domain/history';
 import type { ContainerStats } from '../../packages/platform/src/domain/stats';
-import { createHistory } from '../../packages/platform/src/history';
+import { createHistory } from '../../packages/platform/src/observe/history';
 
 const log = createLogger({ service: 'platform', level: 'silent' });
 const MINUTE = 60_000;

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { type BusMessage, type ContainerEvent, createMemoryBus } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
-import { DockerEventWatcher } from '../../packages/platform/src/docker-events';
-import { createPlatformEvents } from '../../packages/platform/src/events';
-import { HealthMonitor } from '../../packages/platform/src/health-monitor';
-import { createReleases } from '../../packages/platform/src/releases';
-import { createSecrets } from '../../packages/platform/src/secrets';
+import { createSecrets } from '../../packages/platform/src/clients/secrets';
+import { DockerEventWatcher } from '../../packages/platform/src/lifecycle/engine-events';
+import { createPlatformEvents } from '../../packages/platform/src/lifecycle/events';
+import { createReleases } from '../../packages/platform/src/lifecycle/releases';
+import { HealthMonitor } from '../../packages/platform/src/observe/health-monitor';
 import {
   createPlatformParts,
   docker,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { decide, type PoolMember, surplus } from '../../packages/platform/src/domain/pools';
+import { decide, type PoolMember, surplus } from '../../packages/platform/src/pools/domain';
 
 const member = (
   handle: string,

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { AppError } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
-import { createPools } from '../../packages/platform/src/pools';
+import { createPools } from '../../packages/platform/src/pools/pools';
 import { createPlatformParts, docker, onTestEngine, removeContainers } from '../support/docker';
 import { jsonPost } from '../support/http';
 import { eventually } from '../support/wait';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
-import { createSecrets, envName, fileOwner } from '../../packages/platform/src/secrets';
+import { createSecrets, envName, fileOwner } from '../../packages/platform/src/clients/secrets';
 import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
 
 const { available, prefix } = await onTestEngine('secrets');

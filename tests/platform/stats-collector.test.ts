@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'bun:test';
 import { createCgroupReader } from '../../packages/platform/src/clients/cgroup';
 import type { DockerClient } from '../../packages/platform/src/clients/docker';
-import { StatsCollector } from '../../packages/platform/src/stats-collector';
+import { StatsCollector } from '../../packages/platform/src/observe/stats-collector';
 import { createPlatformParts, docker, onTestEngine, TEST_IMAGE } from '../support/docker';
 
 const { available, prefix } = await onTestEngine('stats');

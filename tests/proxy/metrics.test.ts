@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, test } from 'bun:test';
-import { createApp } from '../../packages/proxy/src/app';
 import { loadConfig } from '../../packages/proxy/src/config';
 import { openDatabase } from '../../packages/proxy/src/db';
 import { createDeps } from '../../packages/proxy/src/deps';
@@ -11,12 +10,8 @@ describeServiceMetrics({
   ownMetric: 'proxy_api_calls_total',
   foreignMetrics: ['gateway_', 'platform_'],
   build: (registry, identity) =>
-    createApp({
-      identity,
-      registry,
-      log: quietLog,
-      services: createDeps(loadConfig({}), { log: quietLog, registry, store: openDatabase(':memory:') }),
-    }),
+    createDeps(loadConfig({}), { identity, log: quietLog, registry }, { store: openDatabase(':memory:') })
+      .app,
 });
 
 describe('proxy call metrics', () => {

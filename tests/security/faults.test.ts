@@ -134,7 +134,8 @@ describe('faults: kill -9 of the proxy', () => {
 
 /** The proxy's parts on `dir`, as main.ts builds them, to put its store in the state a kill leaves. */
 async function proxyParts(dir: string) {
-  const parts = createDeps(loadConfig({ BEACON_DATA_DIR: dir }), {
+  const { parts } = createDeps(loadConfig({ BEACON_DATA_DIR: dir }), {
+    identity: { name: 'proxy', version: 'test' },
     log: createLogger({ service: 'proxy', level: 'silent' }),
     registry: new Registry(),
   });

@@ -4,13 +4,12 @@ import { createLogger, type Logger } from '@beacon/core';
 import Docker from 'dockerode';
 import { Registry } from 'prom-client';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
+import type { Secrets } from '../../packages/platform/src/clients/secrets';
 import { loadConfig } from '../../packages/platform/src/config';
 import { openDatabase } from '../../packages/platform/src/db';
 import { createDeps, type DepsOverrides } from '../../packages/platform/src/deps';
 import type { BackoffPolicy } from '../../packages/platform/src/domain/restart-policy';
-import type { PlatformEvents } from '../../packages/platform/src/events';
-import { createMetrics } from '../../packages/platform/src/metrics';
-import type { Secrets } from '../../packages/platform/src/secrets';
+import type { PlatformEvents } from '../../packages/platform/src/lifecycle/events';
 import { hasDocker } from './deps';
 
 // Bump the tag when build.sh changes, so machines with an older image build the new one.
@@ -69,7 +68,6 @@ const RUNTIME_DIR = `/dev/shm/beacon-test-parts-${process.pid}`;
 /** The platform as deps.ts builds it, on the real engine (or `client`) and an in-memory database. */
 export function createPlatformParts(client = createDockerClient(docker), options: PartsOptions = {}) {
   const registry = new Registry();
-  const metrics = createMetrics(registry);
   const log = options.log ?? createLogger({ service: 'platform', level: 'silent' });
   const policy = options.restartPolicy;
   const config = loadConfig({
@@ -84,23 +82,19 @@ export function createPlatformParts(client = createDockerClient(docker), options
         }
       : {}),
   });
-  const platform = createDeps(config, metrics, registry, log, {
-    docker: client,
-    db: openDatabase(':memory:'),
-    ...(options.secrets ? { secrets: options.secrets } : {}),
-    ...(options.events ? { events: options.events } : {}),
-    ...(options.keys ? { keys: options.keys } : {}),
-  });
-  const { containers } = platform.appDeps;
-  return {
-    registry,
-    metrics,
-    log,
-    db: platform.db,
-    containers,
-    docker: client,
-    reconcile: platform.reconcile,
-  };
+  const platform = createDeps(
+    config,
+    { identity: { name: 'platform', version: 'test' }, log, registry },
+    {
+      docker: client,
+      db: openDatabase(':memory:'),
+      ...(options.secrets ? { secrets: options.secrets } : {}),
+      ...(options.events ? { events: options.events } : {}),
+      ...(options.keys ? { keys: options.keys } : {}),
+    },
+  );
+  const { metrics, db, containers, reconcile, logSearch, console } = platform.parts;
+  return { registry, metrics, log, db, containers, docker: client, reconcile, logSearch, console };
 }
 
 /** `docker exec` in a managed container; returns stdout. */

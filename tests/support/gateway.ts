@@ -43,20 +43,13 @@ export function startGateway({
     ...(alertToken ? { BEACON_ALERT_TOKEN: alertToken } : {}),
     ...(apiToken ? { BEACON_API_TOKEN: apiToken } : {}),
   });
-  const gateway = createDeps(config, {
-    log,
-    registry,
-    store: openDatabase(':memory:'),
-    ...(durable ? { durable } : {}),
-  });
-  const { events } = gateway;
-  const app = createApp({
-    ...gateway.appDeps,
-    identity: { name: 'gateway', version: 'test' },
-    registry,
-    log,
-    probes: events.probes,
-  });
+  const gateway = createDeps(
+    config,
+    { identity: { name: 'gateway', version: 'test' }, log, registry },
+    { store: openDatabase(':memory:'), ...(durable ? { durable } : {}) },
+  );
+  const { events } = gateway.parts;
+  const app = createApp({ ...gateway.parts, probes: events.probes });
   const server = Bun.serve({ hostname: '127.0.0.1', port, fetch: app.fetch, idleTimeout: 0 });
   return {
     url: `http://127.0.0.1:${server.port}`,
@@ -67,7 +60,7 @@ export function startGateway({
     async stop() {
       if (this.stopped) return;
       this.stopped = true;
-      for (const step of gateway.stopSteps) await step();
+      for (const step of gateway.stop.steps) await step();
       server.stop(true);
     },
   };

@@ -1,6 +1,5 @@
 import { createLogger } from '@beacon/core';
 import { Registry } from 'prom-client';
-import { createApp } from '../../packages/proxy/src/app';
 import { loadConfig } from '../../packages/proxy/src/config';
 import { openDatabase } from '../../packages/proxy/src/db';
 import { createDeps } from '../../packages/proxy/src/deps';
@@ -49,9 +48,13 @@ export async function buildProxy(
     ...(extra.maxMetricUsers ? { BEACON_METRICS_MAX_USERS: String(extra.maxMetricUsers) } : {}),
   });
   // The same parts main.ts builds.
-  const services = createDeps(config, { log, registry, store });
-  await services.start();
-  const app = createApp({ identity: { name: 'proxy', version: 'test' }, registry, log, services });
+  const proxy = createDeps(
+    config,
+    { identity: { name: 'proxy', version: 'test' }, log, registry },
+    { store },
+  );
+  await proxy.start();
+  const { app, parts: services } = proxy;
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     app.request(path, {
       method: 'POST',
@@ -89,7 +92,7 @@ export async function buildProxy(
     },
     async stop() {
       fake.stop();
-      for (const step of services.stopSteps) await step();
+      for (const step of proxy.stop.steps) await step();
     },
   };
 }

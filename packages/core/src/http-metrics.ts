@@ -24,7 +24,13 @@ type RouterMatch = [[[unknown, MatchedRoute], unknown][], unknown];
  * plain numbers per series are turned into Prometheus samples only when /metrics is scraped.
  */
 export function instrumentHttp(app: Hono, registry: Registry, buckets = HTTP_DURATION_BUCKETS): void {
-  const series = new Map<string, Series>();
+  // Every app served on one registry counts into the same series (the metrics exist once per registry).
+  let series = seriesByRegistry.get(registry);
+  if (!series) {
+    series = new Map<string, Series>();
+    seriesByRegistry.set(registry, series);
+    registerHttpMetrics(registry, series, buckets);
+  }
   const inner = app.fetch;
   const match = (method: string, path: string) =>
     (app.router.match(method === 'HEAD' ? 'GET' : method, path) as unknown as RouterMatch)[0];
@@ -70,7 +76,11 @@ export function instrumentHttp(app: Hono, registry: Registry, buckets = HTTP_DUR
     const res = inner(request, ...rest);
     return res instanceof Promise ? res.then((r) => record(request, r, start)) : record(request, res, start);
   };
+}
 
+const seriesByRegistry = new WeakMap<Registry, Map<string, Series>>();
+
+function registerHttpMetrics(registry: Registry, series: Map<string, Series>, buckets: number[]) {
   registry.registerMetric({
     name: 'http_requests_total',
     get: () => ({

@@ -1,12 +1,12 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
-import type { Probe } from './health';
+import type { Probe, ServiceIdentity } from './health';
 import { createLogger } from './logger';
 import { collectProcessMetrics, registerServiceInfo } from './metrics';
 import type { MetricsExposure } from './service-app';
 import { onShutdown, type ShutdownStep } from './shutdown';
-import { createTracing, type SpanProcessor } from './tracing';
+import { createTracing, type SpanProcessor, type Tracing } from './tracing';
 
 export interface ServeOptions {
   host: string;
@@ -18,6 +18,47 @@ export interface ServeOptions {
   closeStreams?: ShutdownStep;
   /** Bun's WebSocket handler (hono/bun createBunWebSocket), when the app upgrades connections. */
   websocket?: Bun.WebSocketHandler<unknown>;
+}
+
+/**
+ * What every service's createDeps returns: its app, what starts once it listens, how it stops, and its wired
+ * parts (for tests). main.ts hands it to serveService.
+ */
+export interface Service<Parts = unknown> {
+  app: Hono;
+  /** After the listener is up (a service that cannot listen exits before any loop starts). */
+  start(): void | Promise<void>;
+  stop: {
+    /** Long-lived streams (SSE), closed first: the listener's stop waits for open requests to end. */
+    streams?: ShutdownStep;
+    /** After the listener has stopped, in order. */
+    steps: ShutdownStep[];
+  };
+  parts: Parts;
+}
+
+/** What createDeps takes besides its config: serviceBasics' logger, registry and what it reports to. */
+export interface ServiceBasics {
+  identity: ServiceIdentity;
+  log: Logger;
+  registry: Registry;
+  exposure?: MetricsExposure;
+  tracing?: Tracing;
+  reporting?: Reporting;
+}
+
+/** main.ts: listen, then start the service's loops; SIGTERM/SIGINT stop it within the deadline. */
+export async function serveService(
+  service: Pick<Service, 'app' | 'start' | 'stop'>,
+  options: Omit<ServeOptions, 'stopSteps' | 'closeStreams'>,
+) {
+  const served = serveApp(service.app, {
+    ...options,
+    stopSteps: service.stop.steps,
+    ...(service.stop.streams ? { closeStreams: service.stop.streams } : {}),
+  });
+  await service.start();
+  return served;
 }
 
 /** Bun.serve the app and wire graceful shutdown; used only by each service's main.ts. */
@@ -113,6 +154,7 @@ export function serviceBasics(
     BEACON_METRICS_ENABLED: boolean;
     BEACON_LOKI_URL?: string | undefined;
     BEACON_OTLP_URL?: string | undefined;
+    BEACON_COMMIT?: string | undefined;
   },
   { spanProcessors = [] }: { spanProcessors?: SpanProcessor[] } = {},
 ) {
@@ -144,5 +186,10 @@ export function serviceBasics(
     /** At shutdown, after the service's own steps: the last spans and log lines go out. */
     stopSteps: [() => loki?.stop(), () => tracing.shutdown(), () => log.flush()],
   };
-  return { log, registry, exposure, tracing, reporting };
+  const identity: ServiceIdentity = {
+    name: service,
+    version,
+    ...(config.BEACON_COMMIT ? { commit: config.BEACON_COMMIT } : {}),
+  };
+  return { identity, log, registry, exposure, tracing, reporting } satisfies ServiceBasics;
 }

@@ -4,12 +4,12 @@ import {
   createTracing,
   databaseProbe,
   isLoopback,
-  type Logger,
   NOT_REPORTING,
-  type Reporting,
-  type Tracing,
+  type Service,
+  type ServiceBasics,
 } from '@beacon/core';
-import type { Registry } from 'prom-client';
+import type { UpgradeWebSocket } from 'hono/ws';
+import { createApp, type GatewayDeps } from './app';
 import { createFsArtifactStore } from './clients/artifact-store';
 import { createKernelClient } from './clients/kernel';
 import { createPlatformClient } from './clients/platform';
@@ -27,23 +27,29 @@ import { createMetrics } from './metrics';
  */
 export function createDeps(
   config: GatewayConfig,
+  basics: ServiceBasics,
   {
+    store = openDatabase(
+      join(config.BEACON_DATA_DIR, 'gateway.sqlite'),
+      config.BEACON_DATABASE_URL,
+      basics.log,
+    ),
+    durable,
+    upgradeWebSocket,
+  }: {
+    store?: GatewayStore;
+    /** The JetStream consumer's durable name (tests run several gateways on one server). */
+    durable?: string;
+    /** Bun's WebSocket upgrade (hono/bun), for the web shell's /ws. */
+    upgradeWebSocket?: UpgradeWebSocket;
+  } = {},
+) {
+  const {
     log,
     registry,
-    store = openDatabase(join(config.BEACON_DATA_DIR, 'gateway.sqlite'), config.BEACON_DATABASE_URL, log),
-    durable,
     tracing = createTracing({ service: 'gateway', version: 'dev' }),
     reporting = NOT_REPORTING,
-  }: {
-    log: Logger;
-    registry: Registry;
-    store?: GatewayStore;
-    durable?: string;
-    /** serviceBasics' tracing and what it reports to (Loki, the trace collector). */
-    tracing?: Tracing;
-    reporting?: Reporting;
-  },
-) {
+  } = basics;
   if (!config.BEACON_API_TOKEN && !isLoopback(config.BEACON_HOST))
     log.warn(
       { event: 'gateway.api_open', host: config.BEACON_HOST },
@@ -90,27 +96,31 @@ export function createDeps(
       .catch((err) => log.error({ event: 'gateway.prune_failed', err: String(err) }, 'old tasks not pruned'));
   let pruning: Timer | undefined;
 
-  return {
-    appDeps: {
-      metrics,
-      probes: [
-        databaseProbe(store),
-        { name: 'platform', required: true, check: platform.check },
-        ...events.probes,
-        ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),
-        ...reporting.probes,
-      ],
-      sse: events.sse,
-      tasks: events.tasks,
-      alertToken: config.BEACON_ALERT_TOKEN ?? config.BEACON_ADMIN_TOKEN,
-      dispatcher,
-      interactions,
-      adminToken: config.BEACON_ADMIN_TOKEN,
-      ...(config.BEACON_API_TOKEN ? { apiToken: config.BEACON_API_TOKEN } : {}),
-      audit: createAuditTrail(store, log),
-      artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
-    },
+  const parts = {
+    ...basics,
+    metrics,
+    probes: [
+      databaseProbe(store),
+      { name: 'platform', required: true, check: platform.check },
+      ...events.probes,
+      ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),
+      ...reporting.probes,
+    ],
+    sse: events.sse,
+    tasks: events.tasks,
+    alertToken: config.BEACON_ALERT_TOKEN ?? config.BEACON_ADMIN_TOKEN,
+    dispatcher,
+    interactions,
+    adminToken: config.BEACON_ADMIN_TOKEN,
+    ...(config.BEACON_API_TOKEN ? { apiToken: config.BEACON_API_TOKEN } : {}),
+    audit: createAuditTrail(store, log),
+    artifacts: { store: artifactStore, mode: artifactMode, maxBytes: config.BEACON_ARTIFACT_MAX_BYTES },
+    ...(upgradeWebSocket ? { upgradeWebSocket } : {}),
     events,
+  } satisfies GatewayDeps & Record<string, unknown>;
+  return {
+    app: createApp({ ...parts, ...basics.exposure }),
+    parts,
     /**
      * Migrations applied; tasks a restart cut off over HTTP end as interrupted (on a shared database only those
      * past the dispatch timeout: the others may be another gateway's); stored tasks past the retention go, hourly.
@@ -126,7 +136,9 @@ export function createDeps(
       pruning = setInterval(prune, 3_600_000);
       pruning.unref();
     },
-    closeStreams: () => events.sse.close(),
-    stopSteps: [() => clearInterval(pruning), () => events.stop(), store.close, ...reporting.stopSteps],
-  };
+    stop: {
+      streams: () => events.sse.close(),
+      steps: [() => clearInterval(pruning), () => events.stop(), store.close, ...reporting.stopSteps],
+    },
+  } satisfies Service<typeof parts>;
 }

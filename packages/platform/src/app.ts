@@ -14,27 +14,27 @@ import type { DockerClient } from './clients/docker';
 import type { GatewayClient } from './clients/gateway';
 import type { SessionSummaries } from './clients/langfuse';
 import type { ProxyClient } from './clients/proxy';
-import { type Console, createConsole } from './console';
-import type { ContainerService } from './containers';
-import type { PlatformEvents } from './events';
 import type { Fleet } from './fleet';
-import type { History } from './history';
-import { createLogSearch, type LogSearch } from './log-search';
+import type { ContainerService } from './lifecycle/containers';
+import type { PlatformEvents } from './lifecycle/events';
 import type { PlatformMetrics } from './metrics';
-import type { Pools } from './pools';
+import type { Console } from './observe/console-view';
+import type { History } from './observe/history';
+import type { LogSearch } from './observe/log-search';
+import type { StatsCollector } from './observe/stats-collector';
+import type { Pools } from './pools/pools';
 import { adminRoutes } from './routes/admin';
 import { containerRoutes } from './routes/containers';
 import { fleetRoutes } from './routes/fleet';
 import { historyRoutes } from './routes/history';
 import { poolRoutes } from './routes/pools';
-import type { StatsCollector } from './stats-collector';
 
 export interface PlatformDeps extends MetricsExposure {
   identity: ServiceIdentity;
   registry: Registry;
   metrics: PlatformMetrics;
   log: Logger;
-  adminToken?: string;
+  adminToken?: string | undefined;
   probes?: Probe[];
   docker?: DockerClient;
   containers?: ContainerService;
@@ -50,82 +50,69 @@ export interface PlatformDeps extends MetricsExposure {
   /** Resource history (GET /api/containers/:handle/metrics, /api/metrics/summary) and its raw retention. */
   history?: History;
   historyRawMs?: number;
-  /** The console's fleet view and stream; made here (without live pushes) when absent. */
+  /** The console's fleet view and stream (GET /admin…). */
   console?: Console;
   grafanaUrl?: string;
   /** Several Docker hosts on one database: the fleet's list, placement and forwarding. */
   fleet?: Fleet;
-  /** GET /api/logs: Loki's when configured; made here (engine logs) when absent. */
+  /** GET /api/logs: Loki's when configured, else the engine's. */
   logSearch?: LogSearch;
   /** With Langfuse configured: the session summary in GET /api/containers/:handle. */
   sessions?: SessionSummaries;
 }
 
 export function createApp(deps: PlatformDeps): Hono {
-  const { docker, containers } = deps;
+  const { docker, containers, adminToken } = deps;
   const probes: Probe[] = [...(deps.probes ?? [])];
   if (docker) probes.push({ name: 'docker', required: true, timeoutMs: 2000, check: () => docker.ping() });
   const app = createServiceApp({ ...deps, probes });
   const { events } = deps;
   if (events)
-    app.get('/api/events', adminAuth(deps.adminToken), (c) =>
+    app.get('/api/events', adminAuth(adminToken), (c) =>
       events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal),
     );
   const audited = deps.audit?.audited ?? unaudited;
-  if (deps.audit) app.route('/', deps.audit.routes(adminAuth(deps.adminToken)));
-  if (deps.pools) app.route('/', poolRoutes({ pools: deps.pools, audited, adminToken: deps.adminToken }));
-  if (docker && containers) {
-    const stats = deps.stats ?? { latest: () => undefined };
-    const pools = deps.pools?.list().map((p) => p.name) ?? [];
-    const { proxy, gateway, history, adminToken } = deps;
-    const consoleView =
-      deps.console ??
-      createConsole({
-        containers,
-        stats,
-        registry: deps.registry,
-        log: deps.log,
-        pools,
-        ...(history ? { history } : {}),
-        ...(proxy ? { proxy } : {}),
-        ...(gateway ? { gateway } : {}),
-      });
+  if (deps.audit) app.route('/', deps.audit.routes(adminAuth(adminToken)));
+  if (deps.pools) app.route('/', poolRoutes({ pools: deps.pools, audited, adminToken }));
+  if (!containers) return app;
+  const stats = deps.stats ?? { latest: () => undefined };
+  const { proxy, gateway, history } = deps;
+  if (deps.console)
     app.route(
       '/',
       adminRoutes({
         containers,
         registry: deps.registry,
-        console: consoleView,
+        console: deps.console,
         grafanaUrl: deps.grafanaUrl ?? 'http://localhost:3200',
         ...(gateway ? { gateway } : {}),
         ...(adminToken ? { adminToken } : {}),
       }),
     );
-    if (deps.fleet)
-      app.route('/', fleetRoutes({ fleet: deps.fleet, containers, ...(adminToken ? { adminToken } : {}) }));
+  if (deps.fleet)
+    app.route('/', fleetRoutes({ fleet: deps.fleet, containers, ...(adminToken ? { adminToken } : {}) }));
+  app.route(
+    '/',
+    containerRoutes({
+      containers,
+      stats,
+      audited,
+      ...(deps.logSearch ? { logSearch: deps.logSearch } : {}),
+      sessions: deps.sessions,
+      ...(adminToken ? { adminToken } : {}),
+    }),
+  );
+  if (history)
     app.route(
       '/',
-      containerRoutes({
+      historyRoutes({
+        history,
         containers,
-        stats,
-        audited,
-        logSearch: deps.logSearch ?? createLogSearch({ containers, docker }),
-        sessions: deps.sessions,
+        pools: deps.pools?.list().map((p) => p.name) ?? [],
+        rawMs: deps.historyRawMs ?? 24 * 3_600_000,
+        ...(proxy ? { proxy } : {}),
         ...(adminToken ? { adminToken } : {}),
       }),
     );
-    if (history)
-      app.route(
-        '/',
-        historyRoutes({
-          history,
-          containers,
-          pools,
-          rawMs: deps.historyRawMs ?? 24 * 3_600_000,
-          ...(proxy ? { proxy } : {}),
-          ...(adminToken ? { adminToken } : {}),
-        }),
-      );
-  }
   return app;
 }

@@ -1,6 +1,6 @@
 import { commonEnv, type EnvSource, env, langfuseEnv, langfuseTogether, parseEnv } from '@beacon/core';
 import { z } from 'zod';
-import { poolsEnvSchema } from './domain/pools';
+import { poolsEnvSchema } from './pools/domain';
 
 const schema = z
   .object({

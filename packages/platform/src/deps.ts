@@ -4,36 +4,38 @@ import {
   createMemoryBus,
   createNatsBus,
   databaseProbe,
-  type Logger,
   langfuseOf,
+  NOT_REPORTING,
   type Probe,
-  type Reporting,
+  type Service,
+  type ServiceBasics,
   sqliteStore,
 } from '@beacon/core';
 import Docker from 'dockerode';
-import type { Registry } from 'prom-client';
+import { createApp, type PlatformDeps } from './app';
 import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient, type DockerClient } from './clients/docker';
-import { createGatewayClient } from './clients/gateway';
+import { createGatewayClient, type GatewayClient } from './clients/gateway';
 import { createSessionSummaries } from './clients/langfuse';
 import { createLokiClient } from './clients/loki';
 import { createProxyClient, type ProxyClient } from './clients/proxy';
+import { createSecrets, type Secrets } from './clients/secrets';
 import type { PlatformConfig } from './config';
-import { createConsole } from './console';
-import { createContainerService } from './containers';
 import { openDatabase, type PlatformDb, schema } from './db';
-import { DockerEventWatcher } from './docker-events';
-import { createPlatformEvents, type PlatformEvents } from './events';
 import { createFleet, openFleetStore } from './fleet';
-import { HealthMonitor } from './health-monitor';
-import { createHistory } from './history';
-import { createLogSearch } from './log-search';
-import type { PlatformMetrics } from './metrics';
-import { createPools } from './pools';
-import { reconcile } from './reconcile';
-import { createReleases } from './releases';
-import { createSecrets, type Secrets } from './secrets';
-import { StatsCollector } from './stats-collector';
+import { type ContainerService, createContainerService } from './lifecycle/containers';
+import { DockerEventWatcher } from './lifecycle/engine-events';
+import { createPlatformEvents, type PlatformEvents } from './lifecycle/events';
+import { reconcile } from './lifecycle/reconcile';
+import { createReleases } from './lifecycle/releases';
+import { createMetrics, type PlatformMetrics } from './metrics';
+import { createConsole } from './observe/console-view';
+import { HealthMonitor } from './observe/health-monitor';
+import { createHistory } from './observe/history';
+import { createLogSearch } from './observe/log-search';
+import { StatsCollector } from './observe/stats-collector';
+import { billTo } from './pools/members';
+import { createPools } from './pools/pools';
 
 /** What a test puts in place of a part: an engine of its own (or one that cannot be reached), a fake. */
 export interface DepsOverrides {
@@ -43,51 +45,81 @@ export interface DepsOverrides {
   events?: PlatformEvents;
   /** In place of the proxy's key API (mint and revoke). */
   keys?: Pick<ProxyClient, 'mint' | 'revokeHandle'>;
-  /** What main.ts's serviceBasics reports to (Loki, the trace collector): their probes and last flush. */
-  reporting?: Reporting;
 }
 
-/** Everything the platform runs, built from its config; main.ts starts and stops it, tests build the same. */
-export function createDeps(
-  config: PlatformConfig,
-  metrics: PlatformMetrics,
-  registry: Registry,
-  log: Logger,
-  overrides: DepsOverrides = {},
-) {
-  const bus = config.BEACON_NATS_URL
-    ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
-    : createMemoryBus(log);
+/** Everything outside the process the platform talks to, chosen once from the config. */
+function outside(config: PlatformConfig, { log }: ServiceBasics, overrides: DepsOverrides) {
+  const proxy = config.BEACON_PROXY_URL
+    ? createProxyClient(config.BEACON_PROXY_URL, config.BEACON_ADMIN_TOKEN)
+    : undefined;
+  const langfuse = langfuseOf(config);
+  return {
+    bus: config.BEACON_NATS_URL
+      ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
+      : createMemoryBus(log),
+    secrets:
+      overrides.secrets ??
+      createSecrets({
+        dir: config.BEACON_SECRETS_DIR,
+        opToken: config.OP_SERVICE_ACCOUNT_TOKEN,
+        opTokenFile: config.BEACON_OP_TOKEN_FILE,
+        opVault: config.BEACON_OP_VAULT,
+        // Per instance: a platform sharing the host's tmpfs with another never touches its files.
+        runtimeDir: join(config.BEACON_SECRETS_RUNTIME_DIR, config.BEACON_INSTANCE),
+        mode: config.BEACON_SECRETS_MODE,
+        log,
+      }),
+    proxy,
+    keys: overrides.keys ?? proxy,
+    gateway: createGatewayClient(
+      config.BEACON_GATEWAY_URL,
+      config.BEACON_ADMIN_TOKEN,
+      config.BEACON_GATEWAY_API_TOKEN,
+    ),
+    loki: config.BEACON_LOKI_URL ? createLokiClient(config.BEACON_LOKI_URL) : undefined,
+    sessions: langfuse
+      ? createSessionSummaries(langfuse, config.BEACON_LANGFUSE_SUMMARY_TTL * 1000)
+      : undefined,
+    db: overrides.db ?? openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite')),
+    /** Several Docker hosts: the fleet's shared store; one host alone is the whole fleet. */
+    fleetStore: config.BEACON_DATABASE_URL
+      ? openFleetStore(config.BEACON_DATABASE_URL, join(config.BEACON_DATA_DIR, 'fleet.sqlite'), log)
+      : undefined,
+  };
+}
+
+/** The env every container gets besides its secrets: where NATS, the proxy and the trace collector are. */
+function containerEnv(config: PlatformConfig) {
+  const nats = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
+  const proxy = config.BEACON_KERNEL_PROXY_URL ?? config.BEACON_PROXY_URL;
+  const otlp = config.BEACON_KERNEL_OTLP_URL ?? config.BEACON_OTLP_URL;
+  return (handle: string) => ({
+    BEACON_HANDLE: handle,
+    ...(nats ? { BEACON_NATS_URL: nats } : {}),
+    ...(proxy ? { BEACON_PROXY_URL: proxy } : {}),
+    ...(otlp ? { BEACON_OTLP_URL: otlp } : {}),
+  });
+}
+
+export type PlatformParts = ReturnType<typeof createDeps>['parts'];
+
+/** Everything the platform runs, built from its config; main.ts serves it, tests build the same. */
+export function createDeps(config: PlatformConfig, basics: ServiceBasics, overrides: DepsOverrides = {}) {
+  const { log, registry, reporting = NOT_REPORTING } = basics;
+  const metrics = createMetrics(registry);
+  const { bus, secrets, proxy, keys, gateway, loki, sessions, db, fleetStore } = outside(
+    config,
+    basics,
+    overrides,
+  );
   const docker =
     overrides.docker ??
     createDockerClient(new Docker(), config.BEACON_INSTANCE, (operation, status, seconds) =>
       metrics.dockerOperationDuration.observe({ operation, status }, seconds),
     );
-  const secrets =
-    overrides.secrets ??
-    createSecrets({
-      dir: config.BEACON_SECRETS_DIR,
-      opToken: config.OP_SERVICE_ACCOUNT_TOKEN,
-      opTokenFile: config.BEACON_OP_TOKEN_FILE,
-      opVault: config.BEACON_OP_VAULT,
-      // Per instance: a platform sharing the host's tmpfs with another never touches its files.
-      runtimeDir: join(config.BEACON_SECRETS_RUNTIME_DIR, config.BEACON_INSTANCE),
-      mode: config.BEACON_SECRETS_MODE,
-      log,
-    });
-  const proxyUrl = config.BEACON_PROXY_URL;
-  const proxy = proxyUrl ? createProxyClient(proxyUrl, config.BEACON_ADMIN_TOKEN) : undefined;
-  const keys = overrides.keys ?? proxy;
-  const db = overrides.db ?? openDatabase(join(config.BEACON_DATA_DIR, 'platform.sqlite'));
   const store = sqliteStore(db, schema);
-  /** Several Docker hosts: the fleet's shared store; one host alone is the whole fleet. */
-  const fleetStore = config.BEACON_DATABASE_URL
-    ? openFleetStore(config.BEACON_DATABASE_URL, join(config.BEACON_DATA_DIR, 'fleet.sqlite'), log)
-    : undefined;
   const events = overrides.events ?? createPlatformEvents(bus, log, db);
   const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
-  const natsUrl = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
-  const otlpUrl = config.BEACON_KERNEL_OTLP_URL ?? config.BEACON_OTLP_URL;
   const defaults = {
     image: config.BEACON_DEFAULT_IMAGE,
     ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
@@ -95,6 +127,7 @@ export function createDeps(
     cpus: config.BEACON_DEFAULT_CPUS,
     ttlSeconds: config.BEACON_CONTAINER_TTL,
   };
+  const tenantOf = billTo(db);
   const containers = createContainerService({
     docker,
     db,
@@ -103,14 +136,9 @@ export function createDeps(
     events,
     secrets,
     releases,
-    env: (handle) => ({
-      BEACON_HANDLE: handle,
-      ...(natsUrl ? { BEACON_NATS_URL: natsUrl } : {}),
-      ...(proxyUrl ? { BEACON_PROXY_URL: config.BEACON_KERNEL_PROXY_URL ?? proxyUrl } : {}),
-      ...(otlpUrl ? { BEACON_OTLP_URL: otlpUrl } : {}),
-    }),
+    env: containerEnv(config),
     // A pooled container recycled while a tenant holds it keeps billing that tenant.
-    ...(keys ? { mintKey: (handle, owner) => keys.mint(pools.tenantOf(handle) ?? owner, handle) } : {}),
+    ...(keys ? { mintKey: (handle, owner) => keys.mint(tenantOf(handle) ?? owner, handle) } : {}),
     defaults,
     restartPolicy: {
       initialMs: config.BEACON_RESTART_BACKOFF * 1000,
@@ -120,24 +148,6 @@ export function createDeps(
   });
   const reconcileOnce = (atStart = false) =>
     reconcile({ docker, db, log, defaults, containers, secretHandles: secrets.handles }, { atStart });
-  const history = createHistory({
-    db,
-    log,
-    rawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
-    aggregateMs: config.BEACON_HISTORY_DAYS * 86_400_000,
-  });
-  const stats = new StatsCollector({
-    docker,
-    metrics,
-    log,
-    intervalMs: config.BEACON_STATS_INTERVAL * 1000,
-    cgroup: createCgroupReader(),
-    streams: config.BEACON_STATS_STREAM,
-    onCycle: (at, collected) => {
-      history.record(at, collected);
-      consoleView.push();
-    },
-  });
   const pools = createPools({
     containers,
     db,
@@ -153,22 +163,21 @@ export function createDeps(
         }
       : {}),
   });
-  const gateway = createGatewayClient(
-    config.BEACON_GATEWAY_URL,
-    config.BEACON_ADMIN_TOKEN,
-    config.BEACON_GATEWAY_API_TOKEN,
-  );
-  const consoleView = createConsole({
-    containers,
-    stats,
-    history,
-    registry,
+  const {
+    start: startObservers,
+    stopSteps: observerSteps,
+    ...observe
+  } = observers(config, {
     log,
+    registry,
+    metrics,
+    docker,
+    containers,
+    events,
+    db,
+    proxy,
     gateway,
-    pools: config.BEACON_POOLS.map((p) => p.name),
-    ...(proxy ? { proxy } : {}),
   });
-  events.listen(() => consoleView.push());
   const fleet =
     fleetStore &&
     createFleet({
@@ -183,17 +192,6 @@ export function createDeps(
         metrics.fleetLost.set(lost);
       },
     });
-  const monitor = new HealthMonitor({
-    containers,
-    docker,
-    metrics,
-    log,
-    stats,
-    events,
-    intervalMs: config.BEACON_HEALTH_INTERVAL * 1000,
-    timeoutMs: config.BEACON_HEALTH_TIMEOUT * 1000,
-    retries: config.BEACON_HEALTH_RETRIES,
-  });
   const watcher = new DockerEventWatcher({
     docker,
     metrics,
@@ -203,15 +201,6 @@ export function createDeps(
     onState: (handle, action, id) => containers.applyEngineAction(handle, action, id),
     instance: config.BEACON_INSTANCE,
   });
-  const langfuse = langfuseOf(config);
-  const sessions = langfuse
-    ? createSessionSummaries(langfuse, config.BEACON_LANGFUSE_SUMMARY_TTL * 1000)
-    : undefined;
-  const logSearch = createLogSearch({
-    containers,
-    docker,
-    loki: config.BEACON_LOKI_URL ? createLokiClient(config.BEACON_LOKI_URL) : undefined,
-  });
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
     databaseProbe(store),
@@ -219,8 +208,30 @@ export function createDeps(
     ...(fleetStore ? [{ ...databaseProbe(fleetStore, 'fleet_database'), required: false }] : []),
     ...(config.BEACON_NATS_URL ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] : []),
     ...(sessions ? [sessions.probe] : []),
-    ...(overrides.reporting?.probes ?? []),
+    ...reporting.probes,
   ];
+  const parts = {
+    ...basics,
+    metrics,
+    probes,
+    adminToken: config.BEACON_ADMIN_TOKEN,
+    docker,
+    containers,
+    events,
+    pools,
+    proxy,
+    gateway,
+    ...observe,
+    historyRawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
+    ...(fleet ? { fleet } : {}),
+    // In a fleet, one trail for every host's platform.
+    audit: createAuditTrail(fleetStore ?? store, log),
+    grafanaUrl: config.BEACON_GRAFANA_URL,
+    logSearch: createLogSearch({ containers, docker, loki }),
+    ...(sessions ? { sessions } : {}),
+    db,
+    reconcile: reconcileOnce,
+  } satisfies PlatformDeps & Record<string, unknown>;
 
   // Docker may be down at start: keep serving (health says so) and reconcile once it answers.
   const reconcileAtStart = async (): Promise<void> => {
@@ -235,55 +246,93 @@ export function createDeps(
   };
 
   return {
-    db,
-    reconcile: reconcileOnce,
-    appDeps: {
-      registry,
-      metrics,
-      log,
-      docker,
-      containers,
-      stats,
-      events,
-      pools,
-      proxy,
-      probes,
-      history,
-      historyRawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
-      console: consoleView,
-      ...(fleet ? { fleet } : {}),
-      gateway,
-      // In a fleet, one trail for every host's platform.
-      audit: createAuditTrail(fleetStore ?? store, log),
-      grafanaUrl: config.BEACON_GRAFANA_URL,
-      logSearch,
-      ...(sessions ? { sessions } : {}),
-    },
+    app: createApp({ ...parts, ...basics.exposure }),
+    parts,
     start() {
       void fleet?.start();
       // Pools rebuild from records that agree with the engine.
       void reconcileAtStart().then(() => pools.start());
       releases.start();
       watcher.start();
+      startObservers();
+    },
+    stop: {
+      streams: () => {
+        events.close();
+        observe.console.close();
+      },
+      steps: [
+        () => pools.stop(),
+        () => releases.stop(),
+        () => containers.close(),
+        ...observerSteps,
+        () => watcher.stop(),
+        () => bus.close(),
+        async () => fleet?.stop(),
+        ...reporting.stopSteps,
+      ],
+    },
+  } satisfies Service<typeof parts>;
+}
+
+/** The stats collector, history, health monitor and console: each stats cycle is recorded, then pushed. */
+function observers(
+  config: PlatformConfig,
+  deps: Pick<ServiceBasics, 'log' | 'registry'> & {
+    metrics: PlatformMetrics;
+    docker: DockerClient;
+    containers: ContainerService;
+    events: PlatformEvents;
+    db: PlatformDb;
+    proxy: ProxyClient | undefined;
+    gateway: GatewayClient;
+  },
+) {
+  const { log, metrics, docker, containers, events, db } = deps;
+  const history = createHistory({
+    db,
+    log,
+    rawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
+    aggregateMs: config.BEACON_HISTORY_DAYS * 86_400_000,
+  });
+  const stats = new StatsCollector({
+    docker,
+    metrics,
+    log,
+    intervalMs: config.BEACON_STATS_INTERVAL * 1000,
+    cgroup: createCgroupReader(),
+    streams: config.BEACON_STATS_STREAM,
+  });
+  const consoleView = createConsole({
+    ...deps,
+    stats,
+    history,
+    pools: config.BEACON_POOLS.map((p) => p.name),
+    ...(deps.proxy ? { proxy: deps.proxy } : {}),
+  });
+  stats.afterCycle((at, collected) => history.record(at, collected));
+  stats.afterCycle(() => consoleView.push());
+  events.listen(() => consoleView.push());
+  const monitor = new HealthMonitor({
+    containers,
+    docker,
+    metrics,
+    log,
+    stats,
+    events,
+    intervalMs: config.BEACON_HEALTH_INTERVAL * 1000,
+    timeoutMs: config.BEACON_HEALTH_TIMEOUT * 1000,
+    retries: config.BEACON_HEALTH_RETRIES,
+  });
+  return {
+    stats,
+    history,
+    console: consoleView,
+    start() {
       history.start();
       stats.start();
       monitor.start();
     },
-    closeStreams: () => {
-      events.close();
-      consoleView.close();
-    },
-    stopSteps: [
-      () => pools.stop(),
-      () => releases.stop(),
-      () => containers.close(),
-      () => monitor.stop(),
-      () => stats.stop(),
-      () => history.stop(),
-      () => watcher.stop(),
-      () => bus.close(),
-      async () => fleet?.stop(),
-      ...(overrides.reporting?.stopSteps ?? []),
-    ],
+    stopSteps: [() => monitor.stop(), () => stats.stop(), () => history.stop()],
   };
 }

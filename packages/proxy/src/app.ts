@@ -1,4 +1,5 @@
 import {
+  type AuditTrail,
   createServiceApp,
   type Logger,
   type MetricsExposure,
@@ -7,9 +8,13 @@ import {
 } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { ProxyServices } from './deps';
+import type { PriceTable } from './domain/prices';
+import type { Forwarder } from './forward/forwarder';
+import type { KeyStore } from './keys';
+import type { QuotaGuard } from './quotas/guard';
 import { adminRoutes } from './routes/admin';
 import { aiRoutes } from './routes/ai';
+import type { UsageStore } from './usage-store';
 
 export interface ProxyDeps extends MetricsExposure {
   identity: ServiceIdentity;
@@ -17,15 +22,20 @@ export interface ProxyDeps extends MetricsExposure {
   log: Logger;
   adminToken?: string | undefined;
   probes?: Probe[];
-  /** What createDeps built; without it the app answers only the shared routes (the metrics tests). */
-  services?: Omit<ProxyServices, 'start' | 'stopSteps'>;
+  /** The AI surface and the admin API; without them the app answers only the shared routes. */
+  forwarder?: Forwarder;
+  prices?: PriceTable;
+  usage?: UsageStore;
+  keys?: KeyStore;
+  quotas?: QuotaGuard;
+  audit?: AuditTrail;
 }
 
 export function createApp(deps: ProxyDeps): Hono {
-  const { services, adminToken } = deps;
-  const app = createServiceApp({ ...deps, probes: [...(deps.probes ?? []), ...(services?.probes ?? [])] });
-  if (!services) return app;
-  app.route('/', aiRoutes(services));
-  app.route('/', adminRoutes({ ...services, adminToken }));
+  const app = createServiceApp(deps);
+  const { forwarder, prices, usage, keys, quotas, audit, adminToken } = deps;
+  if (forwarder && prices) app.route('/', aiRoutes({ forwarder, prices }));
+  if (usage && keys && quotas && audit)
+    app.route('/', adminRoutes({ usage, keys, quotas, audit, adminToken }));
   return app;
 }

@@ -3,44 +3,44 @@ import {
   createAuditTrail,
   createTracing,
   databaseProbe,
-  type Logger,
   langfuseOf,
   langfuseProbe,
   NOT_REPORTING,
-  type Reporting,
-  type Tracing,
+  type Service,
+  type ServiceBasics,
 } from '@beacon/core';
-import type { Registry } from 'prom-client';
+import { createApp } from './app';
 import { createGenerations } from './clients/langfuse';
 import { createUpstreamClient } from './clients/upstream';
 import type { ProxyConfig } from './config';
 import { openDatabase, type ProxyStore } from './db';
-import { createForwarder } from './forward';
+import { createForwarder } from './forward/forwarder';
 import { createKeyStore } from './keys';
 import { createMetrics } from './metrics';
 import { loadPrices } from './prices';
-import { createQuotaGuard } from './quotas';
+import { createQuotaGuard } from './quotas/guard';
 import { createRecorder } from './recorder';
 import { createUsageStore } from './usage-store';
 
 /** Everything the proxy runs, built from its config; main.ts serves it, tests build the same. */
 export function createDeps(
   config: ProxyConfig,
+  basics: ServiceBasics,
   {
+    store = openDatabase(
+      join(config.BEACON_DATA_DIR, 'proxy.sqlite'),
+      config.BEACON_DATABASE_URL,
+      basics.log,
+    ),
+  }: { store?: ProxyStore } = {},
+) {
+  const {
     log,
     registry,
-    store = openDatabase(join(config.BEACON_DATA_DIR, 'proxy.sqlite'), config.BEACON_DATABASE_URL, log),
+    // serviceBasics' tracing carries Langfuse's processor when it is configured.
     tracing = createTracing({ service: 'proxy', version: 'dev' }),
     reporting = NOT_REPORTING,
-  }: {
-    log: Logger;
-    registry: Registry;
-    store?: ProxyStore;
-    /** serviceBasics' tracing (with Langfuse's processor when configured) and what it reports to. */
-    tracing?: Tracing;
-    reporting?: Reporting;
-  },
-) {
+  } = basics;
   const langfuse = langfuseOf(config);
   const generations = langfuse
     ? createGenerations(tracing.provider, config.BEACON_LANGFUSE_CAPTURE_PROMPTS)
@@ -81,7 +81,9 @@ export function createDeps(
     return byUser;
   }
   let sweep: Timer | undefined;
-  return {
+  const parts = {
+    ...basics,
+    adminToken: config.BEACON_ADMIN_TOKEN,
     metrics,
     store,
     usage,
@@ -95,6 +97,10 @@ export function createDeps(
       ...(langfuse ? [langfuseProbe(langfuse.url)] : []),
       ...reporting.probes,
     ],
+  };
+  return {
+    app: createApp({ ...parts, ...basics.exposure }),
+    parts,
     /** Migrations applied, the other replicas heard, crash leftovers charged. */
     async start() {
       await Promise.all([store.ready, keys.ready, quotas.ready]);
@@ -115,8 +121,8 @@ export function createDeps(
         );
     },
     /** After the listener has drained: the last usage rows are written before the process exits. */
-    stopSteps: [() => clearInterval(sweep), usage.flush, store.close, ...reporting.stopSteps],
-  };
+    stop: { steps: [() => clearInterval(sweep), usage.flush, store.close, ...reporting.stopSteps] },
+  } satisfies Service<typeof parts>;
 }
 
-export type ProxyServices = ReturnType<typeof createDeps>;
+export type ProxyParts = ReturnType<typeof createDeps>['parts'];

@@ -3,9 +3,9 @@ import { AppError, adminAuth, parseWith } from '@beacon/core';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { GatewayClient } from '../clients/gateway';
-import { type Console, unhealthyHandles } from '../console';
-import type { ContainerService } from '../containers';
 import { handleSchema } from '../domain/spec';
+import type { ContainerService } from '../lifecycle/containers';
+import { type Console, unhealthyHandles } from '../observe/console-view';
 
 export interface AdminDeps {
   containers: ContainerService;
@@ -16,11 +16,11 @@ export interface AdminDeps {
   adminToken?: string;
 }
 
-const CONSOLE_DIR = join(import.meta.dir, '../console');
+const STATIC_DIR = join(import.meta.dir, '../../static');
 /** What /admin/assets serves: the page's own files and uPlot, from the platform itself (no CDN). */
 const ASSETS: Record<string, { path: string; type: string }> = {
-  'console.js': { path: join(CONSOLE_DIR, 'console.js'), type: 'text/javascript' },
-  'console.css': { path: join(CONSOLE_DIR, 'console.css'), type: 'text/css' },
+  'console.js': { path: join(STATIC_DIR, 'console.js'), type: 'text/javascript' },
+  'console.css': { path: join(STATIC_DIR, 'console.css'), type: 'text/css' },
   'uPlot.js': {
     path: Bun.resolveSync('uplot/dist/uPlot.iife.min.js', import.meta.dir),
     type: 'text/javascript',
@@ -49,7 +49,7 @@ export function adminRoutes({
   app.use('/admin', adminAuth(adminToken));
   app.use('/admin/*', adminAuth(adminToken));
   app.get('/admin', (c) =>
-    c.body(Bun.file(join(CONSOLE_DIR, 'index.html')).stream(), 200, {
+    c.body(Bun.file(join(STATIC_DIR, 'index.html')).stream(), 200, {
       'content-type': 'text/html; charset=utf-8',
     }),
   );

@@ -2,18 +2,18 @@ import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAudi
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { SessionSummaries } from '../clients/langfuse';
-import type { ContainerService } from '../containers';
 import { toView } from '../domain/container-view';
 import { timeWindow } from '../domain/history';
 import { createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
-import type { LogSearch } from '../log-search';
-import type { StatsCollector } from '../stats-collector';
+import type { ContainerService } from '../lifecycle/containers';
+import type { LogSearch } from '../observe/log-search';
+import type { StatsCollector } from '../observe/stats-collector';
 
 export interface ContainerRoutesDeps {
   containers: ContainerService;
   stats: Pick<StatsCollector, 'latest'>;
   audited: AuditTrail['audited'];
-  logSearch: LogSearch;
+  logSearch?: LogSearch;
   /** With Langfuse configured: each container's session summary. */
   sessions?: SessionSummaries | undefined;
   adminToken?: string;
@@ -99,20 +99,21 @@ export function containerRoutes({
     return c.json({ handle, lines: await containers.logs(handle, { ...(since ? { since } : {}), tail }) });
   });
   // Logs across containers (US52): Loki's when it is configured, else the engine's.
-  app.get('/api/logs', async (c) => {
-    const { since, until, ...query } = parseWith(searchQuery, c.req.query(), 'query');
-    const { from, to } = timeWindow(since?.getTime(), until?.getTime(), 3_600_000, {
-      start: 'since',
-      end: 'query.until',
+  if (logSearch)
+    app.get('/api/logs', async (c) => {
+      const { since, until, ...query } = parseWith(searchQuery, c.req.query(), 'query');
+      const { from, to } = timeWindow(since?.getTime(), until?.getTime(), 3_600_000, {
+        start: 'since',
+        end: 'query.until',
+      });
+      const window = { since: new Date(from), until: new Date(to) };
+      const lines = await logSearch.search({ ...query, ...window });
+      return c.json({
+        source: logSearch.source,
+        since: window.since.toISOString(),
+        until: window.until.toISOString(),
+        lines,
+      });
     });
-    const window = { since: new Date(from), until: new Date(to) };
-    const lines = await logSearch.search({ ...query, ...window });
-    return c.json({
-      source: logSearch.source,
-      since: window.since.toISOString(),
-      until: window.until.toISOString(),
-      lines,
-    });
-  });
   return app;
 }

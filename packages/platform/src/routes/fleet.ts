@@ -1,8 +1,8 @@
 import { AppError, adminAuth } from '@beacon/core';
 import { type Context, Hono, type Next } from 'hono';
-import type { ContainerService } from '../containers';
 import { toView } from '../domain/container-view';
 import type { Fleet, FleetHost, FleetView } from '../fleet';
+import type { ContainerService } from '../lifecycle/containers';
 
 /** Set on a request one platform passes to another: the receiver answers it itself, never passes it on. */
 const FORWARDED_HEADER = 'x-beacon-forwarded-by';

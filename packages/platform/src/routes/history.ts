@@ -2,11 +2,11 @@ import { AppError, adminAuth, isoDateTime as iso, parseWith } from '@beacon/core
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ProxyClient } from '../clients/proxy';
-import type { ContainerService } from '../containers';
-import { lastDays, splitCosts } from '../domain/console';
+import { lastDays, splitCosts } from '../domain/console-rows';
 import { defaultStep, minuteView, sampleView, timeWindow } from '../domain/history';
 import { handleSchema } from '../domain/spec';
-import type { History } from '../history';
+import type { ContainerService } from '../lifecycle/containers';
+import type { History } from '../observe/history';
 
 export interface HistoryRoutesDeps {
   history: History;

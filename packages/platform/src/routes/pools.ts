@@ -1,7 +1,7 @@
 import { type AuditTrail, adminAuth, parseJsonBody, setAuditTarget } from '@beacon/core';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Pools } from '../pools';
+import type { Pools } from '../pools/pools';
 
 const tenantBody = z.object({ tenant: z.string().min(1).max(128) });
 

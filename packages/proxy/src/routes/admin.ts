@@ -2,7 +2,7 @@ import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAudi
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { KeyStore } from '../keys';
-import type { QuotaGuard } from '../quotas';
+import type { QuotaGuard } from '../quotas/guard';
 import { USAGE_DIMENSIONS, type UsageDimension, type UsageStore } from '../usage-store';
 
 const name = z.string().min(1).max(128);

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { PriceTable } from '../domain/prices';
-import type { Forwarder } from '../forward';
+import type { Forwarder } from '../forward/forwarder';
 
 /** The OpenAI- and Anthropic-compatible surface callers (kernels, SDKs) talk to. */
 export function aiRoutes({ forwarder, prices }: { forwarder: Forwarder; prices: PriceTable }) {

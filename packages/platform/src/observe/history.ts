@@ -1,15 +1,15 @@
 import type { Logger } from '@beacon/core';
 import { and, asc, eq, getTableColumns, gte, inArray, lt, max, sql } from 'drizzle-orm';
-import type { PlatformDb } from './db';
-import { type MinuteRow, type SampleRow, sampleMinutes, samples } from './db/schema/samples';
+import type { PlatformDb } from '../db';
+import { type MinuteRow, type SampleRow, sampleMinutes, samples } from '../db/schema/samples';
 import {
   aggregateMinutes,
   combineMinutes,
   type NetworkReading,
   retentionCutoffs,
   toSample,
-} from './domain/history';
-import type { ContainerStats } from './domain/stats';
+} from '../domain/history';
+import type { ContainerStats } from '../domain/stats';
 
 const MINUTE = 60_000;
 /** An aggregate written again (a minute closed before a restart and again after) takes the new values. */

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { type Logger, PROXY_KEY_FILE } from '@beacon/core';
-import { type DockerClient, LABELS } from './clients/docker';
-import { type ContainerSpec, containerName, type SpecDefaults } from './domain/spec';
-import type { PlatformMetrics } from './metrics';
-import { fileOwner, type Secrets } from './secrets';
+import { type DockerClient, LABELS } from '../clients/docker';
+import { fileOwner, type Secrets } from '../clients/secrets';
+import { type ContainerSpec, containerName, type SpecDefaults } from '../domain/spec';
+import type { PlatformMetrics } from '../metrics';
 
 export interface ProvisionerDeps {
   docker: DockerClient;
@@ -72,3 +72,5 @@ export function createProvisioner({
     }
   };
 }
+
+export type Provision = ReturnType<typeof createProvisioner>;

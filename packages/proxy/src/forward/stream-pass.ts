@@ -1,4 +1,4 @@
-import type { CallStatus } from './recorder';
+import type { CallStatus } from '../recorder';
 
 export interface PassThroughHooks {
   /** Every chunk, on its way (usage is read from it). */

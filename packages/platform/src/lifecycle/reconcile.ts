@@ -1,9 +1,9 @@
 import type { Logger } from '@beacon/core';
-import { type DockerClient, LABELS } from './clients/docker';
+import { type DockerClient, LABELS } from '../clients/docker';
+import type { PlatformDb } from '../db';
+import { containers } from '../db/schema/containers';
+import { type ContainerSpec, recordState, type SpecDefaults } from '../domain/spec';
 import type { ContainerService } from './containers';
-import type { PlatformDb } from './db';
-import { containers } from './db/schema/containers';
-import { type ContainerSpec, recordState, type SpecDefaults } from './domain/spec';
 
 export interface ReconcileDeps {
   docker: DockerClient;

@@ -1,7 +1,7 @@
 import { type ContainerEvent, type EventBus, type Logger, SseBroadcaster, subjects } from '@beacon/core';
 import { desc, lte } from 'drizzle-orm';
-import type { PlatformDb } from './db';
-import { events as eventLog } from './db/schema/events';
+import type { PlatformDb } from '../db';
+import { events as eventLog } from '../db/schema/events';
 
 /** Events kept for replay (SSE ring and table alike). */
 const KEEP = 1024;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { healthSettingSchema } from './spec';
+import { healthSettingSchema } from '../domain/spec';
 
 export const poolConfigSchema = z
   .object({

@@ -1,11 +1,11 @@
 import type { Logger } from '@beacon/core';
-import { type CheckOutcome, checkContainer } from './clients/container-health';
-import type { DockerClient } from './clients/docker';
-import type { ContainerService } from './containers';
-import type { ContainerRow } from './db/schema/containers';
-import { type ContainerSpec, containerName, poolOf } from './domain/spec';
-import type { PlatformEvents } from './events';
-import type { PlatformMetrics } from './metrics';
+import { type CheckOutcome, checkContainer } from '../clients/container-health';
+import type { DockerClient } from '../clients/docker';
+import type { ContainerRow } from '../db/schema/containers';
+import { type ContainerSpec, containerName, poolOf } from '../domain/spec';
+import type { ContainerService } from '../lifecycle/containers';
+import type { PlatformEvents } from '../lifecycle/events';
+import type { PlatformMetrics } from '../metrics';
 import type { StatsCollector } from './stats-collector';
 
 export interface HealthMonitorOptions {

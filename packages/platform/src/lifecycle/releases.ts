@@ -1,8 +1,8 @@
 import type { Logger } from '@beacon/core';
 import { eq, sql } from 'drizzle-orm';
-import type { PlatformDb } from './db';
-import { releases } from './db/schema/releases';
-import type { Secrets } from './secrets';
+import type { Secrets } from '../clients/secrets';
+import type { PlatformDb } from '../db';
+import { releases } from '../db/schema/releases';
 
 export interface ReleaseDeps {
   db: PlatformDb;

@@ -1,10 +1,17 @@
 import { type Logger, SseBroadcaster } from '@beacon/core';
 import type { Registry } from 'prom-client';
-import type { GatewayAlert, GatewayClient } from './clients/gateway';
-import type { CostRow, ProxyClient } from './clients/proxy';
-import type { ContainerService } from './containers';
-import { firingNow, fleetRows, lastDays, poolOfHandle, recentPoints, splitCosts } from './domain/console';
-import type { ContainerSpec } from './domain/spec';
+import type { GatewayAlert, GatewayClient } from '../clients/gateway';
+import type { CostRow, ProxyClient } from '../clients/proxy';
+import {
+  firingNow,
+  fleetRows,
+  lastDays,
+  poolOfHandle,
+  recentPoints,
+  splitCosts,
+} from '../domain/console-rows';
+import type { ContainerSpec } from '../domain/spec';
+import type { ContainerService } from '../lifecycle/containers';
 import type { History } from './history';
 import type { StatsCollector } from './stats-collector';
 

@@ -1,7 +1,7 @@
 import type { Logger } from '@beacon/core';
-import { belongsTo, DEFAULT_INSTANCE, type DockerClient, LABELS, LineSplitter } from './clients/docker';
+import { belongsTo, DEFAULT_INSTANCE, type DockerClient, LABELS, LineSplitter } from '../clients/docker';
+import type { PlatformMetrics } from '../metrics';
 import type { PlatformEvents } from './events';
-import type { PlatformMetrics } from './metrics';
 
 /** Engine actions the platform follows, and the bus event type each becomes. */
 const ACTIONS: Record<string, string> = {

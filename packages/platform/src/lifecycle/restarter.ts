@@ -1,5 +1,5 @@
 import type { Logger } from '@beacon/core';
-import { type BackoffPolicy, nextAttempt, restartDelay } from './domain/restart-policy';
+import { type BackoffPolicy, nextAttempt, restartDelay } from '../domain/restart-policy';
 
 export interface RestarterDeps {
   policy: BackoffPolicy;

@@ -1,8 +1,8 @@
 import { AppError, mapWithConcurrency } from '@beacon/core';
-import type { DockerClient } from './clients/docker';
-import type { FoundLine, LokiClient, LokiQuery } from './clients/loki';
-import type { ContainerService } from './containers';
-import { containerName } from './domain/spec';
+import type { DockerClient } from '../clients/docker';
+import type { FoundLine, LokiClient, LokiQuery } from '../clients/loki';
+import { containerName } from '../domain/spec';
+import type { ContainerService } from '../lifecycle/containers';
 
 /** Engine log reads in flight at once when searching without Loki. */
 const ENGINE_READS = 8;

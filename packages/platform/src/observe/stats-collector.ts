@@ -1,10 +1,10 @@
 import { type Logger, mapWithConcurrency } from '@beacon/core';
 import type { Counter } from 'prom-client';
-import type { CgroupReader } from './clients/cgroup';
-import { type DockerClient, LABELS, type ManagedContainer } from './clients/docker';
-import { createStatsStreams, type StatsStreams } from './clients/stats-streams';
-import { type ContainerStats, type CpuSample, type DockerStatsJson, toContainerStats } from './domain/stats';
-import type { PlatformMetrics } from './metrics';
+import type { CgroupReader } from '../clients/cgroup';
+import { type DockerClient, LABELS, type ManagedContainer } from '../clients/docker';
+import { createStatsStreams, type StatsStreams } from '../clients/stats-streams';
+import { type ContainerStats, type CpuSample, type DockerStatsJson, toContainerStats } from '../domain/stats';
+import type { PlatformMetrics } from '../metrics';
 
 export interface StatsCollectorOptions {
   docker: DockerClient;
@@ -24,9 +24,9 @@ export interface StatsCollectorOptions {
    * every 15 s).
    */
   streams?: boolean;
-  /** Told after every cycle (the history records it, the console pushes it). */
-  onCycle?: (at: number, collected: Map<string, ContainerStats>) => void;
 }
+
+export type CycleListener = (at: number, collected: Map<string, ContainerStats>) => void;
 
 type PerHandleCounter = Counter<'handle'>;
 
@@ -37,8 +37,9 @@ type PerHandleCounter = Counter<'handle'>;
  * gone.
  */
 export class StatsCollector {
-  readonly #opts: Required<Omit<StatsCollectorOptions, 'cgroup' | 'onCycle' | 'streams'>> &
-    Pick<StatsCollectorOptions, 'cgroup' | 'onCycle'>;
+  readonly #opts: Required<Omit<StatsCollectorOptions, 'cgroup' | 'streams'>> &
+    Pick<StatsCollectorOptions, 'cgroup'>;
+  readonly #listeners: CycleListener[] = [];
   #timer: Timer | undefined;
   #running: Promise<unknown> | undefined;
   /** Per container id: the last CPU sample. */
@@ -57,6 +58,11 @@ export class StatsCollector {
     // took ceil(N / 32) ticks: 4.4 s for 100).
     this.#opts = { concurrency: 256, callTimeoutMs: 5000, ...options };
     this.#streams = options.streams ? createStatsStreams(options.docker, options.log) : undefined;
+  }
+
+  /** Told after every cycle, in the order they were added (the history records it, the console pushes it). */
+  afterCycle(listener: CycleListener): void {
+    this.#listeners.push(listener);
   }
 
   start(): void {
@@ -138,7 +144,8 @@ export class StatsCollector {
       this.#streams?.keepOnly(liveIds);
       this.#knownHandles = present;
       this.#latest = collected;
-      this.#opts.onCycle?.(Date.now(), collected);
+      const at = Date.now();
+      for (const listener of this.#listeners) listener(at, collected);
       return collected;
     } finally {
       end();

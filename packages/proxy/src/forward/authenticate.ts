@@ -1,0 +1,38 @@
+import type { Logger } from '@beacon/core';
+import type { Context } from 'hono';
+import type { Provider } from '../domain/prices';
+import type { KeyOwner, KeyStore } from '../keys';
+import { fail } from './reply';
+
+function presentedKey(c: Context): string | undefined {
+  const auth = c.req.header('authorization');
+  if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  return c.req.header('x-api-key') ?? undefined;
+}
+
+/** A caller's Beacon key (Bearer or x-api-key) checked against the key store; refusals in the provider's shape. */
+export function createAuthenticator(keys: Pick<KeyStore, 'verify'>, log: Logger) {
+  /** Keys and budgets cannot be checked while the database is away: the call is refused, never let through. */
+  const away = (c: Context, provider: Provider, err: unknown) => {
+    log.error({ event: 'proxy.database_unavailable', err: String(err) }, 'call refused: its store is away');
+    const message = 'the proxy cannot check keys and budgets right now; retry shortly';
+    return fail(c, provider, 503, 'unavailable', message, { 'retry-after': '5' });
+  };
+
+  async function authenticate(c: Context, provider: Provider): Promise<KeyOwner | Response> {
+    const key = presentedKey(c);
+    if (!key)
+      return fail(
+        c,
+        provider,
+        401,
+        'unauthorized',
+        'missing API key: send Authorization: Bearer or x-api-key',
+      );
+    const owner = await keys.verify(key).catch((err: unknown) => away(c, provider, err));
+    if (owner instanceof Response) return owner;
+    return owner ?? fail(c, provider, 401, 'unauthorized', 'unknown or revoked API key');
+  }
+
+  return { authenticate, away };
+}

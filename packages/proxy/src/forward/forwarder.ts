@@ -1,0 +1,178 @@
+import { endSpan, type Logger, type Span, SpanKind, type Tracing, traceparentOf } from '@beacon/core';
+import type { Context } from 'hono';
+import type { Generations } from '../clients/langfuse';
+import type { UpstreamClient } from '../clients/upstream';
+import { parseCall, worstCaseUsd } from '../domain/budget';
+import { NO_USAGE, type Provider } from '../domain/prices';
+import { providerError } from '../domain/provider-errors';
+import type { KeyStore } from '../keys';
+import type { ProxyMetrics } from '../metrics';
+import type { QuotaGuard } from '../quotas/guard';
+import type { Recorder } from '../recorder';
+import { jsonAnswer, streamAnswer } from './answers';
+import { createAuthenticator } from './authenticate';
+import { callLedger } from './call-ledger';
+import { fail } from './reply';
+
+export interface ForwarderDeps {
+  upstream: UpstreamClient;
+  keys: KeyStore;
+  quotas: QuotaGuard;
+  recorder: Recorder;
+  metrics: ProxyMetrics;
+  log: Logger;
+  tracing: Pick<Tracing, 'start'>;
+  /** With Langfuse configured: each call as a generation. */
+  generations?: Generations | undefined;
+}
+
+/** Forwards one AI call: authenticate, reserve budget, call upstream, pass the answer through, record usage. */
+export function createForwarder({
+  upstream,
+  keys,
+  quotas,
+  recorder,
+  metrics,
+  log,
+  tracing,
+  generations,
+}: ForwarderDeps) {
+  const { authenticate, away } = createAuthenticator(keys, log);
+
+  /** Answers passing a stream through: their span ends with the stream. */
+  const streams = new WeakSet<Response>();
+
+  /** One call, in its span (a child of the caller's `traceparent`): ended here unless a stream ends it later. */
+  async function forward(c: Context, provider: Provider): Promise<Response> {
+    const traceparent = c.req.header('traceparent');
+    const span = tracing.start('proxy.call', {
+      traceparent,
+      kind: SpanKind.SERVER,
+      attributes: { 'gen_ai.system': provider },
+    });
+    const res = await call(c, provider, span, traceparent);
+    if (!streams.has(res))
+      endSpan(span, res.status >= 400 ? `HTTP ${res.status}` : undefined, {
+        'http.response.status_code': res.status,
+      });
+    return res;
+  }
+
+  async function call(c: Context, provider: Provider, span: Span, traceparent?: string): Promise<Response> {
+    const started = performance.now();
+    const startTime = new Date();
+    const traceId = traceparent
+      ? span.spanContext().traceId
+      : c.req.header('x-beacon-trace-id') || span.spanContext().traceId;
+    c.header('x-beacon-trace-id', traceId);
+    const owner = await authenticate(c, provider);
+    if (owner instanceof Response) return owner;
+
+    let json: unknown;
+    try {
+      json = await c.req.json();
+    } catch {
+      return fail(c, provider, 400, 'bad_request', 'body: invalid JSON');
+    }
+    const parsed = parseCall(provider, json);
+    if (typeof parsed === 'string') return fail(c, provider, 400, 'bad_request', parsed);
+    const { model, stream, upstreamBody } = parsed;
+    span.setAttributes({
+      'gen_ai.request.model': model,
+      'beacon.user': owner.user,
+      'beacon.stream': stream,
+      ...(owner.handle ? { 'beacon.handle': owner.handle } : {}),
+    });
+    const metricUser = recorder.userLabel(owner.user);
+    const worstCase = worstCaseUsd((u) => recorder.costOf(model, u), upstreamBody.length, parsed.maxOutput);
+    const reservation = await quotas
+      .reserve(owner.user, metricUser, worstCase)
+      .catch((err: unknown) => away(c, provider, err));
+    if (reservation instanceof Response) return reservation;
+    const call = {
+      user: owner.user,
+      handle: owner.handle,
+      keyId: owner.id,
+      provider,
+      model,
+      stream,
+      traceId,
+      spanId: span.spanContext().spanId,
+    };
+    // Written before the upstream is asked: a proxy killed mid-call leaves a row, not a lost charge.
+    const pendingId = reservation.ok ? await recorder.begin(call, worstCase) : undefined;
+    const ledger = callLedger({
+      recorder,
+      generations,
+      call,
+      pendingId,
+      settle: reservation.ok ? reservation.settle : undefined,
+      span,
+      startTime,
+      started,
+      input: (json as { messages?: unknown }).messages,
+    });
+    if (!reservation.ok) {
+      metrics.quotaRejections.inc({ user: metricUser });
+      ledger.record(NO_USAGE, 'rejected', 429);
+      log.info(
+        { event: 'proxy.quota_rejected', user: owner.user, reason: reservation.reason, traceId },
+        reservation.message,
+      );
+      const retry = { 'retry-after': String(reservation.retryAfterSeconds), 'x-should-retry': 'false' };
+      return c.json(providerError(provider, 'budget_exceeded', reservation.message), 429, retry);
+    }
+
+    const endUpstream = metrics.upstreamDuration.startTimer({ provider, model: recorder.modelLabel(model) });
+    const upstreamError = (kind: string) => metrics.upstreamErrors.inc({ provider, kind });
+    const upstreamSpan = tracing.start('upstream', {
+      parent: span,
+      kind: SpanKind.CLIENT,
+      attributes: { 'gen_ai.system': provider, 'gen_ai.request.model': model },
+    });
+    ledger.upstreamStarted(upstreamSpan);
+    const { signal, response } = upstream.send(provider, upstreamBody, {
+      traceId,
+      traceparent: traceparentOf(upstreamSpan),
+      anthropicVersion: c.req.header('anthropic-version'),
+      anthropicBeta: c.req.header('anthropic-beta'),
+    });
+    // A failure before or while the answer is read: timed out (504) or broken (502).
+    const broke = (kind: string, message: string) => {
+      endUpstream();
+      upstreamError(signal.aborted ? 'timeout' : kind);
+      ledger.record(NO_USAGE, signal.aborted ? 'timeout' : 'upstream_error', signal.aborted ? 504 : 502);
+      return signal.aborted
+        ? fail(
+            c,
+            provider,
+            504,
+            'timeout',
+            `upstream ${provider} did not answer within ${upstream.timeoutMs / 1000} s`,
+          )
+        : fail(c, provider, 502, 'upstream', message);
+    };
+
+    let res: Response;
+    try {
+      res = await response;
+    } catch (err) {
+      log.warn(
+        { event: 'proxy.upstream_failed', provider, traceId, err: String(err) },
+        'upstream call failed',
+      );
+      return broke('connect', `upstream ${provider} unreachable`);
+    }
+
+    const answer = { c, provider, traceId, ledger, endUpstream, upstreamError, broke, signal };
+    if (!res.ok || !stream || !res.body) return jsonAnswer(res, answer);
+    const streamed = streamAnswer(res.body, res.headers.get('content-type'), span, answer);
+    // The stream's call span ends with its last chunk; forward() ends the others.
+    streams.add(streamed);
+    return streamed;
+  }
+
+  return { forward, authenticate };
+}
+
+export type Forwarder = ReturnType<typeof createForwarder>;
