@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test';
+import { containerAnswer } from '@beacon/core';
 import Docker from 'dockerode';
 import { createApp } from '../../packages/platform/src/app';
 import { createDockerClient } from '../../packages/platform/src/clients/docker';
@@ -43,6 +44,8 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     expect(info.State.Running).toBe(true);
 
     const one = await (await app.request(`/api/containers/${handle}`)).json();
+    // The contract the gateway reads it by.
+    expect(containerAnswer.safeParse(one).success).toBe(true);
     expect(one.docker.state).toBe('running');
     expect(one.docker.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     // The kernel port answers on the container's own address, not a published port.

@@ -1,4 +1,4 @@
-import { AppError } from '@beacon/core';
+import { AppError, containerAnswer, createJsonClient } from '@beacon/core';
 
 export interface KernelAddress {
   handle: string;
@@ -29,37 +29,22 @@ async function platformReason(res: Response, handle: string): Promise<string> {
 }
 
 export function createPlatformClient(baseUrl: string, adminToken?: string): PlatformClient {
-  const base = baseUrl.replace(/\/$/, '');
+  const platform = createJsonClient({ name: 'platform', baseUrl, token: adminToken });
   const cache = new Map<string, { at: number; address: KernelAddress }>();
   return {
     forget: (handle) => cache.delete(handle),
     async check() {
-      const res = await fetch(`${base}/health/live`, { signal: AbortSignal.timeout(2000) }).catch((err) => {
-        throw new Error('the platform is unreachable', { cause: err });
-      });
+      const res = await platform.send('/health/live', { timeoutMs: 2000 });
       if (!res.ok) throw new Error(`the platform answered ${res.status}`);
     },
     async resolve(handle) {
       const hit = cache.get(handle);
       if (hit && Date.now() - hit.at < CACHE_MS) return hit.address;
-      let res: Response;
-      try {
-        res = await fetch(`${base}/api/containers/${encodeURIComponent(handle)}`, {
-          headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {},
-          signal: AbortSignal.timeout(5000),
-        });
-      } catch (err) {
-        throw new AppError('unavailable', 'the platform is unreachable; is it running?', {}, err);
-      }
+      const res = await platform.send(`/api/containers/${encodeURIComponent(handle)}`);
       if (res.status === 404) throw new AppError('not_found', `no container for handle ${handle}`);
       if (res.status === 400) throw new AppError('bad_request', await platformReason(res, handle));
       if (!res.ok) throw new AppError('unavailable', `platform answered ${res.status} for ${handle}`);
-      const body = (await res.json()) as {
-        handle: string;
-        owner: string;
-        state: string;
-        docker?: { ip: string | null } | null;
-      };
+      const body = await platform.parse(res, containerAnswer, 'GET /api/containers/:handle');
       const address = {
         handle: body.handle,
         owner: body.owner,
