@@ -91,9 +91,17 @@ describe.skipIf(!available)('container API on a real Docker engine', () => {
     await bad({ handle: `${prefix}-x`, memoryMb: 1 }, 'body.memoryMb');
     await bad({ handle: `${prefix}-x`, cpus: -1 }, 'body.cpus');
     await bad({ handle: `${prefix}-x`, env: { 'NOT VALID': 'x' } }, 'body.env');
+    const badJson = await app.request('/api/containers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{nope',
+    });
+    expect(badJson.status).toBe(400);
+    expect((await badJson.json()).error.message).toContain('invalid JSON');
+    // Not JSON at all (a form, text/plain): refused before it is read, so a browser must preflight.
     const notJson = await app.request('/api/containers', { method: 'POST', body: '{nope' });
-    expect(notJson.status).toBe(400);
-    expect((await notJson.json()).error.message).toContain('invalid JSON');
+    expect(notJson.status).toBe(415);
+    expect((await notJson.json()).error.message).toContain('application/json');
     expect((await app.request('/api/containers/Bad_Handle')).status).toBe(400);
 
     const handle = `${prefix}-dup`;

@@ -150,8 +150,8 @@ const cases: Case[] = [
     path: '/api/containers',
     body: 'handle=bat-a',
     contentType: 'application/x-www-form-urlencoded',
-    status: 400,
-    says: 'body: invalid JSON',
+    status: 415,
+    says: 'application/json',
   },
   {
     service: 'platform',

@@ -2,7 +2,7 @@ import { bigserial, integer as pgInteger, pgTable, text as pgText, timestamp } f
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
- * Who changed what (seed 000's `audit.operation`): every mutation through an admin (or user) token, with the
+ * Who changed what: every mutation through an admin (or user) token, with the
  * token that was used named by role and fingerprint, never by value. Each service keeps it in its own
  * database (the table is part of each service's drizzle schema, in both dialects).
  */

@@ -62,7 +62,7 @@ export const commonEnv = {
   BEACON_HOST: z.string().default('127.0.0.1'),
   BEACON_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BEACON_METRICS_TOKEN: z.string().optional(),
-  /** Where /metrics is served (seed 004); it must not shadow the shared routes or the API. */
+  /** Where /metrics is served; it must not shadow the shared routes or the API. */
   BEACON_METRICS_PATH: z
     .string()
     .regex(/^\/[A-Za-z0-9/_.-]+$/, 'must be a path starting with /')

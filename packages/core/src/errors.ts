@@ -13,6 +13,7 @@ export const errorStatus = {
   conflict: 409,
   length_required: 411,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
   bad_gateway: 502,
@@ -87,8 +88,17 @@ export function createOnError(log: Logger) {
     if (err instanceof ZodError) {
       return c.json(errorBody('bad_request', describeZodError(err), requestId), 400);
     }
+    if (err instanceof HTTPException && err.status === 415)
+      return c.json(
+        errorBody('unsupported_media_type', 'body: send JSON (content-type: application/json)', requestId),
+        415,
+      );
     if (err instanceof HTTPException && err.status < 500) {
-      return c.json(errorBody('bad_request', err.message || 'bad request', requestId), err.status);
+      // The validator's word for a body that does not parse, said as parseJsonBody says it.
+      const message = /malformed json/i.test(err.message)
+        ? 'body: invalid JSON'
+        : err.message || 'bad request';
+      return c.json(errorBody('bad_request', message, requestId), err.status);
     }
     if (storeAway(err)) {
       log.error({ event: 'http.database_unavailable', requestId, err }, 'the database is unavailable');

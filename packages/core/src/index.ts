@@ -12,6 +12,7 @@ export * from './json-client';
 export * from './logger';
 export * from './metrics';
 export * from './nats-bus';
+export * from './routes';
 export * from './serve';
 export * from './service-app';
 export * from './shutdown';

@@ -35,7 +35,7 @@ export interface GatewayDeps extends MetricsExposure {
   alertToken?: string;
   dispatcher?: Dispatcher;
   upgradeWebSocket?: UpgradeWebSocket;
-  artifacts?: Omit<ArtifactDeps, 'metrics' | 'log' | 'audited'>;
+  artifacts?: Omit<ArtifactDeps, 'metrics' | 'log' | 'audited' | 'userAuth'>;
   /** Records artifact writes and deletes (GET /api/audit); without it (route tests) nothing is recorded. */
   audit?: AuditTrail;
   interactions?: Pick<InteractionLogger, 'read'>;
@@ -44,36 +44,24 @@ export interface GatewayDeps extends MetricsExposure {
   apiToken?: string;
 }
 
-/** The user API: what a client (the web shell, a bot, an agent) calls; guarded by the API token. */
-const USER_ROUTES = [
-  '/api/message',
-  '/api/tasks',
-  '/api/tasks/*',
-  '/api/alerts',
-  '/api/artifacts',
-  '/api/artifacts/*',
-];
-/** Streams a browser opens with EventSource or WebSocket, which cannot send headers: `?token=` counts. */
-const STREAM_ROUTES = ['/api/events', '/ws'];
-
 export function createApp(deps: GatewayDeps): Hono {
   const app = createServiceApp(deps);
   const { sse, tasks, metrics, log } = deps;
-  if (deps.apiToken) {
-    const name = 'API token (BEACON_API_TOKEN)';
-    const role = 'api-token';
-    for (const path of USER_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name, role }));
-    for (const path of STREAM_ROUTES) app.use(path, tokenAuth(deps.apiToken, { name, role, query: true }));
-  }
+  // The user API (what a client calls: the web shell, a bot, an agent); without a token, everyone passes.
+  const user = { name: 'API token (BEACON_API_TOKEN)', role: 'api-token' };
+  const userAuth = tokenAuth(deps.apiToken, user);
+  // Streams a browser opens with EventSource or WebSocket, which cannot send headers: `?token=` counts.
+  const streamAuth = tokenAuth(deps.apiToken, { ...user, query: true });
   if (sse && tasks) {
-    app.route('/', eventRoutes({ sse, tasks }));
-    app.route('/', alertRoutes({ sse, metrics, log, alertToken: deps.alertToken }));
+    app.route('/', eventRoutes({ sse, tasks, userAuth, streamAuth }));
+    app.route('/', alertRoutes({ sse, metrics, log, alertToken: deps.alertToken, userAuth }));
   }
   const { dispatcher, interactions, upgradeWebSocket, adminToken } = deps;
-  if (dispatcher) app.route('/', messageRoutes({ dispatcher, metrics, upgradeWebSocket }));
+  if (dispatcher)
+    app.route('/', messageRoutes({ dispatcher, metrics, upgradeWebSocket, userAuth, streamAuth }));
   if (interactions) app.route('/', interactionRoutes({ interactions, adminToken }));
   const audited = deps.audit?.audited ?? unaudited;
   if (deps.audit) app.route('/', deps.audit.routes(adminAuth(deps.adminToken)));
-  if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log, audited }));
+  if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log, audited, userAuth }));
   return app;
 }

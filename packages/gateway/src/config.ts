@@ -5,7 +5,6 @@ const schema = z.object({
   ...commonEnv,
   BEACON_PORT: env.port(4000),
   BEACON_PLATFORM_URL: z.url().default('http://127.0.0.1:9000'),
-  BEACON_PROXY_URL: z.url().default('http://127.0.0.1:8080'),
   BEACON_NATS_URL: env.url(),
   BEACON_HOME: z.string().default('.data/home'),
   BEACON_DATA_DIR: z.string().default('.data/gateway'),

@@ -11,7 +11,8 @@ import {
 import type { UpgradeWebSocket } from 'hono/ws';
 import { createApp, type GatewayDeps } from './app';
 import { createFsArtifactStore } from './clients/artifact-store';
-import { createKernelClient } from './clients/kernel';
+import { createHttpTransport } from './clients/kernel-http';
+import { createNatsTransport } from './clients/kernel-nats';
 import { createPlatformClient } from './clients/platform';
 import { createS3ArtifactStore } from './clients/s3-artifact-store';
 import type { GatewayConfig } from './config';
@@ -70,11 +71,9 @@ export function createDeps(
     onContainerEvent: platform.forget,
     ...(durable ? { durable } : {}),
   });
-  const transport = config.BEACON_NATS_URL ? 'nats' : 'http';
+  const transport = config.BEACON_NATS_URL ? createNatsTransport(events.bus) : createHttpTransport(platform);
   const dispatcher = createDispatcher({
-    bus: events.bus,
     platform,
-    kernel: createKernelClient(platform),
     ledger: events.ledger,
     transport,
     timeoutMs: config.BEACON_DISPATCH_TIMEOUT * 1000,
@@ -129,7 +128,7 @@ export function createDeps(
       await store.ready;
       const shared = store.dialect === 'postgres';
       const before = new Date(Date.now() - (shared ? config.BEACON_DISPATCH_TIMEOUT * 1000 : 0));
-      const interrupted = await events.tasks.closeInterrupted(transport, before);
+      const interrupted = await events.tasks.closeInterrupted(transport.name, before);
       if (interrupted)
         log.warn({ event: 'gateway.tasks_interrupted', tasks: interrupted }, 'tasks cut off by a restart');
       await prune();

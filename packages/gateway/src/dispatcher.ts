@@ -1,17 +1,14 @@
 import {
   AppError,
   type Command,
-  type EventBus,
   endSpan,
   resultAttributes,
   type Span,
   SpanKind,
-  streams,
-  subjects,
   type Tracing,
   traceparentOf,
 } from '@beacon/core';
-import type { KernelClient } from './clients/kernel';
+import type { KernelTransport } from './clients/kernel-transport';
 import type { PlatformClient } from './clients/platform';
 import { type DispatchStatus, OUTCOME, type Source, type TaskLedger } from './ledger';
 import type { Task, TaskUpdate } from './tasks';
@@ -35,12 +32,9 @@ export interface DispatchOutcome {
 }
 
 export interface DispatcherDeps {
-  bus: EventBus;
   platform: Pick<PlatformClient, 'resolve'>;
-  kernel: KernelClient;
   ledger: TaskLedger;
-  /** nats: commands on beacon.<handle>.commands; http: POST http://<container>:7681/v1/dispatch. */
-  transport: 'nats' | 'http';
+  transport: KernelTransport;
   timeoutMs: number;
   tracing: Pick<Tracing, 'start'>;
 }
@@ -50,38 +44,7 @@ export interface DispatcherDeps {
  * the task travels with the command (NATS header or HTTP body) into the kernel's proxy call. What happens to
  * the task is the ledger's: this only sends, waits, and says when it is over.
  */
-export function createDispatcher({
-  bus,
-  platform,
-  kernel,
-  ledger,
-  transport,
-  timeoutMs,
-  tracing,
-}: DispatcherDeps) {
-  /** Into the commands stream, or a 503 at once: never a command that only looks sent. */
-  async function publish(
-    handle: string,
-    command: Command | { type: 'cancel'; taskId: string },
-    traceId: string,
-    traceparent: string,
-  ) {
-    try {
-      await bus.publishDurable(subjects.commands(handle), command, {
-        traceId,
-        traceparent,
-        stream: streams.commands,
-      });
-    } catch (err) {
-      throw new AppError(
-        'unavailable',
-        'the message bus (NATS) is unavailable: the message was not sent; try again',
-        { 'retry-after': '5' },
-        err,
-      );
-    }
-  }
-
+export function createDispatcher({ platform, ledger, transport, timeoutMs, tracing }: DispatcherDeps) {
   /**
    * Starts a dispatch: the task exists at once; `accepted` resolves once the kernel's side has the command
    * (stored in JetStream, or taken by the kernel over HTTP) and rejects if it never will; `done` settles
@@ -96,9 +59,13 @@ export function createDispatcher({
     const span = tracing.start('dispatch', {
       traceparent: req.traceparent,
       kind: SpanKind.SERVER,
-      attributes: { 'beacon.handle': req.handle, 'beacon.source': req.source, 'beacon.transport': transport },
+      attributes: {
+        'beacon.handle': req.handle,
+        'beacon.source': req.source,
+        'beacon.transport': transport.name,
+      },
     });
-    const task = ledger.dispatched(req.handle, req.source, transport, span);
+    const task = ledger.dispatched(req.handle, req.source, transport.name, span);
     const { promise: accepted, resolve, reject } = Promise.withResolvers<void>();
     accepted.catch(() => {});
     return { task, accepted, done: follow(req, task, span, performance.now(), resolve, reject) };
@@ -133,20 +100,14 @@ export function createDispatcher({
       ...(req.sessionId ? { sessionId: req.sessionId } : {}),
     };
     const traceparent = traceparentOf(span);
-    const sent =
-      transport === 'nats'
-        ? publish(req.handle, command, task.traceId, traceparent).then(() => {
-            accept();
-            return new Promise<never>(() => {});
-          })
-        : kernel
-            .dispatch(req.handle, command, {
-              traceparent,
-              signal: abort.signal,
-              accepted: accept,
-              message: (kind, data) => ledger.kernel(kind, req.handle, data),
-            })
-            .then(() => settled);
+    const sent = transport
+      .send(req.handle, command, {
+        traceparent,
+        signal: abort.signal,
+        accepted: accept,
+        message: (kind, data) => ledger.kernel(kind, req.handle, data),
+      })
+      .then(() => settled);
     sent.catch(refuse);
     let status: DispatchStatus;
     try {
@@ -163,10 +124,7 @@ export function createDispatcher({
     }
     if (status === 'timeout') {
       ledger.timedOut(task, timeoutMs);
-      if (transport === 'nats')
-        void publish(req.handle, { type: 'cancel', taskId: task.id }, task.traceId, traceparent).catch(
-          () => {},
-        );
+      void transport.cancel(req.handle, task.id, task.traceId, traceparent).catch(() => {});
     }
     ledger.ended(task, status, { started, prompt: req.text, sessionId: req.sessionId, span });
     endSpan(span, status === 'ok' ? undefined : (task.error?.message ?? status), {

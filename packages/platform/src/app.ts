@@ -24,7 +24,7 @@ import type { LogSearch } from './observe/log-search';
 import type { StatsCollector } from './observe/stats-collector';
 import type { Pools } from './pools/pools';
 import { adminRoutes } from './routes/admin';
-import { containerRoutes } from './routes/containers';
+import { containerRoutes, logRoutes } from './routes/containers';
 import { fleetRoutes } from './routes/fleet';
 import { historyRoutes } from './routes/history';
 import { poolRoutes } from './routes/pools';
@@ -73,7 +73,7 @@ export function createApp(deps: PlatformDeps): Hono {
     );
   const audited = deps.audit?.audited ?? unaudited;
   if (deps.audit) app.route('/', deps.audit.routes(adminAuth(adminToken)));
-  if (deps.pools) app.route('/', poolRoutes({ pools: deps.pools, audited, adminToken }));
+  if (deps.pools) app.route('/api/pools', poolRoutes({ pools: deps.pools, audited, adminToken }));
   if (!containers) return app;
   const stats = deps.stats ?? { latest: () => undefined };
   const { proxy, gateway, history } = deps;
@@ -92,16 +92,10 @@ export function createApp(deps: PlatformDeps): Hono {
   if (deps.fleet)
     app.route('/', fleetRoutes({ fleet: deps.fleet, containers, ...(adminToken ? { adminToken } : {}) }));
   app.route(
-    '/',
-    containerRoutes({
-      containers,
-      stats,
-      audited,
-      ...(deps.logSearch ? { logSearch: deps.logSearch } : {}),
-      sessions: deps.sessions,
-      ...(adminToken ? { adminToken } : {}),
-    }),
+    '/api/containers',
+    containerRoutes({ containers, stats, audited, sessions: deps.sessions, adminToken }),
   );
+  if (deps.logSearch) app.route('/api/logs', logRoutes({ logSearch: deps.logSearch, adminToken }));
   if (history)
     app.route(
       '/',

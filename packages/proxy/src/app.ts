@@ -1,5 +1,6 @@
 import {
   type AuditTrail,
+  adminAuth,
   createServiceApp,
   type Logger,
   type MetricsExposure,
@@ -12,7 +13,7 @@ import type { PriceTable } from './domain/prices';
 import type { Forwarder } from './forward/forwarder';
 import type { KeyStore } from './keys';
 import type { QuotaGuard } from './quotas/guard';
-import { adminRoutes } from './routes/admin';
+import { keyRoutes, quotaRoutes, usageRoutes } from './routes/admin';
 import { aiRoutes } from './routes/ai';
 import type { UsageStore } from './usage-store';
 
@@ -35,7 +36,12 @@ export function createApp(deps: ProxyDeps): Hono {
   const app = createServiceApp(deps);
   const { forwarder, prices, usage, keys, quotas, audit, adminToken } = deps;
   if (forwarder && prices) app.route('/', aiRoutes({ forwarder, prices }));
-  if (usage && keys && quotas && audit)
-    app.route('/', adminRoutes({ usage, keys, quotas, audit, adminToken }));
+  if (usage && keys && quotas && audit) {
+    const admin = { usage, keys, quotas, audit, adminToken };
+    app.route('/', audit.routes(adminAuth(adminToken)));
+    app.route('/api/keys', keyRoutes(admin));
+    app.route('/api/quotas', quotaRoutes(admin));
+    app.route('/api/usage', usageRoutes(admin));
+  }
   return app;
 }

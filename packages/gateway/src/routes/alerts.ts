@@ -1,5 +1,5 @@
 import { AppError, type Logger, parseJsonBody, type SseBroadcaster, tokenAuth } from '@beacon/core';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { alertNameLabel, alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../domain/alerts';
 import type { GatewayMetrics } from '../metrics';
 
@@ -11,7 +11,10 @@ export function alertRoutes({
   metrics,
   log,
   alertToken: token,
+  userAuth,
 }: {
+  /** The list is the user API's (the console reads it with BEACON_GATEWAY_API_TOKEN). */
+  userAuth: MiddlewareHandler;
   sse: SseBroadcaster;
   metrics: GatewayMetrics;
   log: Logger;
@@ -43,7 +46,7 @@ export function alertRoutes({
     recent.splice(0, Math.max(0, recent.length - KEEP));
     return c.json({ received: alerts.length });
   });
-  app.get('/api/alerts', (c) => {
+  app.get('/api/alerts', userAuth, (c) => {
     const status = c.req.query('status');
     if (status && status !== 'firing' && status !== 'resolved') {
       throw new AppError('bad_request', 'query.status: firing or resolved');

@@ -1,5 +1,5 @@
 import { AppError, type AuditTrail, type Logger, setAuditTarget } from '@beacon/core';
-import { type Context, Hono } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { ArtifactStore } from '../clients/artifact-store';
 import { keyProblem } from '../domain/artifact-keys';
 import type { GatewayMetrics } from '../metrics';
@@ -14,6 +14,8 @@ export interface ArtifactDeps {
   metrics: GatewayMetrics;
   log: Logger;
   audited: AuditTrail['audited'];
+  /** The user API's token (BEACON_API_TOKEN); open without one. */
+  userAuth: MiddlewareHandler;
 }
 
 const ROUTE = '/api/artifacts';
@@ -23,7 +25,7 @@ const MAX_LIST = 1000;
  * POST|GET|DELETE /api/artifacts/<key>, GET /api/artifacts?prefix=&limit=. Bodies stream both ways.
  * A store failure: `enforce` answers 502; `warn` logs it and answers softly (not stored, not found, empty).
  */
-export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited }: ArtifactDeps) {
+export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, userAuth }: ArtifactDeps) {
   const app = new Hono();
   const count = (op: Op, status: 'ok' | 'not_found' | 'rejected' | 'error') =>
     metrics.artifactOps.inc({ op, status });
@@ -95,7 +97,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited }:
   }
 
   // Before the key routes: `/api/artifacts/*` matches `/api/artifacts` too.
-  app.get(ROUTE, async (c) => {
+  app.get(ROUTE, userAuth, async (c) => {
     const prefix = c.req.query('prefix') ?? '';
     const problem = keyProblem(prefix, { prefix: true });
     if (problem) throw reject('list', `prefix: ${problem}`);
@@ -113,7 +115,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited }:
     return c.json({ prefix, artifacts });
   });
 
-  app.post(`${ROUTE}/*`, audited('artifact.put'), async (c) => {
+  app.post(`${ROUTE}/*`, userAuth, audited('artifact.put'), async (c) => {
     const key = keyOf(c, 'put');
     setAuditTarget(c, key);
     const declared = c.req.header('content-length');
@@ -136,7 +138,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited }:
     return c.json({ stored: true, ...stored }, 201);
   });
 
-  app.get(`${ROUTE}/*`, async (c) => {
+  app.get(`${ROUTE}/*`, userAuth, async (c) => {
     const key = keyOf(c, 'get');
     const object = await existing('get', key, () => store.get(key));
     return new Response(object.body, {
@@ -149,7 +151,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited }:
     });
   });
 
-  app.delete(`${ROUTE}/*`, audited('artifact.delete'), async (c) => {
+  app.delete(`${ROUTE}/*`, userAuth, audited('artifact.delete'), async (c) => {
     const key = keyOf(c, 'delete');
     setAuditTarget(c, key);
     await existing('delete', key, () => store.delete(key));

@@ -1,5 +1,5 @@
 import { AppError, describeZodError, HANDLE_PATTERN, parseJsonBody } from '@beacon/core';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { z } from 'zod';
 import type { Dispatcher } from '../dispatcher';
@@ -38,13 +38,18 @@ export function messageRoutes({
   dispatcher,
   metrics,
   upgradeWebSocket,
+  userAuth,
+  streamAuth,
 }: {
   dispatcher: Dispatcher;
   metrics: GatewayMetrics;
   upgradeWebSocket?: UpgradeWebSocket | undefined;
+  /** The user API's token; the web shell's WebSocket may send it as ?token= (browsers cannot set headers). */
+  userAuth: MiddlewareHandler;
+  streamAuth: MiddlewareHandler;
 }) {
   const app = new Hono();
-  app.post('/api/message', async (c) => {
+  app.post('/api/message', userAuth, async (c) => {
     const { async: isAsync, ...req } = await parseJsonBody(c, messageSchema);
     // Unknown or stopped handles are refused here rather than left to time out.
     await dispatcher.ensureRunning(req.handle);
@@ -74,6 +79,7 @@ export function messageRoutes({
   if (upgradeWebSocket) {
     app.get(
       '/ws',
+      streamAuth,
       upgradeWebSocket((c) => {
         const handle = c.req.query('handle') ?? '';
         return {

@@ -165,5 +165,3 @@ export function fleetRows(rows: FleetInput[], days: string[], now = Date.now()) 
     })
     .sort((a, b) => Number(b.trouble) - Number(a.trouble) || a.handle.localeCompare(b.handle));
 }
-
-export type FleetRow = ReturnType<typeof fleetRows>[number];

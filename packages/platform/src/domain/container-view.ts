@@ -1,5 +1,23 @@
+import { z } from 'zod';
 import type { ContainerRow, LastExit } from '../db/schema/containers';
 import type { ContainerSpec } from './spec';
+
+/** A container as the API answers it (its spec is the stored one, without env values). */
+export const containerViewSchema = z.object({
+  handle: z.string(),
+  owner: z.string(),
+  image: z.string(),
+  state: z.string(),
+  desired: z.string(),
+  restarts: z.number(),
+  lastExit: z
+    .object({ code: z.number(), oomKilled: z.boolean(), at: z.string(), reason: z.string() })
+    .nullable(),
+  containerId: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+  spec: z.looseObject({ image: z.string(), envKeys: z.array(z.string()) }),
+});
 
 export interface ContainerView {
   handle: string;

@@ -51,5 +51,3 @@ export function createRestarter({ policy, log, restart }: RestarterDeps) {
     },
   };
 }
-
-export type Restarter = ReturnType<typeof createRestarter>;

@@ -15,7 +15,7 @@ export interface LogSearchDeps {
 }
 
 /**
- * Log search across containers (US52), newest first. With Loki: one LogQL query over every container and
+ * Log search across containers, newest first. With Loki: one LogQL query over every container and
  * service (a trace id finds one dispatch across all of them). Without: every managed container's engine logs
  * over the whole window, read concurrently (bounded), filtered as read, merged by time.
  */

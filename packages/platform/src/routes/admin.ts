@@ -35,7 +35,7 @@ const samples = async (registry: Registry, name: string) => {
 
 /**
  * The operator's console (GET /admin: a page, live over GET /admin/stream) and /admin/dashboard (JSON): what an
- * operator wants at a glance without Grafana (US50, US54).
+ * operator wants at a glance without Grafana.
  */
 export function adminRoutes({
   containers,

@@ -1,8 +1,7 @@
-import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAuditTarget } from '@beacon/core';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { AppError, type AuditTrail, adminAuth, openRouter, setAuditTarget } from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { SessionSummaries } from '../clients/langfuse';
-import { toView } from '../domain/container-view';
+import { containerViewSchema, toView } from '../domain/container-view';
 import { timeWindow } from '../domain/history';
 import { createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
 import type { ContainerService } from '../lifecycle/containers';
@@ -13,19 +12,144 @@ export interface ContainerRoutesDeps {
   containers: ContainerService;
   stats: Pick<StatsCollector, 'latest'>;
   audited: AuditTrail['audited'];
-  logSearch?: LogSearch;
   /** With Langfuse configured: each container's session summary. */
   sessions?: SessionSummaries | undefined;
-  adminToken?: string;
+  adminToken?: string | undefined;
 }
 
-/** wait=false answers as soon as the container runs, before its health check passes. */
-const createQuery = z.object({ wait: z.enum(['true', 'false']).default('true') });
-
-const logQuery = z.object({
-  since: z.coerce.number().int().min(0).optional(),
-  tail: z.coerce.number().int().min(1).max(10_000).default(200),
+const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),
 });
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+const failures = {
+  400: json(errorSchema, 'a field is wrong: the message names it'),
+  404: json(errorSchema, 'no container with that handle'),
+};
+const params = z.object({ handle: handleSchema });
+
+/** wait=false answers as soon as the container runs, before its health check passes. */
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  request: {
+    query: z.object({ wait: z.enum(['true', 'false']).default('true') }),
+    body: { content: { 'application/json': { schema: createContainerSchema } }, required: true },
+  },
+  responses: {
+    201: json(containerViewSchema, 'created, and serving unless wait=false'),
+    409: json(errorSchema, 'the handle exists'),
+    ...failures,
+  },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  responses: { 200: json(z.object({ containers: z.array(containerViewSchema) }), 'every container') },
+});
+const one = createRoute({
+  method: 'get',
+  path: '/{handle}',
+  request: { params },
+  responses: {
+    200: json(
+      containerViewSchema.extend({
+        docker: z
+          .object({ state: z.string(), ip: z.string().nullable(), startedAt: z.string().nullable() })
+          .nullable(),
+        stats: z.record(z.string(), z.unknown()).nullable(),
+        langfuse: z.unknown().optional(),
+      }),
+      'the container, as the engine and the stats collector see it',
+    ),
+    ...failures,
+  },
+});
+const destroy = createRoute({
+  method: 'delete',
+  path: '/{handle}',
+  request: { params },
+  responses: { 204: { description: 'removed' }, ...failures },
+});
+const command = (action: 'start' | 'stop' | 'restart' | 'recycle') =>
+  createRoute({
+    method: 'post',
+    path: `/{handle}/${action}`,
+    request: { params },
+    responses: { 200: json(containerViewSchema, `${action}ed`), ...failures },
+  });
+const logs = createRoute({
+  method: 'get',
+  path: '/{handle}/logs',
+  request: {
+    params,
+    query: z.object({
+      since: z.coerce.number().int().min(0).optional(),
+      tail: z.coerce.number().int().min(1).max(10_000).default(200),
+    }),
+  },
+  responses: {
+    200: json(z.object({ handle: z.string(), lines: z.array(z.looseObject({})) }), "the engine's log lines"),
+    ...failures,
+  },
+});
+
+/** /api/containers: the operator's commands on containers and what they read (admin token). */
+export function containerRoutes({ containers, stats, audited, sessions, adminToken }: ContainerRoutesDeps) {
+  const app = openRouter(adminAuth(adminToken));
+  app.use(create.getRoutingPath(), audited('container.create'));
+  app.openapi(create, async (c) => {
+    const input = c.req.valid('json');
+    setAuditTarget(c, input.handle);
+    const tooLarge = envTooLarge(input.env);
+    if (tooLarge) throw new AppError('payload_too_large', tooLarge);
+    return c.json(await containers.create(input, { wait: c.req.valid('query').wait === 'true' }), 201);
+  });
+  app.openapi(list, (c) => c.json({ containers: containers.list().map(toView) }, 200));
+  app.openapi(one, async (c) => {
+    const { handle } = c.req.valid('param');
+    const row = containers.get(handle);
+    const detail = await containers.inspect(handle);
+    const latest = stats.latest(handle);
+    const { sample: _sample, ...current } = latest ?? { sample: undefined };
+    return c.json(
+      {
+        ...toView(row),
+        docker: detail
+          ? { state: detail.state, ip: detail.ip ?? null, startedAt: detail.startedAt ?? null }
+          : null,
+        stats: latest ? current : null,
+        ...(sessions ? { langfuse: await sessions.summary(handle) } : {}),
+      },
+      200,
+    );
+  });
+  app.on('DELETE', destroy.getRoutingPath(), audited('container.delete'));
+  app.openapi(destroy, async (c) => {
+    await containers.destroy(c.req.valid('param').handle);
+    return c.body(null, 204);
+  });
+  for (const action of ['start', 'stop', 'restart', 'recycle'] as const) {
+    const route = command(action);
+    app.use(route.getRoutingPath(), audited(`container.${action}`));
+    app.openapi(route, async (c) => {
+      const { handle } = c.req.valid('param');
+      const view = action === 'recycle' ? containers.recycle(handle, 'manual') : containers[action](handle);
+      return c.json(await view, 200);
+    });
+  }
+  app.openapi(logs, async (c) => {
+    const { handle } = c.req.valid('param');
+    const { since, tail } = c.req.valid('query');
+    return c.json(
+      { handle, lines: await containers.logs(handle, { ...(since ? { since } : {}), tail }) },
+      200,
+    );
+  });
+  return app;
+}
 
 /** An instant: ISO 8601, or Unix seconds. */
 const instant = z
@@ -33,87 +157,62 @@ const instant = z
   .transform((v) => (/^\d+(\.\d+)?$/.test(v) ? new Date(Number(v) * 1000) : new Date(v)))
   .refine((d) => !Number.isNaN(d.getTime()), 'must be an ISO time (2026-12-02T10:00:00Z) or Unix seconds');
 
-const searchQuery = z.object({
-  q: z.string().min(1).max(500).optional(),
-  handle: handleSchema.optional(),
-  traceId: z
-    .string()
-    .regex(/^[0-9a-fA-F-]{8,64}$/, 'must be a trace id (32 hex digits)')
-    .optional(),
-  since: instant.optional(),
-  until: instant.optional(),
-  limit: z.coerce.number().int().min(1).max(5000).default(200),
+const search = createRoute({
+  method: 'get',
+  path: '/',
+  request: {
+    query: z.object({
+      q: z.string().min(1).max(500).optional(),
+      handle: handleSchema.optional(),
+      traceId: z
+        .string()
+        .regex(/^[0-9a-fA-F-]{8,64}$/, 'must be a trace id (32 hex digits)')
+        .optional(),
+      since: instant.optional(),
+      until: instant.optional(),
+      limit: z.coerce.number().int().min(1).max(5000).default(200),
+    }),
+  },
+  responses: {
+    200: json(
+      z.object({
+        source: z.string(),
+        since: z.string(),
+        until: z.string(),
+        lines: z.array(z.looseObject({})),
+      }),
+      'matching lines, newest first',
+    ),
+    400: failures[400],
+  },
 });
 
-const handleParam = (handle: string) => parseWith(handleSchema, handle, 'handle');
-
-export function containerRoutes({
-  containers,
-  stats,
-  audited,
+/** /api/logs: logs across containers; Loki's when it is configured, else the engine's (admin token). */
+export function logRoutes({
   logSearch,
-  sessions,
   adminToken,
-}: ContainerRoutesDeps) {
-  const app = new Hono();
-  app.use('*', adminAuth(adminToken));
-  app.post('/api/containers', audited('container.create'), async (c) => {
-    const { wait } = parseWith(createQuery, c.req.query(), 'query');
-    const input = await parseJsonBody(c, createContainerSchema);
-    setAuditTarget(c, input.handle);
-    const tooLarge = envTooLarge(input.env);
-    if (tooLarge) throw new AppError('payload_too_large', tooLarge);
-    return c.json(await containers.create(input, { wait: wait === 'true' }), 201);
-  });
-  app.get('/api/containers', (c) => c.json({ containers: containers.list().map(toView) }));
-  app.get('/api/containers/:handle', async (c) => {
-    const handle = handleParam(c.req.param('handle'));
-    const row = containers.get(handle);
-    const detail = await containers.inspect(handle);
-    const latest = stats.latest(handle);
-    const { sample: _sample, ...current } = latest ?? { sample: undefined };
-    return c.json({
-      ...toView(row),
-      docker: detail
-        ? { state: detail.state, ip: detail.ip ?? null, startedAt: detail.startedAt ?? null }
-        : null,
-      stats: latest ? current : null,
-      ...(sessions ? { langfuse: await sessions.summary(handle) } : {}),
+}: {
+  logSearch: LogSearch;
+  adminToken?: string | undefined;
+}) {
+  const app = openRouter(adminAuth(adminToken));
+  app.openapi(search, async (c) => {
+    const { since, until, ...query } = c.req.valid('query');
+    const { from, to } = timeWindow(since?.getTime(), until?.getTime(), 3_600_000, {
+      start: 'since',
+      end: 'query.until',
     });
-  });
-  app.delete('/api/containers/:handle', audited('container.delete'), async (c) => {
-    await containers.destroy(handleParam(c.req.param('handle')));
-    return c.body(null, 204);
-  });
-  for (const action of ['start', 'stop', 'restart'] as const) {
-    app.post(`/api/containers/:handle/${action}`, audited(`container.${action}`), async (c) =>
-      c.json(await containers[action](handleParam(c.req.param('handle')))),
-    );
-  }
-  app.post('/api/containers/:handle/recycle', audited('container.recycle'), async (c) =>
-    c.json(await containers.recycle(handleParam(c.req.param('handle')), 'manual')),
-  );
-  app.get('/api/containers/:handle/logs', async (c) => {
-    const handle = handleParam(c.req.param('handle'));
-    const { since, tail } = parseWith(logQuery, c.req.query(), 'query');
-    return c.json({ handle, lines: await containers.logs(handle, { ...(since ? { since } : {}), tail }) });
-  });
-  // Logs across containers (US52): Loki's when it is configured, else the engine's.
-  if (logSearch)
-    app.get('/api/logs', async (c) => {
-      const { since, until, ...query } = parseWith(searchQuery, c.req.query(), 'query');
-      const { from, to } = timeWindow(since?.getTime(), until?.getTime(), 3_600_000, {
-        start: 'since',
-        end: 'query.until',
-      });
-      const window = { since: new Date(from), until: new Date(to) };
-      const lines = await logSearch.search({ ...query, ...window });
-      return c.json({
+    const window = { since: new Date(from), until: new Date(to) };
+    const lines = await logSearch.search({ ...query, ...window });
+    return c.json(
+      {
         source: logSearch.source,
         since: window.since.toISOString(),
         until: window.until.toISOString(),
         lines,
-      });
-    });
+      },
+      200,
+    );
+  });
   return app;
 }

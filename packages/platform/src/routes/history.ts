@@ -48,7 +48,7 @@ export function historyRoutes({ history, containers, proxy, pools, rawMs, adminT
   app.use('/api/costs', adminAuth(adminToken));
   // /api/containers/* is guarded by the container routes.
 
-  app.get('/api/containers/:handle/metrics', (c) => {
+  app.get('/api/containers/:handle/metrics', adminAuth(adminToken), (c) => {
     const handle = parseWith(handleSchema, c.req.param('handle'), 'handle');
     const q = parseWith(rangeQuery, c.req.query(), 'query');
     const { from, to } = range(q, HOUR);

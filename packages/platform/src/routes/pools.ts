@@ -1,11 +1,60 @@
-import { type AuditTrail, adminAuth, parseJsonBody, setAuditTarget } from '@beacon/core';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { type AuditTrail, adminAuth, openRouter, setAuditTarget } from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Pools } from '../pools/pools';
 
-const tenantBody = z.object({ tenant: z.string().min(1).max(128) });
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+const member = z.object({
+  handle: z.string(),
+  status: z.string(),
+  tenant: z.string().nullable(),
+  lastTenant: z.string().nullable(),
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  responses: {
+    200: json(
+      z.object({
+        pools: z.array(
+          z.object({
+            name: z.string(),
+            min: z.number(),
+            max: z.number(),
+            size: z.number(),
+            available: z.number(),
+            borrowed: z.number(),
+            pending: z.number(),
+            members: z.array(member),
+          }),
+        ),
+      }),
+      'every pool, its counts and members',
+    ),
+  },
+});
+const verb = (name: 'acquire' | 'release') =>
+  createRoute({
+    method: 'post',
+    path: `/{name}/${name}`,
+    request: {
+      params: z.object({ name: z.string() }),
+      body: {
+        content: { 'application/json': { schema: z.object({ tenant: z.string().min(1).max(128) }) } },
+        required: true,
+      },
+    },
+    responses: {
+      200: json(
+        z.looseObject({ pool: z.string(), handle: z.string(), tenant: z.string() }),
+        name === 'acquire' ? "the tenant's container" : 'wiped, and kept warm for the tenant',
+      ),
+    },
+  });
 
-/** GET /api/pools; POST /api/pools/:name/acquire and /release with {tenant}. */
+/** /api/pools: the pools; acquire and release a tenant's container (admin token). */
 export function poolRoutes({
   pools,
   audited,
@@ -15,15 +64,17 @@ export function poolRoutes({
   audited: AuditTrail['audited'];
   adminToken?: string | undefined;
 }) {
-  const app = new Hono();
-  app.use('/api/pools', adminAuth(adminToken));
-  app.use('/api/pools/*', adminAuth(adminToken));
-  app.get('/api/pools', (c) => c.json({ pools: pools.list() }));
-  for (const verb of ['acquire', 'release'] as const)
-    app.post(`/api/pools/:name/${verb}`, audited(`pool.${verb}`), async (c) => {
-      const { tenant } = await parseJsonBody(c, tenantBody);
-      setAuditTarget(c, `${c.req.param('name')}/${tenant}`);
-      return c.json(await pools[verb](c.req.param('name'), tenant));
+  const app = openRouter(adminAuth(adminToken));
+  app.openapi(list, (c) => c.json({ pools: pools.list() }, 200));
+  for (const name of ['acquire', 'release'] as const) {
+    const route = verb(name);
+    app.use(route.getRoutingPath(), audited(`pool.${name}`));
+    app.openapi(route, async (c) => {
+      const { tenant } = c.req.valid('json');
+      const pool = c.req.valid('param').name;
+      setAuditTarget(c, `${pool}/${tenant}`);
+      return c.json(await pools[name](pool, tenant), 200);
     });
+  }
   return app;
 }

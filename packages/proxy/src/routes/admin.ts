@@ -1,6 +1,5 @@
-import { AppError, type AuditTrail, adminAuth, parseJsonBody, parseWith, setAuditTarget } from '@beacon/core';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { AppError, type AuditTrail, adminAuth, openRouter, setAuditTarget } from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { KeyStore } from '../keys';
 import type { QuotaGuard } from '../quotas/guard';
 import { USAGE_DIMENSIONS, type UsageDimension, type UsageStore } from '../usage-store';
@@ -47,42 +46,108 @@ export interface AdminRoutesDeps {
   adminToken?: string | undefined;
 }
 
-/** Keys, quotas, usage and the audit trail (admin token). */
-export function adminRoutes({ usage, keys, quotas, audit, adminToken }: AdminRoutesDeps) {
-  const app = new Hono();
-  app.use('/api/*', adminAuth(adminToken));
-  app.route('/', audit.routes(adminAuth(adminToken)));
-  app.post('/api/keys', audit.audited('key.mint'), async (c) => {
-    const { user, handle } = await parseJsonBody(c, createKey);
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+const body = <S extends z.ZodType>(schema: S) => ({
+  content: { 'application/json': { schema } },
+  required: true,
+});
+const keyView = z.looseObject({ id: z.string(), user: z.string(), handle: z.string().nullable() });
+const quotaView = z.object({
+  user: z.string(),
+  dailyUsd: z.number().nullable(),
+  monthlyUsd: z.number().nullable(),
+  requestsPerMinute: z.number().nullable(),
+  spentTodayUsd: z.number(),
+  spentThisMonthUsd: z.number(),
+  reservedUsd: z.number(),
+});
+const userParam = z.object({ user: name });
+
+const mint = createRoute({
+  method: 'post',
+  path: '/',
+  request: { body: body(createKey) },
+  responses: { 201: json(z.looseObject({ id: z.string(), key: z.string() }), 'the key, shown this once') },
+});
+const listKeys = createRoute({
+  method: 'get',
+  path: '/',
+  request: { query: keysQuery },
+  responses: { 200: json(z.object({ keys: z.array(keyView) }), 'keys, without their secret') },
+});
+const revoke = createRoute({
+  method: 'delete',
+  path: '/{id}',
+  request: { params: z.object({ id: z.string() }) },
+  responses: { 204: { description: 'revoked' } },
+});
+const setQuota = createRoute({
+  method: 'put',
+  path: '/{user}',
+  request: { params: userParam, body: body(quotaBody) },
+  responses: { 200: json(quotaView, 'the limits and what is spent') },
+});
+const getQuota = createRoute({
+  method: 'get',
+  path: '/{user}',
+  request: { params: userParam },
+  responses: { 200: json(quotaView, 'the limits and what is spent') },
+});
+const summary = createRoute({
+  method: 'get',
+  path: '/',
+  request: { query: usageQuery },
+  responses: {
+    200: json(z.object({ groupBy: z.string(), rows: z.array(z.looseObject({})) }), 'usage grouped'),
+  },
+});
+
+/** /api/keys: mint, list and revoke Beacon keys (admin token). */
+export function keyRoutes({ keys, audit, adminToken }: AdminRoutesDeps) {
+  const app = openRouter(adminAuth(adminToken));
+  app.use(mint.getRoutingPath(), audit.audited('key.mint'));
+  app.openapi(mint, async (c) => {
+    const { user, handle } = c.req.valid('json');
     const created = await keys.create({ user, handle });
     setAuditTarget(c, `${created.id} (${user})`);
     return c.json(created, 201);
   });
-  app.get('/api/keys', async (c) => {
-    const { user, handle } = parseWith(keysQuery, c.req.query(), 'query');
-    return c.json({ keys: await keys.list({ user, handle }) });
-  });
-  app.delete('/api/keys/:id', audit.audited('key.revoke'), async (c) => {
-    if (!(await keys.revoke(c.req.param('id'))))
-      throw new AppError('not_found', `no active key ${c.req.param('id')}`);
+  app.openapi(listKeys, async (c) => c.json({ keys: await keys.list(c.req.valid('query')) }, 200));
+  app.on('DELETE', revoke.getRoutingPath(), audit.audited('key.revoke'));
+  app.openapi(revoke, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await keys.revoke(id))) throw new AppError('not_found', `no active key ${id}`);
     return c.body(null, 204);
   });
-  app.put('/api/quotas/:user', audit.audited('quota.set'), async (c) => {
-    const user = parseWith(name, c.req.param('user'), 'user');
-    return c.json(await quotas.set(user, await parseJsonBody(c, quotaBody)));
-  });
-  app.get('/api/quotas/:user', async (c) =>
-    c.json(await quotas.get(parseWith(name, c.req.param('user'), 'user'))),
+  return app;
+}
+
+/** /api/quotas/:user: a user's budgets and what is spent of them (admin token). */
+export function quotaRoutes({ quotas, audit, adminToken }: AdminRoutesDeps) {
+  const app = openRouter(adminAuth(adminToken));
+  app.on('PUT', setQuota.getRoutingPath(), audit.audited('quota.set'));
+  app.openapi(setQuota, async (c) =>
+    c.json(await quotas.set(c.req.valid('param').user, c.req.valid('json')), 200),
   );
-  app.get('/api/usage', async (c) => {
-    const q = parseWith(usageQuery, c.req.query(), 'query');
+  app.openapi(getQuota, async (c) => c.json(await quotas.get(c.req.valid('param').user), 200));
+  return app;
+}
+
+/** /api/usage: tokens and USD grouped by user, handle, model or day (admin token). */
+export function usageRoutes({ usage, adminToken }: AdminRoutesDeps) {
+  const app = openRouter(adminAuth(adminToken));
+  app.openapi(summary, async (c) => {
+    const q = c.req.valid('query');
     const rows = await usage.summarize({
       user: q.user,
       from: q.from ? new Date(q.from) : undefined,
       to: q.to ? new Date(q.to) : undefined,
       groupBy: q.groupBy,
     });
-    return c.json({ groupBy: q.groupBy.join(','), rows });
+    return c.json({ groupBy: q.groupBy.join(','), rows }, 200);
   });
   return app;
 }

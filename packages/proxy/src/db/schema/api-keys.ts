@@ -22,5 +22,3 @@ export const apiKeysPg = pgTable('api_keys', {
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
   revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
 });
-
-export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -73,5 +73,3 @@ export const usagePg = pgTable(
     pgIndex('usage_pending').on(t.status).where(sql`${t.status} = 'pending'`),
   ],
 );
-
-export type UsageRow = typeof usage.$inferSelect;

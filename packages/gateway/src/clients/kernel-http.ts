@@ -1,4 +1,5 @@
-import { AppError, type BusKind, type Command, SseParser } from '@beacon/core';
+import { AppError, type BusKind, SseParser } from '@beacon/core';
+import type { KernelTransport } from './kernel-transport';
 import type { PlatformClient } from './platform';
 
 /** The kernel's SSE event names and the bus kinds they are. */
@@ -25,25 +26,11 @@ async function withRetry(call: () => Promise<Response>, signal: AbortSignal): Pr
 }
 
 /** A kernel over HTTP (no NATS): POST http://<container>:7681/v1/dispatch, answered as an SSE stream. */
-export function createKernelClient(platform: Pick<PlatformClient, 'resolve'>) {
+export function createHttpTransport(platform: Pick<PlatformClient, 'resolve'>): KernelTransport {
   return {
-    /** Sends the command; `accepted` once the kernel took it; each message it streams as (kind, data). */
-    async dispatch(
-      handle: string,
-      command: Command,
-      {
-        traceparent,
-        signal,
-        accepted,
-        message,
-      }: {
-        /** The dispatch span's W3C trace context, sent as the `traceparent` header. */
-        traceparent: string;
-        signal: AbortSignal;
-        accepted: () => void;
-        message: (kind: BusKind, data: unknown) => void;
-      },
-    ): Promise<void> {
+    name: 'http',
+    /** Each message the kernel streams is handed on as (kind, data). */
+    async send(handle, command, { traceparent, signal, accepted, message }): Promise<void> {
       const kernel = await platform.resolve(handle);
       if (!kernel.ip || kernel.state !== 'running')
         throw new AppError('unavailable', `${handle} is not running`);
@@ -70,7 +57,7 @@ export function createKernelClient(platform: Pick<PlatformClient, 'resolve'>) {
           if (kind) message(kind, JSON.parse(e.data));
         }
     },
+    // The dispatch's signal ends the request, which the kernel takes as the cancel.
+    cancel: async () => {},
   };
 }
-
-export type KernelClient = ReturnType<typeof createKernelClient>;

@@ -1,0 +1,31 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { AppError, describeZodError } from './errors';
+
+/** How a failed request part is named in a 400: `body.handle: …`, `query.wait: …`, `handle: …`. */
+const PREFIX: Record<string, string> = {
+  json: 'body',
+  query: 'query',
+  param: '',
+  header: 'header',
+  form: 'body',
+};
+
+/**
+ * A router whose routes are declared with their request and response schemas (`createRoute`); a request
+ * that does not match is a 400 in Beacon's one error shape, naming the field. `auth` guards every route of
+ * this router, and only them: an unknown path still answers 404.
+ */
+export function openRouter(auth?: MiddlewareHandler) {
+  const router = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success)
+        throw new AppError(
+          'bad_request',
+          describeZodError(result.error, PREFIX[result.target] ?? result.target),
+        );
+    },
+  });
+  if (auth) router.use(auth);
+  return router;
+}
