@@ -1,10 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { type BusMessage, type ContainerEvent, createLogger, createMemoryBus } from '@beacon/core';
-import {
-  createDockerClient,
-  type DockerClient,
-  LineSplitter,
-} from '../../packages/platform/src/clients/docker';
+import { createDockerClient, type DockerClient } from '../../packages/platform/src/clients/docker';
+import { LineSplitter } from '../../packages/platform/src/clients/engine-streams';
 import { DockerEventWatcher } from '../../packages/platform/src/lifecycle/engine-events';
 import { createPlatformEvents } from '../../packages/platform/src/lifecycle/events';
 import { createPlatformParts, docker, onTestEngine, TEST_IMAGE } from '../support/docker';

@@ -13,9 +13,8 @@ import {
 } from '@beacon/core';
 import Docker from 'dockerode';
 import { createApp, type PlatformDeps } from './app';
-import { createCgroupReader } from './clients/cgroup';
 import { createDockerClient, type DockerClient } from './clients/docker';
-import { createGatewayClient, type GatewayClient } from './clients/gateway';
+import { createGatewayClient } from './clients/gateway';
 import { createSessionSummaries } from './clients/langfuse';
 import { createLokiClient } from './clients/loki';
 import { createProxyClient, type ProxyClient } from './clients/proxy';
@@ -23,17 +22,14 @@ import { createSecrets, type Secrets } from './clients/secrets';
 import type { PlatformConfig } from './config';
 import { openDatabase, type PlatformDb, schema } from './db';
 import { createFleet, openFleetStore } from './fleet';
-import { type ContainerService, createContainerService } from './lifecycle/containers';
+import { createContainerService } from './lifecycle/containers';
 import { DockerEventWatcher } from './lifecycle/engine-events';
 import { createPlatformEvents, type PlatformEvents } from './lifecycle/events';
 import { reconcile } from './lifecycle/reconcile';
 import { createReleases } from './lifecycle/releases';
-import { createMetrics, type PlatformMetrics } from './metrics';
-import { createConsole } from './observe/console-view';
-import { HealthMonitor } from './observe/health-monitor';
-import { createHistory } from './observe/history';
+import { createMetrics } from './metrics';
 import { createLogSearch } from './observe/log-search';
-import { StatsCollector } from './observe/stats-collector';
+import { createObservers } from './observe/observers';
 import { billTo } from './pools/members';
 import { createPools } from './pools/pools';
 
@@ -167,7 +163,7 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
     start: startObservers,
     stopSteps: observerSteps,
     ...observe
-  } = observers(config, {
+  } = createObservers(config, {
     log,
     registry,
     metrics,
@@ -273,66 +269,4 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
       ],
     },
   } satisfies Service<typeof parts>;
-}
-
-/** The stats collector, history, health monitor and console: each stats cycle is recorded, then pushed. */
-function observers(
-  config: PlatformConfig,
-  deps: Pick<ServiceBasics, 'log' | 'registry'> & {
-    metrics: PlatformMetrics;
-    docker: DockerClient;
-    containers: ContainerService;
-    events: PlatformEvents;
-    db: PlatformDb;
-    proxy: ProxyClient | undefined;
-    gateway: GatewayClient;
-  },
-) {
-  const { log, metrics, docker, containers, events, db } = deps;
-  const history = createHistory({
-    db,
-    log,
-    rawMs: config.BEACON_HISTORY_RAW_HOURS * 3_600_000,
-    aggregateMs: config.BEACON_HISTORY_DAYS * 86_400_000,
-  });
-  const stats = new StatsCollector({
-    docker,
-    metrics,
-    log,
-    intervalMs: config.BEACON_STATS_INTERVAL * 1000,
-    cgroup: createCgroupReader(),
-    streams: config.BEACON_STATS_STREAM,
-  });
-  const consoleView = createConsole({
-    ...deps,
-    stats,
-    history,
-    pools: config.BEACON_POOLS.map((p) => p.name),
-    ...(deps.proxy ? { proxy: deps.proxy } : {}),
-  });
-  stats.afterCycle((at, collected) => history.record(at, collected));
-  stats.afterCycle(() => consoleView.push());
-  events.listen(() => consoleView.push());
-  const monitor = new HealthMonitor({
-    containers,
-    docker,
-    metrics,
-    log,
-    stats,
-    events,
-    intervalMs: config.BEACON_HEALTH_INTERVAL * 1000,
-    timeoutMs: config.BEACON_HEALTH_TIMEOUT * 1000,
-    retries: config.BEACON_HEALTH_RETRIES,
-  });
-  return {
-    stats,
-    history,
-    console: consoleView,
-    start() {
-      history.start();
-      stats.start();
-      monitor.start();
-    },
-    stopSteps: [() => monitor.stop(), () => stats.stop(), () => history.stop()],
-  };
 }

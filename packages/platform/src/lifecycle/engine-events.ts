@@ -1,5 +1,6 @@
 import type { Logger } from '@beacon/core';
-import { belongsTo, DEFAULT_INSTANCE, type DockerClient, LABELS, LineSplitter } from '../clients/docker';
+import { belongsTo, DEFAULT_INSTANCE, type DockerClient, LABELS } from '../clients/docker';
+import { LineSplitter } from '../clients/engine-streams';
 import type { PlatformMetrics } from '../metrics';
 import type { PlatformEvents } from './events';
 
