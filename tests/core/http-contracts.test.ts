@@ -40,6 +40,14 @@ describe('internal HTTP contracts', () => {
     expect(rows).toContainEqual(expect.objectContaining({ handle: 'ann-box', user: 'ann' }));
   });
 
+  test('a declared route is audited on its own method only: listing keys is not a mint', async () => {
+    proxy = await buildProxy();
+    await proxy.post('/api/keys', { user: 'bo' });
+    await proxy.app.request('/api/keys');
+    const { entries } = await (await proxy.app.request('/api/audit')).json();
+    expect(entries.map((e: { action: string }) => e.action)).toEqual(['key.mint']);
+  });
+
   test("the gateway's alerts and interactions, as the console reads them", async () => {
     gateway = startGateway();
     await gateway.app.request('/api/alert', {

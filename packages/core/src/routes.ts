@@ -29,3 +29,15 @@ export function openRouter(auth?: MiddlewareHandler) {
   if (auth) router.use(auth);
   return router;
 }
+
+/**
+ * Runs `middleware` (the audit trail's `audited(action)`) before a declared route, on that route's method and
+ * path only: a GET beside a POST on the same path is not recorded as the POST.
+ */
+export function beforeRoute(
+  router: OpenAPIHono,
+  route: { method: string; getRoutingPath(): string },
+  middleware: MiddlewareHandler,
+) {
+  router.on(route.method.toUpperCase(), route.getRoutingPath(), middleware);
+}

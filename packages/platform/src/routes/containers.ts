@@ -1,4 +1,4 @@
-import { AppError, type AuditTrail, adminAuth, openRouter, setAuditTarget } from '@beacon/core';
+import { AppError, type AuditTrail, adminAuth, beforeRoute, openRouter, setAuditTarget } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { SessionSummaries } from '../clients/langfuse';
 import { containerViewSchema, toView } from '../domain/container-view';
@@ -99,7 +99,7 @@ const logs = createRoute({
 /** /api/containers: the operator's commands on containers and what they read (admin token). */
 export function containerRoutes({ containers, stats, audited, sessions, adminToken }: ContainerRoutesDeps) {
   const app = openRouter(adminAuth(adminToken));
-  app.use(create.getRoutingPath(), audited('container.create'));
+  beforeRoute(app, create, audited('container.create'));
   app.openapi(create, async (c) => {
     const input = c.req.valid('json');
     setAuditTarget(c, input.handle);
@@ -126,14 +126,14 @@ export function containerRoutes({ containers, stats, audited, sessions, adminTok
       200,
     );
   });
-  app.on('DELETE', destroy.getRoutingPath(), audited('container.delete'));
+  beforeRoute(app, destroy, audited('container.delete'));
   app.openapi(destroy, async (c) => {
     await containers.destroy(c.req.valid('param').handle);
     return c.body(null, 204);
   });
   for (const action of ['start', 'stop', 'restart', 'recycle'] as const) {
     const route = command(action);
-    app.use(route.getRoutingPath(), audited(`container.${action}`));
+    beforeRoute(app, route, audited(`container.${action}`));
     app.openapi(route, async (c) => {
       const { handle } = c.req.valid('param');
       const view = action === 'recycle' ? containers.recycle(handle, 'manual') : containers[action](handle);

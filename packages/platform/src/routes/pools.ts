@@ -1,4 +1,4 @@
-import { type AuditTrail, adminAuth, openRouter, setAuditTarget } from '@beacon/core';
+import { type AuditTrail, adminAuth, beforeRoute, openRouter, setAuditTarget } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Pools } from '../pools/pools';
 
@@ -68,7 +68,7 @@ export function poolRoutes({
   app.openapi(list, (c) => c.json({ pools: pools.list() }, 200));
   for (const name of ['acquire', 'release'] as const) {
     const route = verb(name);
-    app.use(route.getRoutingPath(), audited(`pool.${name}`));
+    beforeRoute(app, route, audited(`pool.${name}`));
     app.openapi(route, async (c) => {
       const { tenant } = c.req.valid('json');
       const pool = c.req.valid('param').name;

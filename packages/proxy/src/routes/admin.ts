@@ -1,4 +1,4 @@
-import { AppError, type AuditTrail, adminAuth, openRouter, setAuditTarget } from '@beacon/core';
+import { AppError, type AuditTrail, adminAuth, beforeRoute, openRouter, setAuditTarget } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { KeyStore } from '../keys';
 import type { QuotaGuard } from '../quotas/guard';
@@ -108,7 +108,7 @@ const summary = createRoute({
 /** /api/keys: mint, list and revoke Beacon keys (admin token). */
 export function keyRoutes({ keys, audit, adminToken }: AdminRoutesDeps) {
   const app = openRouter(adminAuth(adminToken));
-  app.use(mint.getRoutingPath(), audit.audited('key.mint'));
+  beforeRoute(app, mint, audit.audited('key.mint'));
   app.openapi(mint, async (c) => {
     const { user, handle } = c.req.valid('json');
     const created = await keys.create({ user, handle });
@@ -116,7 +116,7 @@ export function keyRoutes({ keys, audit, adminToken }: AdminRoutesDeps) {
     return c.json(created, 201);
   });
   app.openapi(listKeys, async (c) => c.json({ keys: await keys.list(c.req.valid('query')) }, 200));
-  app.on('DELETE', revoke.getRoutingPath(), audit.audited('key.revoke'));
+  beforeRoute(app, revoke, audit.audited('key.revoke'));
   app.openapi(revoke, async (c) => {
     const { id } = c.req.valid('param');
     if (!(await keys.revoke(id))) throw new AppError('not_found', `no active key ${id}`);
@@ -128,7 +128,7 @@ export function keyRoutes({ keys, audit, adminToken }: AdminRoutesDeps) {
 /** /api/quotas/:user: a user's budgets and what is spent of them (admin token). */
 export function quotaRoutes({ quotas, audit, adminToken }: AdminRoutesDeps) {
   const app = openRouter(adminAuth(adminToken));
-  app.on('PUT', setQuota.getRoutingPath(), audit.audited('quota.set'));
+  beforeRoute(app, setQuota, audit.audited('quota.set'));
   app.openapi(setQuota, async (c) =>
     c.json(await quotas.set(c.req.valid('param').user, c.req.valid('json')), 200),
   );
