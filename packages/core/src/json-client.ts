@@ -8,6 +8,8 @@ export interface JsonClientOptions {
   /** Sent as `Authorization: Bearer`, unless a request names its own. */
   token?: string | undefined;
   timeoutMs?: number;
+  /** The error for an answer that is not 2xx (default: `unavailable`, naming the status and the route). */
+  refused?: (status: number, label: string) => AppError;
 }
 
 export interface JsonRequest {
@@ -21,14 +23,19 @@ export interface JsonRequest {
  * Another Beacon service over HTTP: base URL, bearer token, deadline, and an answer parsed by its contract.
  * Unreachable or timed out → 503 `unavailable`; an answer not in its contract's shape → 502 `bad_gateway`.
  */
-export function createJsonClient({ name, baseUrl, token, timeoutMs = 5000 }: JsonClientOptions) {
+export function createJsonClient({
+  name,
+  baseUrl,
+  token,
+  timeoutMs = 5000,
+  refused = (status, label) => new AppError('unavailable', `the ${name} answered ${status} for ${label}`),
+}: JsonClientOptions) {
   const base = baseUrl.replace(/\/$/, '');
-  const what = (method: string, path: string) => `${method} ${path.split('?')[0]}`;
 
   /** The raw answer, whatever its status: for callers that give some statuses a meaning of their own. */
   async function send(
     path: string,
-    { method = 'GET', body, token: own = token, ...request }: JsonRequest = {},
+    { method = 'GET', body, token: own = token, timeoutMs: deadline = timeoutMs }: JsonRequest = {},
   ) {
     try {
       return await fetch(`${base}${path}`, {
@@ -38,7 +45,7 @@ export function createJsonClient({ name, baseUrl, token, timeoutMs = 5000 }: Jso
           ...(own ? { authorization: `Bearer ${own}` } : {}),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(request.timeoutMs ?? timeoutMs),
+        signal: AbortSignal.timeout(deadline),
       });
     } catch (err) {
       throw new AppError('unavailable', `the ${name} is unreachable; is it running?`, {}, err);
@@ -62,14 +69,12 @@ export function createJsonClient({ name, baseUrl, token, timeoutMs = 5000 }: Jso
   return {
     send,
     parse,
-    /** A 2xx answer parsed by `schema`; any other status is `unavailable`, naming it. */
+    /** A 2xx answer parsed by `schema`; any other status is `refused`. */
     async json<S extends z.ZodType>(path: string, schema: S, request: JsonRequest = {}): Promise<z.infer<S>> {
       const res = await send(path, request);
-      const label = what(request.method ?? 'GET', path);
-      if (!res.ok) throw new AppError('unavailable', `the ${name} answered ${res.status} for ${label}`);
+      const label = `${request.method ?? 'GET'} ${path.split('?')[0]}`;
+      if (!res.ok) throw refused(res.status, label);
       return parse(res, schema, label);
     },
   };
 }
-
-export type JsonClient = ReturnType<typeof createJsonClient>;

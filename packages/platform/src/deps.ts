@@ -87,7 +87,8 @@ function outside(config: PlatformConfig, { log }: ServiceBasics, overrides: Deps
 /** The env every container gets besides its secrets: where NATS, the proxy and the trace collector are. */
 function containerEnv(config: PlatformConfig) {
   const nats = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
-  const proxy = config.BEACON_KERNEL_PROXY_URL ?? config.BEACON_PROXY_URL;
+  // Only where the platform has a proxy to mint keys on: a URL without a key would be of no use.
+  const proxy = config.BEACON_PROXY_URL && (config.BEACON_KERNEL_PROXY_URL ?? config.BEACON_PROXY_URL);
   const otlp = config.BEACON_KERNEL_OTLP_URL ?? config.BEACON_OTLP_URL;
   return (handle: string) => ({
     BEACON_HANDLE: handle,
@@ -96,8 +97,6 @@ function containerEnv(config: PlatformConfig) {
     ...(otlp ? { BEACON_OTLP_URL: otlp } : {}),
   });
 }
-
-export type PlatformParts = ReturnType<typeof createDeps>['parts'];
 
 /** Everything the platform runs, built from its config; main.ts serves it, tests build the same. */
 export function createDeps(config: PlatformConfig, basics: ServiceBasics, overrides: DepsOverrides = {}) {

@@ -124,5 +124,3 @@ export function createDeps(
     stop: { steps: [() => clearInterval(sweep), usage.flush, store.close, ...reporting.stopSteps] },
   } satisfies Service<typeof parts>;
 }
-
-export type ProxyParts = ReturnType<typeof createDeps>['parts'];

@@ -1,7 +1,5 @@
 import { alertsAnswer, createJsonClient, interactionsAnswer } from '@beacon/core';
 
-export type { DispatchLine as Dispatch, GatewayAlert } from '@beacon/core';
-
 /**
  * The gateway as the console reads it: the alerts it received (its user API, BEACON_GATEWAY_API_TOKEN when it
  * has one) and a container's dispatches (admin token). Read by the platform so the page needs one origin only.

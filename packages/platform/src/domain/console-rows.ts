@@ -1,4 +1,4 @@
-import type { CostRow } from '../clients/proxy';
+import type { CostRow } from '@beacon/core';
 import type { LastExit } from '../db/schema/containers';
 import type { SampleRow } from '../db/schema/samples';
 import { formatBytes, formatUsd } from './format';

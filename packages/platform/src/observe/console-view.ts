@@ -1,7 +1,7 @@
-import { type Logger, SseBroadcaster } from '@beacon/core';
+import { type CostRow, type GatewayAlert, type Logger, SseBroadcaster } from '@beacon/core';
 import type { Registry } from 'prom-client';
-import type { GatewayAlert, GatewayClient } from '../clients/gateway';
-import type { CostRow, ProxyClient } from '../clients/proxy';
+import type { GatewayClient } from '../clients/gateway';
+import type { ProxyClient } from '../clients/proxy';
 import {
   firingNow,
   fleetRows,

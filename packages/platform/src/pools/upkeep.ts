@@ -179,5 +179,3 @@ export function createUpkeep({ containers, members, metrics, log }: UpkeepDeps) 
     untilOneSettles: (handles: string[]) => Promise.race(handles.map((h) => busy.get(h) ?? Bun.sleep(100))),
   };
 }
-
-export type Upkeep = ReturnType<typeof createUpkeep>;

@@ -175,5 +175,3 @@ export function createSpendStatements(
     },
   };
 }
-
-export type SpendStatements = ReturnType<typeof createSpendStatements>;
