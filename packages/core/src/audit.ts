@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
+import { createRoute } from '@hono/zod-openapi';
 import { and, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type AuditEntry, auditLog } from './audit-schema';
 import type { Store } from './database';
-import { isoDateTime, parseWith } from './errors';
+import { isoDateTime } from './errors';
+import { failure, jsonAnswer, openRouter } from './routes';
 
 export { type AuditEntry, auditLog };
 
@@ -29,6 +31,32 @@ const querySchema = z.object({
   action: z.string().max(100).optional(),
   target: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/',
+  request: { query: querySchema },
+  responses: {
+    200: jsonAnswer(
+      z.object({
+        entries: z.array(
+          z.object({
+            id: z.number(),
+            at: z.string(),
+            actor: z.string(),
+            action: z.string(),
+            target: z.string(),
+            outcome: z.string(),
+            status: z.number(),
+            requestId: z.string(),
+          }),
+        ),
+      }),
+      'the trail, newest first',
+    ),
+    400: failure('a query field is wrong'),
+  },
 });
 
 const outcomeOf = (status: number) => (status < 400 ? 'ok' : status < 500 ? 'refused' : 'failed');
@@ -88,11 +116,11 @@ export function createAuditTrail(
       .limit(q.limit);
   }
 
-  /** GET /api/audit?from&to&action&target&limit — newest first; mount behind the admin guard. */
+  /** GET /api/audit?from&to&action&target&limit — newest first; mounted at /api/audit behind `guard`. */
   const routes = (guard: MiddlewareHandler) =>
-    new Hono().get('/api/audit', guard, async (c) => {
-      const entries = await query(parseWith(querySchema, c.req.query(), 'query'));
-      return c.json({ entries: entries.map((e) => ({ ...e, at: e.at.toISOString() })) });
+    openRouter(guard).openapi(listRoute, async (c) => {
+      const entries = await query(c.req.valid('query'));
+      return c.json({ entries: entries.map((e) => ({ ...e, at: e.at.toISOString() })) }, 200);
     });
 
   return { audited, record, query, routes };

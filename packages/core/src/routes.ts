@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { AppError, describeZodError } from './errors';
 
@@ -41,3 +41,29 @@ export function beforeRoute(
 ) {
   router.on(route.method.toUpperCase(), route.getRoutingPath(), middleware);
 }
+
+/** Beacon's one error shape, as a declared answer. */
+const errorShape = z.object({
+  error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),
+});
+
+/** A declared JSON answer. */
+export const jsonAnswer = <S extends z.ZodType>(schema: S, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+/** A declared refusal in the one error shape. */
+export const failure = (description: string) => jsonAnswer(errorShape, description);
+
+/** A declared answer that is not JSON (an event stream, a page, a file): its body is not described. */
+export const otherAnswer = (type: string, description: string) => ({
+  content: { [type]: { schema: z.string() } },
+  description,
+});
+
+/** A declared JSON request body. */
+export const jsonBody = <S extends z.ZodType>(schema: S) => ({
+  content: { 'application/json': { schema } },
+  required: true,
+});

@@ -17,10 +17,10 @@ import type { Dispatcher } from './dispatcher';
 import type { InteractionLogger } from './interaction-logger';
 import type { GatewayMetrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
-import { type ArtifactDeps, artifactRoutes } from './routes/artifacts';
-import { eventRoutes } from './routes/events';
+import { ARTIFACTS_PREFIX, type ArtifactDeps, artifactRoutes } from './routes/artifacts';
+import { eventRoutes, taskRoutes } from './routes/events';
 import { interactionRoutes } from './routes/interactions';
-import { messageRoutes } from './routes/message';
+import { messageRoutes, shellRoutes } from './routes/message';
 import type { TaskStore } from './tasks';
 
 export interface GatewayDeps extends MetricsExposure {
@@ -53,15 +53,20 @@ export function createApp(deps: GatewayDeps): Hono {
   // Streams a browser opens with EventSource or WebSocket, which cannot send headers: `?token=` counts.
   const streamAuth = tokenAuth(deps.apiToken, { ...user, query: true });
   if (sse && tasks) {
-    app.route('/', eventRoutes({ sse, tasks, userAuth, streamAuth }));
-    app.route('/', alertRoutes({ sse, metrics, log, alertToken: deps.alertToken, userAuth }));
+    app.route('/api/events', eventRoutes({ sse, streamAuth }));
+    app.route('/api/tasks', taskRoutes({ tasks, userAuth }));
+    const alerts = alertRoutes({ sse, metrics, log, alertToken: deps.alertToken, userAuth });
+    app.route('/api/alert', alerts.receive);
+    app.route('/api/alerts', alerts.read);
   }
   const { dispatcher, interactions, upgradeWebSocket, adminToken } = deps;
-  if (dispatcher)
-    app.route('/', messageRoutes({ dispatcher, metrics, upgradeWebSocket, userAuth, streamAuth }));
-  if (interactions) app.route('/', interactionRoutes({ interactions, adminToken }));
+  if (dispatcher) app.route('/api/message', messageRoutes({ dispatcher, userAuth }));
+  if (dispatcher && upgradeWebSocket)
+    app.route('/ws', shellRoutes({ dispatcher, metrics, upgradeWebSocket, streamAuth }));
+  if (interactions) app.route('/api/interactions', interactionRoutes({ interactions, adminToken }));
   const audited = deps.audit?.audited ?? unaudited;
-  if (deps.audit) app.route('/', deps.audit.routes(adminAuth(deps.adminToken)));
-  if (deps.artifacts) app.route('/', artifactRoutes({ ...deps.artifacts, metrics, log, audited, userAuth }));
+  if (deps.audit) app.route('/api/audit', deps.audit.routes(adminAuth(adminToken)));
+  if (deps.artifacts)
+    app.route(ARTIFACTS_PREFIX, artifactRoutes({ ...deps.artifacts, metrics, log, audited, userAuth }));
   return app;
 }

@@ -25,8 +25,8 @@ import type { StatsCollector } from './observe/stats-collector';
 import type { Pools } from './pools/pools';
 import { adminRoutes } from './routes/admin';
 import { containerRoutes, logRoutes } from './routes/containers';
-import { fleetRoutes } from './routes/fleet';
-import { historyRoutes } from './routes/history';
+import { fleetForwarding, hostRoutes } from './routes/fleet';
+import { containerMetricRoutes, costRoutes, fleetMetricRoutes } from './routes/history';
 import { poolRoutes } from './routes/pools';
 
 export interface PlatformDeps extends MetricsExposure {
@@ -66,47 +66,49 @@ export function createApp(deps: PlatformDeps): Hono {
   const probes: Probe[] = [...(deps.probes ?? [])];
   if (docker) probes.push({ name: 'docker', required: true, timeoutMs: 2000, check: () => docker.ping() });
   const app = createServiceApp({ ...deps, probes });
-  const { events } = deps;
+  const { events, audit, pools, fleet, history, logSearch } = deps;
   if (events)
     app.get('/api/events', adminAuth(adminToken), (c) =>
       events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal),
     );
-  const audited = deps.audit?.audited ?? unaudited;
-  if (deps.audit) app.route('/', deps.audit.routes(adminAuth(adminToken)));
-  if (deps.pools) app.route('/api/pools', poolRoutes({ pools: deps.pools, audited, adminToken }));
+  const audited = audit?.audited ?? unaudited;
+  if (audit) app.route('/api/audit', audit.routes(adminAuth(adminToken)));
+  if (pools) app.route('/api/pools', poolRoutes({ pools, audited, adminToken }));
   if (!containers) return app;
-  const stats = deps.stats ?? { latest: () => undefined };
-  const { proxy, gateway, history } = deps;
   if (deps.console)
     app.route(
-      '/',
+      '/admin',
       adminRoutes({
         containers,
         registry: deps.registry,
         console: deps.console,
         grafanaUrl: deps.grafanaUrl ?? 'http://localhost:3200',
-        ...(gateway ? { gateway } : {}),
+        ...(deps.gateway ? { gateway: deps.gateway } : {}),
         ...(adminToken ? { adminToken } : {}),
       }),
     );
-  if (deps.fleet)
-    app.route('/', fleetRoutes({ fleet: deps.fleet, containers, ...(adminToken ? { adminToken } : {}) }));
+  if (fleet) {
+    app.route('/api/containers', fleetForwarding({ fleet, containers, adminToken }));
+    app.route('/api/hosts', hostRoutes({ fleet, adminToken }));
+  }
+  const stats = deps.stats ?? { latest: () => undefined };
   app.route(
     '/api/containers',
     containerRoutes({ containers, stats, audited, sessions: deps.sessions, adminToken }),
   );
-  if (deps.logSearch) app.route('/api/logs', logRoutes({ logSearch: deps.logSearch, adminToken }));
-  if (history)
-    app.route(
-      '/',
-      historyRoutes({
-        history,
-        containers,
-        pools: deps.pools?.list().map((p) => p.name) ?? [],
-        rawMs: deps.historyRawMs ?? 24 * 3_600_000,
-        ...(proxy ? { proxy } : {}),
-        ...(adminToken ? { adminToken } : {}),
-      }),
-    );
+  if (logSearch) app.route('/api/logs', logRoutes({ logSearch, adminToken }));
+  if (history) {
+    const historyDeps = {
+      history,
+      containers,
+      pools: pools?.list().map((p) => p.name) ?? [],
+      rawMs: deps.historyRawMs ?? 24 * 3_600_000,
+      proxy: deps.proxy,
+      adminToken,
+    };
+    app.route('/api/containers', containerMetricRoutes(historyDeps));
+    app.route('/api/metrics', fleetMetricRoutes(historyDeps));
+    app.route('/api/costs', costRoutes(historyDeps));
+  }
   return app;
 }

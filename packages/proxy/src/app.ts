@@ -35,10 +35,10 @@ export interface ProxyDeps extends MetricsExposure {
 export function createApp(deps: ProxyDeps): Hono {
   const app = createServiceApp(deps);
   const { forwarder, prices, usage, keys, quotas, audit, adminToken } = deps;
-  if (forwarder && prices) app.route('/', aiRoutes({ forwarder, prices }));
+  if (forwarder && prices) app.route('/v1', aiRoutes({ forwarder, prices }));
   if (usage && keys && quotas && audit) {
     const admin = { usage, keys, quotas, audit, adminToken };
-    app.route('/', audit.routes(adminAuth(adminToken)));
+    app.route('/api/audit', audit.routes(adminAuth(adminToken)));
     app.route('/api/keys', keyRoutes(admin));
     app.route('/api/quotas', quotaRoutes(admin));
     app.route('/api/usage', usageRoutes(admin));

@@ -1,11 +1,43 @@
-import { AppError, type Logger, parseJsonBody, type SseBroadcaster, tokenAuth } from '@beacon/core';
-import { Hono, type MiddlewareHandler } from 'hono';
+import {
+  alertsAnswer,
+  failure,
+  jsonAnswer,
+  jsonBody,
+  type Logger,
+  openRouter,
+  type SseBroadcaster,
+  tokenAuth,
+} from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { alertNameLabel, alertPayloadSchema, normalizeAlerts, type ReceivedAlert } from '../domain/alerts';
 import type { GatewayMetrics } from '../metrics';
 
 const KEEP = 200;
 
-/** POST /api/alert (Alertmanager / Grafana webhook) → SSE alert.firing / alert.resolved; GET /api/alerts. */
+const intake = createRoute({
+  method: 'post',
+  path: '/',
+  request: { body: jsonBody(alertPayloadSchema) },
+  responses: {
+    200: jsonAnswer(z.object({ received: z.number() }), 'how many alerts were taken'),
+    400: failure('not an Alertmanager or Grafana webhook payload'),
+  },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  request: { query: z.object({ status: z.enum(['firing', 'resolved']).optional() }) },
+  responses: {
+    200: jsonAnswer(alertsAnswer, `the last ${KEEP} alerts, newest first`),
+    400: failure('status is firing or resolved'),
+  },
+});
+
+/**
+ * POST /api/alert (Alertmanager / Grafana webhook) → SSE alert.firing / alert.resolved; GET /api/alerts, the
+ * recent ones (user API: the console reads it with BEACON_GATEWAY_API_TOKEN). Two routers, two prefixes.
+ */
 export function alertRoutes({
   sse,
   metrics,
@@ -13,7 +45,6 @@ export function alertRoutes({
   alertToken: token,
   userAuth,
 }: {
-  /** The list is the user API's (the console reads it with BEACON_GATEWAY_API_TOKEN). */
   userAuth: MiddlewareHandler;
   sse: SseBroadcaster;
   metrics: GatewayMetrics;
@@ -21,19 +52,15 @@ export function alertRoutes({
   alertToken?: string | undefined;
 }) {
   const recent: ReceivedAlert[] = [];
-  const app = new Hono();
   // Alertmanager sends `authorization: Bearer` from its http_config; without a token the gateway is loopback-only.
-  if (token)
-    app.use(
-      '/api/alert',
-      tokenAuth(token, {
+  const alertAuth = token
+    ? tokenAuth(token, {
         name: 'alert token (BEACON_ALERT_TOKEN, else BEACON_ADMIN_TOKEN)',
         role: 'alert-token',
-      }),
-    );
-  app.post('/api/alert', async (c) => {
-    const payload = await parseJsonBody(c, alertPayloadSchema);
-    const alerts = normalizeAlerts(payload);
+      })
+    : undefined;
+  const receive = openRouter(alertAuth).openapi(intake, (c) => {
+    const alerts = normalizeAlerts(c.req.valid('json'));
     for (const alert of alerts) {
       metrics.alertsReceived.inc({ alertname: alertNameLabel(alert.alertname), status: alert.status });
       sse.broadcast(`alert.${alert.status}`, alert);
@@ -44,14 +71,11 @@ export function alertRoutes({
       recent.push(alert);
     }
     recent.splice(0, Math.max(0, recent.length - KEEP));
-    return c.json({ received: alerts.length });
+    return c.json({ received: alerts.length }, 200);
   });
-  app.get('/api/alerts', userAuth, (c) => {
-    const status = c.req.query('status');
-    if (status && status !== 'firing' && status !== 'resolved') {
-      throw new AppError('bad_request', 'query.status: firing or resolved');
-    }
-    return c.json({ alerts: [...recent].reverse().filter((a) => !status || a.status === status) });
+  const read = openRouter(userAuth).openapi(list, (c) => {
+    const { status } = c.req.valid('query');
+    return c.json({ alerts: [...recent].reverse().filter((a) => !status || a.status === status) }, 200);
   });
-  return app;
+  return { receive, read };
 }

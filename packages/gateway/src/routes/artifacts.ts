@@ -1,5 +1,14 @@
-import { AppError, type AuditTrail, type Logger, setAuditTarget } from '@beacon/core';
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import {
+  AppError,
+  type AuditTrail,
+  failure,
+  jsonAnswer,
+  type Logger,
+  openRouter,
+  setAuditTarget,
+} from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { ArtifactStore } from '../clients/artifact-store';
 import { keyProblem } from '../domain/artifact-keys';
 import type { GatewayMetrics } from '../metrics';
@@ -18,15 +27,39 @@ export interface ArtifactDeps {
   userAuth: MiddlewareHandler;
 }
 
-const ROUTE = '/api/artifacts';
+/** Where the artifact routes are mounted: a key is the raw path after it. */
+export const ARTIFACTS_PREFIX = '/api/artifacts';
 const MAX_LIST = 1000;
 
+const listRoute = createRoute({
+  method: 'get',
+  path: '/',
+  request: {
+    query: z.object({
+      prefix: z.string().max(1024).default(''),
+      limit: z.coerce.number().int().min(1).max(MAX_LIST).default(MAX_LIST),
+    }),
+  },
+  responses: {
+    200: jsonAnswer(
+      z.object({
+        prefix: z.string(),
+        artifacts: z.array(z.looseObject({ key: z.string() })),
+        error: z.string().optional(),
+      }),
+      'the artifacts under the prefix; with BEACON_ARTIFACT_MODE=warn and the store away, none and why',
+    ),
+    400: failure('the prefix or limit is wrong'),
+  },
+});
+
 /**
- * POST|GET|DELETE /api/artifacts/<key>, GET /api/artifacts?prefix=&limit=. Bodies stream both ways.
+ * Mounted at /api/artifacts: POST|GET|DELETE /<key>, GET /?prefix=&limit=. A key is a path (slashes and all)
+ * read from the raw URL, so the key routes are plain routes; bodies stream both ways.
  * A store failure: `enforce` answers 502; `warn` logs it and answers softly (not stored, not found, empty).
  */
 export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, userAuth }: ArtifactDeps) {
-  const app = new Hono();
+  const app = openRouter(userAuth);
   const count = (op: Op, status: 'ok' | 'not_found' | 'rejected' | 'error') =>
     metrics.artifactOps.inc({ op, status });
 
@@ -34,8 +67,8 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, u
     const off = () => {
       throw new AppError('unavailable', 'artifacts are switched off (BEACON_ARTIFACT_MODE=off)');
     };
-    app.all(ROUTE, off);
-    app.all(`${ROUTE}/*`, off);
+    app.all('/', off);
+    app.all('/*', off);
     return app;
   }
 
@@ -52,7 +85,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, u
     let key: string;
     try {
       // The raw path, percent-decoded exactly once.
-      key = decodeURIComponent(new URL(c.req.url).pathname.slice(ROUTE.length + 1));
+      key = decodeURIComponent(new URL(c.req.url).pathname.slice(ARTIFACTS_PREFIX.length + 1));
     } catch {
       throw reject(op, 'key: not valid percent-encoding');
     }
@@ -96,26 +129,23 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, u
     return found;
   }
 
-  // Before the key routes: `/api/artifacts/*` matches `/api/artifacts` too.
-  app.get(ROUTE, userAuth, async (c) => {
-    const prefix = c.req.query('prefix') ?? '';
+  // Before the key routes: `/*` matches `/` too.
+  app.openapi(listRoute, async (c) => {
+    const { prefix, limit } = c.req.valid('query');
     const problem = keyProblem(prefix, { prefix: true });
     if (problem) throw reject('list', `prefix: ${problem}`);
-    const limit = Number(c.req.query('limit') ?? MAX_LIST);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST)
-      throw reject('list', `limit: must be an integer from 1 to ${MAX_LIST}`);
     const artifacts = await attempt(
       'list',
       '',
       () => store.list(prefix, limit),
-      (error) => c.json({ prefix, artifacts: [], error }),
+      (error) => ({ error }),
     );
-    if (artifacts instanceof Response) return artifacts;
+    if ('error' in artifacts) return c.json({ prefix, artifacts: [], error: artifacts.error }, 200);
     count('list', 'ok');
-    return c.json({ prefix, artifacts });
+    return c.json({ prefix, artifacts }, 200);
   });
 
-  app.post(`${ROUTE}/*`, userAuth, audited('artifact.put'), async (c) => {
+  app.post('/*', audited('artifact.put'), async (c) => {
     const key = keyOf(c, 'put');
     setAuditTarget(c, key);
     const declared = c.req.header('content-length');
@@ -138,7 +168,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, u
     return c.json({ stored: true, ...stored }, 201);
   });
 
-  app.get(`${ROUTE}/*`, userAuth, async (c) => {
+  app.get('/*', async (c) => {
     const key = keyOf(c, 'get');
     const object = await existing('get', key, () => store.get(key));
     return new Response(object.body, {
@@ -151,7 +181,7 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, u
     });
   });
 
-  app.delete(`${ROUTE}/*`, userAuth, audited('artifact.delete'), async (c) => {
+  app.delete('/*', audited('artifact.delete'), async (c) => {
     const key = keyOf(c, 'delete');
     setAuditTarget(c, key);
     await existing('delete', key, () => store.delete(key));

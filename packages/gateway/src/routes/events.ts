@@ -1,27 +1,46 @@
-import { AppError, type SseBroadcaster } from '@beacon/core';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { AppError, failure, jsonAnswer, openRouter, otherAnswer, type SseBroadcaster } from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { TaskStore } from '../tasks';
 
-/** GET /api/events (SSE, Last-Event-ID resumes; `streamAuth` takes ?token=) and the tasks (`userAuth`). */
-export function eventRoutes({
-  sse,
-  tasks,
-  userAuth,
-  streamAuth,
-}: {
-  sse: SseBroadcaster;
-  tasks: TaskStore;
-  userAuth: MiddlewareHandler;
-  streamAuth: MiddlewareHandler;
-}) {
-  return new Hono()
-    .get('/api/events', streamAuth, (c) =>
-      sse.connect(c.req.header('last-event-id') ?? c.req.query('lastEventId'), c.req.raw.signal),
-    )
-    .get('/api/tasks/:id', userAuth, async (c) => {
-      const task = await tasks.get(c.req.param('id'));
-      if (!task) throw new AppError('not_found', `no task ${c.req.param('id')}`);
-      return c.json(task);
+const stream = createRoute({
+  method: 'get',
+  path: '/',
+  request: { query: z.object({ lastEventId: z.string().max(64).optional(), token: z.string().optional() }) },
+  responses: {
+    200: otherAnswer('text/event-stream', 'tasks, alerts and container events; Last-Event-ID resumes'),
+  },
+});
+
+/** GET /api/events: the event stream (SSE; `streamAuth` takes ?token=, which EventSource needs). */
+export function eventRoutes({ sse, streamAuth }: { sse: SseBroadcaster; streamAuth: MiddlewareHandler }) {
+  return openRouter(streamAuth).openapi(stream, (c) =>
+    sse.connect(c.req.header('last-event-id') ?? c.req.valid('query').lastEventId, c.req.raw.signal),
+  );
+}
+
+const task = z.looseObject({ id: z.string(), handle: z.string(), status: z.string() });
+const one = createRoute({
+  method: 'get',
+  path: '/{id}',
+  request: { params: z.object({ id: z.string().max(128) }) },
+  responses: { 200: jsonAnswer(task, 'the task'), 404: failure('no task with that id') },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  request: { query: z.object({ handle: z.string().max(128).optional() }) },
+  responses: { 200: jsonAnswer(z.object({ tasks: z.array(task) }), 'recent tasks, of one handle if asked') },
+});
+
+/** GET /api/tasks[/{id}]: dispatched messages and how they ended (user API). */
+export function taskRoutes({ tasks, userAuth }: { tasks: TaskStore; userAuth: MiddlewareHandler }) {
+  return openRouter(userAuth)
+    .openapi(one, async (c) => {
+      const { id } = c.req.valid('param');
+      const found = await tasks.get(id);
+      if (!found) throw new AppError('not_found', `no task ${id}`);
+      return c.json(found, 200);
     })
-    .get('/api/tasks', userAuth, async (c) => c.json({ tasks: await tasks.list(c.req.query('handle')) }));
+    .openapi(list, async (c) => c.json({ tasks: await tasks.list(c.req.valid('query').handle) }, 200));
 }

@@ -1,4 +1,13 @@
-import { AppError, describeZodError, HANDLE_PATTERN, parseJsonBody } from '@beacon/core';
+import {
+  AppError,
+  describeZodError,
+  failure,
+  HANDLE_PATTERN,
+  jsonAnswer,
+  jsonBody,
+  openRouter,
+} from '@beacon/core';
+import { createRoute } from '@hono/zod-openapi';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { z } from 'zod';
@@ -33,24 +42,39 @@ function parseFrame(data: unknown): z.infer<typeof wsMessage> | string {
 
 const STATUS_CODE = { ok: 200, error: 502, timeout: 504, cancelled: 409 } as const;
 
-/** POST /api/message and the web shell WS /ws?handle=. */
+const answer = z.object({
+  taskId: z.string(),
+  traceId: z.string(),
+  status: z.enum(['ok', 'error', 'timeout', 'cancelled']),
+  result: z.looseObject({}).nullable(),
+  error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
+});
+const send = createRoute({
+  method: 'post',
+  path: '/',
+  request: { body: jsonBody(messageSchema) },
+  responses: {
+    200: jsonAnswer(answer, "the kernel's answer"),
+    202: jsonAnswer(z.object({ taskId: z.string(), traceId: z.string() }), 'async: stored for the kernel'),
+    400: failure('a field is wrong'),
+    404: failure('no container with that handle'),
+    409: jsonAnswer(answer, 'cancelled'),
+    502: jsonAnswer(answer, 'the kernel answered with an error'),
+    503: failure('the container is not running, or the bus is away'),
+    504: jsonAnswer(answer, 'no answer within the dispatch timeout'),
+  },
+});
+
+/** POST /api/message: one message to a container's kernel (user API). */
 export function messageRoutes({
   dispatcher,
-  metrics,
-  upgradeWebSocket,
   userAuth,
-  streamAuth,
 }: {
   dispatcher: Dispatcher;
-  metrics: GatewayMetrics;
-  upgradeWebSocket?: UpgradeWebSocket | undefined;
-  /** The user API's token; the web shell's WebSocket may send it as ?token= (browsers cannot set headers). */
   userAuth: MiddlewareHandler;
-  streamAuth: MiddlewareHandler;
 }) {
-  const app = new Hono();
-  app.post('/api/message', userAuth, async (c) => {
-    const { async: isAsync, ...req } = await parseJsonBody(c, messageSchema);
+  return openRouter(userAuth).openapi(send, async (c) => {
+    const { async: isAsync, ...req } = c.req.valid('json');
     // Unknown or stopped handles are refused here rather than left to time out.
     await dispatcher.ensureRunning(req.handle);
     const { task, accepted, done } = dispatcher.dispatch({
@@ -76,61 +100,72 @@ export function messageRoutes({
       STATUS_CODE[status],
     );
   });
-  if (upgradeWebSocket) {
-    app.get(
-      '/ws',
-      streamAuth,
-      upgradeWebSocket((c) => {
-        const handle = c.req.query('handle') ?? '';
-        return {
-          onOpen(_e, ws) {
-            metrics.wsConnections.inc();
-            if (!HANDLE_PATTERN.test(handle)) {
+}
+
+/** The web shell: WS /ws?handle= (`streamAuth` takes ?token=: browsers cannot set headers on a WebSocket). */
+export function shellRoutes({
+  dispatcher,
+  metrics,
+  upgradeWebSocket,
+  streamAuth,
+}: {
+  dispatcher: Dispatcher;
+  metrics: GatewayMetrics;
+  upgradeWebSocket: UpgradeWebSocket;
+  streamAuth: MiddlewareHandler;
+}) {
+  return new Hono().get(
+    '/',
+    streamAuth,
+    upgradeWebSocket((c) => {
+      const handle = c.req.query('handle') ?? '';
+      return {
+        onOpen(_e, ws) {
+          metrics.wsConnections.inc();
+          if (!HANDLE_PATTERN.test(handle)) {
+            ws.send(
+              JSON.stringify({
+                type: 'error',
+                error: { code: 'bad_request', message: 'query.handle: required' },
+              }),
+            );
+            ws.close(1008, 'handle required');
+          }
+        },
+        onClose() {
+          metrics.wsConnections.dec();
+        },
+        onMessage(event, ws) {
+          if (!HANDLE_PATTERN.test(handle)) return;
+          const frame = parseFrame(event.data);
+          if (typeof frame === 'string') {
+            metrics.wsBadFrames.inc();
+            ws.send(JSON.stringify({ type: 'error', error: { code: 'bad_request', message: frame } }));
+            return;
+          }
+          void dispatcher
+            .dispatch({
+              handle,
+              text: frame.text,
+              source: 'web',
+              ...(frame.sessionId ? { sessionId: frame.sessionId } : {}),
+              onUpdate: (u) => {
+                if (u.type === 'task.progress')
+                  ws.send(JSON.stringify({ type: 'progress', taskId: u.task.id, ...u.data }));
+              },
+            })
+            .done.then(({ status, task }) => {
               ws.send(
-                JSON.stringify({
-                  type: 'error',
-                  error: { code: 'bad_request', message: 'query.handle: required' },
-                }),
+                JSON.stringify(
+                  status === 'ok'
+                    ? { type: 'result', taskId: task.id, traceId: task.traceId, ...task.result }
+                    : { type: 'error', taskId: task.id, traceId: task.traceId, status, error: task.error },
+                ),
               );
-              ws.close(1008, 'handle required');
-            }
-          },
-          onClose() {
-            metrics.wsConnections.dec();
-          },
-          onMessage(event, ws) {
-            if (!HANDLE_PATTERN.test(handle)) return;
-            const frame = parseFrame(event.data);
-            if (typeof frame === 'string') {
-              metrics.wsBadFrames.inc();
-              ws.send(JSON.stringify({ type: 'error', error: { code: 'bad_request', message: frame } }));
-              return;
-            }
-            void dispatcher
-              .dispatch({
-                handle,
-                text: frame.text,
-                source: 'web',
-                ...(frame.sessionId ? { sessionId: frame.sessionId } : {}),
-                onUpdate: (u) => {
-                  if (u.type === 'task.progress')
-                    ws.send(JSON.stringify({ type: 'progress', taskId: u.task.id, ...u.data }));
-                },
-              })
-              .done.then(({ status, task }) => {
-                ws.send(
-                  JSON.stringify(
-                    status === 'ok'
-                      ? { type: 'result', taskId: task.id, traceId: task.traceId, ...task.result }
-                      : { type: 'error', taskId: task.id, traceId: task.traceId, status, error: task.error },
-                  ),
-                );
-              })
-              .catch(() => {});
-          },
-        };
-      }),
-    );
-  }
-  return app;
+            })
+            .catch(() => {});
+        },
+      };
+    }),
+  );
 }

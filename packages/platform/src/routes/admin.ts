@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { AppError, adminAuth, parseWith } from '@beacon/core';
-import { Hono } from 'hono';
+import { AppError, adminAuth, failure, jsonAnswer, openRouter, otherAnswer } from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Registry } from 'prom-client';
 import type { GatewayClient } from '../clients/gateway';
 import { handleSchema } from '../domain/spec';
@@ -13,7 +13,7 @@ export interface AdminDeps {
   console: Console;
   gateway?: Pick<GatewayClient, 'dispatches'>;
   grafanaUrl: string;
-  adminToken?: string;
+  adminToken?: string | undefined;
 }
 
 const STATIC_DIR = join(import.meta.dir, '../../static');
@@ -33,9 +33,67 @@ const samples = async (registry: Registry, name: string) => {
   return metric ? (await metric.get()).values : [];
 };
 
+const page = createRoute({
+  method: 'get',
+  path: '/',
+  responses: { 200: otherAnswer('text/html', "the console's page") },
+});
+const asset = createRoute({
+  method: 'get',
+  path: '/assets/{name}',
+  request: { params: z.object({ name: z.string() }) },
+  responses: {
+    200: otherAnswer('text/javascript', "the page's script, style sheet or uPlot"),
+    404: failure('no such asset'),
+  },
+});
+const stream = createRoute({
+  method: 'get',
+  path: '/stream',
+  responses: { 200: otherAnswer('text/event-stream', 'the fleet view, then each change') },
+});
+const fleetView = createRoute({
+  method: 'get',
+  path: '/api/fleet',
+  responses: { 200: jsonAnswer(z.looseObject({ grafanaUrl: z.string() }), 'the fleet view now') },
+});
+const dispatches = createRoute({
+  method: 'get',
+  path: '/api/containers/{handle}/dispatches',
+  request: { params: z.object({ handle: handleSchema }) },
+  responses: {
+    200: jsonAnswer(
+      z.object({
+        handle: z.string(),
+        dispatches: z.array(z.looseObject({})),
+        problem: z.string().optional(),
+      }),
+      "the container's recent dispatches, from the gateway; `problem` says why there are none",
+    ),
+    400: failure('not a handle'),
+  },
+});
+const dashboard = createRoute({
+  method: 'get',
+  path: '/dashboard',
+  responses: {
+    200: jsonAnswer(
+      z.object({
+        containers: z.object({ total: z.number(), byState: z.record(z.string(), z.number()) }),
+        unhealthy: z.array(z.string()),
+        recycledLastHour: z.record(z.string(), z.number()),
+        totals: z.object({ recycles: z.number(), oomKills: z.number(), healthCheckFailures: z.number() }),
+        grafanaUrl: z.string(),
+        generatedAt: z.string(),
+      }),
+      'counts at a glance',
+    ),
+  },
+});
+
 /**
- * The operator's console (GET /admin: a page, live over GET /admin/stream) and /admin/dashboard (JSON): what an
- * operator wants at a glance without Grafana.
+ * /admin: the operator's console (a page, live over /admin/stream) and /admin/dashboard (JSON): what an
+ * operator wants at a glance without Grafana (admin token).
  */
 export function adminRoutes({
   containers,
@@ -45,36 +103,38 @@ export function adminRoutes({
   grafanaUrl,
   adminToken,
 }: AdminDeps) {
-  const app = new Hono();
-  app.use('/admin', adminAuth(adminToken));
-  app.use('/admin/*', adminAuth(adminToken));
-  app.get('/admin', (c) =>
+  const app = openRouter(adminAuth(adminToken));
+  app.openapi(page, (c) =>
     c.body(Bun.file(join(STATIC_DIR, 'index.html')).stream(), 200, {
       'content-type': 'text/html; charset=utf-8',
     }),
   );
-  app.get('/admin/assets/:name', (c) => {
-    const asset = ASSETS[c.req.param('name')];
-    if (!asset) throw new AppError('not_found', `no asset ${c.req.param('name')}`);
-    return c.body(Bun.file(asset.path).stream(), 200, {
-      'content-type': `${asset.type}; charset=utf-8`,
+  app.openapi(asset, (c) => {
+    const { name } = c.req.valid('param');
+    const found = ASSETS[name];
+    if (!found) throw new AppError('not_found', `no asset ${name}`);
+    return c.body(Bun.file(found.path).stream(), 200, {
+      'content-type': `${found.type}; charset=utf-8`,
       'cache-control': 'no-cache',
     });
   });
-  app.get('/admin/stream', (c) => fleet.connect(c.req.raw.signal));
-  app.get('/admin/api/fleet', async (c) => c.json({ ...(await fleet.snapshot()), grafanaUrl }));
-  app.get('/admin/api/containers/:handle/dispatches', async (c) => {
-    const handle = parseWith(handleSchema, c.req.param('handle'), 'handle');
+  app.openapi(stream, (c) => fleet.connect(c.req.raw.signal));
+  app.openapi(fleetView, async (c) => c.json({ ...(await fleet.snapshot()), grafanaUrl }, 200));
+  app.openapi(dispatches, async (c) => {
+    const { handle } = c.req.valid('param');
     if (!gateway)
-      return c.json({ handle, dispatches: [], problem: 'no gateway configured (BEACON_GATEWAY_URL)' });
-    const dispatches = await gateway.dispatches(handle).catch(() => undefined);
-    return c.json({
-      handle,
-      dispatches: dispatches ?? [],
-      ...(dispatches ? {} : { problem: 'the gateway did not answer' }),
-    });
+      return c.json({ handle, dispatches: [], problem: 'no gateway configured (BEACON_GATEWAY_URL)' }, 200);
+    const found = await gateway.dispatches(handle).catch(() => undefined);
+    return c.json(
+      {
+        handle,
+        dispatches: found ?? [],
+        ...(found ? {} : { problem: 'the gateway did not answer' }),
+      },
+      200,
+    );
   });
-  app.get('/admin/dashboard', async (c) => {
+  app.openapi(dashboard, async (c) => {
     const rows = containers.list();
     const byState: Record<string, number> = {};
     for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
@@ -84,18 +144,21 @@ export function adminRoutes({
       recycledLastHour[r.reason] = (recycledLastHour[r.reason] ?? 0) + 1;
     }
     const total = async (name: string) => (await samples(registry, name)).reduce((a, v) => a + v.value, 0);
-    return c.json({
-      containers: { total: rows.filter((r) => r.state !== 'gone').length, byState },
-      unhealthy,
-      recycledLastHour,
-      totals: {
-        recycles: await total('platform_container_recycles_total'),
-        oomKills: await total('platform_container_oom_kills_total'),
-        healthCheckFailures: await total('platform_container_health_check_failures_total'),
+    return c.json(
+      {
+        containers: { total: rows.filter((r) => r.state !== 'gone').length, byState },
+        unhealthy,
+        recycledLastHour,
+        totals: {
+          recycles: await total('platform_container_recycles_total'),
+          oomKills: await total('platform_container_oom_kills_total'),
+          healthCheckFailures: await total('platform_container_health_check_failures_total'),
+        },
+        grafanaUrl,
+        generatedAt: new Date().toISOString(),
       },
-      grafanaUrl,
-      generatedAt: new Date().toISOString(),
-    });
+      200,
+    );
   });
   return app;
 }

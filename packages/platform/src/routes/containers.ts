@@ -1,4 +1,14 @@
-import { AppError, type AuditTrail, adminAuth, beforeRoute, openRouter, setAuditTarget } from '@beacon/core';
+import {
+  AppError,
+  type AuditTrail,
+  adminAuth,
+  beforeRoute,
+  failure,
+  jsonAnswer,
+  jsonBody,
+  openRouter,
+  setAuditTarget,
+} from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { SessionSummaries } from '../clients/langfuse';
 import { containerViewSchema, toView } from '../domain/container-view';
@@ -17,16 +27,9 @@ export interface ContainerRoutesDeps {
   adminToken?: string | undefined;
 }
 
-const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),
-});
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 const failures = {
-  400: json(errorSchema, 'a field is wrong: the message names it'),
-  404: json(errorSchema, 'no container with that handle'),
+  400: failure('a field is wrong: the message names it'),
+  404: failure('no container with that handle'),
 };
 const params = z.object({ handle: handleSchema });
 
@@ -36,25 +39,25 @@ const create = createRoute({
   path: '/',
   request: {
     query: z.object({ wait: z.enum(['true', 'false']).default('true') }),
-    body: { content: { 'application/json': { schema: createContainerSchema } }, required: true },
+    body: jsonBody(createContainerSchema),
   },
   responses: {
-    201: json(containerViewSchema, 'created, and serving unless wait=false'),
-    409: json(errorSchema, 'the handle exists'),
+    201: jsonAnswer(containerViewSchema, 'created, and serving unless wait=false'),
+    409: failure('the handle exists'),
     ...failures,
   },
 });
 const list = createRoute({
   method: 'get',
   path: '/',
-  responses: { 200: json(z.object({ containers: z.array(containerViewSchema) }), 'every container') },
+  responses: { 200: jsonAnswer(z.object({ containers: z.array(containerViewSchema) }), 'every container') },
 });
 const one = createRoute({
   method: 'get',
   path: '/{handle}',
   request: { params },
   responses: {
-    200: json(
+    200: jsonAnswer(
       containerViewSchema.extend({
         docker: z
           .object({ state: z.string(), ip: z.string().nullable(), startedAt: z.string().nullable() })
@@ -78,7 +81,7 @@ const command = (action: 'start' | 'stop' | 'restart' | 'recycle') =>
     method: 'post',
     path: `/{handle}/${action}`,
     request: { params },
-    responses: { 200: json(containerViewSchema, `${action}ed`), ...failures },
+    responses: { 200: jsonAnswer(containerViewSchema, `${action}ed`), ...failures },
   });
 const logs = createRoute({
   method: 'get',
@@ -91,7 +94,10 @@ const logs = createRoute({
     }),
   },
   responses: {
-    200: json(z.object({ handle: z.string(), lines: z.array(z.looseObject({})) }), "the engine's log lines"),
+    200: jsonAnswer(
+      z.object({ handle: z.string(), lines: z.array(z.looseObject({})) }),
+      "the engine's log lines",
+    ),
     ...failures,
   },
 });
@@ -174,7 +180,7 @@ const search = createRoute({
     }),
   },
   responses: {
-    200: json(
+    200: jsonAnswer(
       z.object({
         source: z.string(),
         since: z.string(),

@@ -1,4 +1,5 @@
-import { AppError, adminAuth } from '@beacon/core';
+import { AppError, adminAuth, failure, jsonAnswer, openRouter } from '@beacon/core';
+import { createRoute, z } from '@hono/zod-openapi';
 import { type Context, Hono, type Next } from 'hono';
 import { toView } from '../domain/container-view';
 import type { Fleet, FleetHost, FleetView } from '../fleet';
@@ -11,15 +12,21 @@ export interface FleetRoutesDeps {
   fleet: Fleet;
   containers: Pick<ContainerService, 'find' | 'list'>;
   /** Every platform of a fleet shares it: a forwarded request carries it. */
-  adminToken?: string;
+  adminToken?: string | undefined;
 }
 
+/** The fleet's database away: what needs another host is refused by name; this host's own still works. */
+const fleetAway = (err: unknown): never => {
+  if (err instanceof AppError) throw err;
+  throw new AppError('unavailable', "the fleet's database is unavailable: other hosts cannot be reached now");
+};
+
 /**
- * The fleet across Docker hosts, in front of the container routes: the list is every host's; a request for
- * a handle on another host, or a create placed there, is passed to that host's platform and its answer
- * returned as it is. Answers name hosts by their id, never by address.
+ * Mounted at /api/containers in front of the container routes when there are several Docker hosts: the list
+ * is every host's; a request for a handle on another host, or a create placed there, is passed to that
+ * host's platform and its answer returned as it is. Answers name hosts by their id, never by address.
  */
-export function fleetRoutes({ fleet, containers, adminToken }: FleetRoutesDeps) {
+export function fleetForwarding({ fleet, containers, adminToken }: FleetRoutesDeps) {
   const app = new Hono();
   const guard = adminAuth(adminToken);
 
@@ -53,15 +60,6 @@ export function fleetRoutes({ fleet, containers, adminToken }: FleetRoutesDeps) 
   }
 
   const forwarded = (c: Context) => c.req.header(FORWARDED_HEADER) !== undefined;
-  /** The fleet's database away: what needs another host is refused by name; this host's own still works. */
-  const fleetAway = (err: unknown): never => {
-    if (err instanceof AppError) throw err;
-    throw new AppError(
-      'unavailable',
-      "the fleet's database is unavailable: other hosts cannot be reached now",
-    );
-  };
-
   /** A handle this platform does not hold: answered by the platform of its host, if it has one. */
   const byHandle = async (c: Context, next: Next) => {
     const handle = c.req.param('handle') ?? '';
@@ -76,12 +74,11 @@ export function fleetRoutes({ fleet, containers, adminToken }: FleetRoutesDeps) 
     await next();
     if (c.req.method !== 'GET') await fleet.sync();
   };
-  app.use('/api/containers', published);
-  app.use('/api/containers/*', published);
-  app.use('/api/containers/:handle', guard, byHandle);
-  app.use('/api/containers/:handle/*', guard, byHandle);
+  app.use(guard, published);
+  app.use('/:handle', byHandle);
+  app.use('/:handle/*', byHandle);
 
-  app.post('/api/containers', guard, async (c, next) => {
+  app.post('/', async (c, next) => {
     if (forwarded(c)) return next();
     const text = await c.req.text();
     let requested: unknown;
@@ -95,7 +92,7 @@ export function fleetRoutes({ fleet, containers, adminToken }: FleetRoutesDeps) 
     return to.host === fleet.host ? next() : forward(c, to, text);
   });
 
-  app.get('/api/containers', guard, async (c) => {
+  app.get('/', async (c) => {
     const own = containers.list().map((row) => ({ ...toView(row), host: fleet.host }));
     let others: FleetView[];
     try {
@@ -109,9 +106,24 @@ export function fleetRoutes({ fleet, containers, adminToken }: FleetRoutesDeps) 
     return c.json({ containers: [...own, ...others].sort((a, b) => a.handle.localeCompare(b.handle)) });
   });
 
-  app.get('/api/hosts', guard, async (c) =>
-    c.json({ self: fleet.host, hosts: await fleet.hosts().catch(fleetAway) }),
-  );
-
   return app;
+}
+
+const hosts = createRoute({
+  method: 'get',
+  path: '/',
+  responses: {
+    200: jsonAnswer(
+      z.object({ self: z.string(), hosts: z.array(z.looseObject({ host: z.string(), state: z.string() })) }),
+      "the fleet's hosts and whether each is up, by id (never by address)",
+    ),
+    503: failure("the fleet's database is unavailable"),
+  },
+});
+
+/** GET /api/hosts: the fleet's hosts (admin token). */
+export function hostRoutes({ fleet, adminToken }: Pick<FleetRoutesDeps, 'fleet' | 'adminToken'>) {
+  return openRouter(adminAuth(adminToken)).openapi(hosts, async (c) =>
+    c.json({ self: fleet.host, hosts: await fleet.hosts().catch(fleetAway) }, 200),
+  );
 }

@@ -1,11 +1,15 @@
-import { type AuditTrail, adminAuth, beforeRoute, openRouter, setAuditTarget } from '@beacon/core';
+import {
+  type AuditTrail,
+  adminAuth,
+  beforeRoute,
+  jsonAnswer,
+  jsonBody,
+  openRouter,
+  setAuditTarget,
+} from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Pools } from '../pools/pools';
 
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 const member = z.object({
   handle: z.string(),
   status: z.string(),
@@ -16,7 +20,7 @@ const list = createRoute({
   method: 'get',
   path: '/',
   responses: {
-    200: json(
+    200: jsonAnswer(
       z.object({
         pools: z.array(
           z.object({
@@ -41,13 +45,10 @@ const verb = (name: 'acquire' | 'release') =>
     path: `/{name}/${name}`,
     request: {
       params: z.object({ name: z.string() }),
-      body: {
-        content: { 'application/json': { schema: z.object({ tenant: z.string().min(1).max(128) }) } },
-        required: true,
-      },
+      body: jsonBody(z.object({ tenant: z.string().min(1).max(128) })),
     },
     responses: {
-      200: json(
+      200: jsonAnswer(
         z.looseObject({ pool: z.string(), handle: z.string(), tenant: z.string() }),
         name === 'acquire' ? "the tenant's container" : 'wiped, and kept warm for the tenant',
       ),

@@ -1,4 +1,13 @@
-import { AppError, type AuditTrail, adminAuth, beforeRoute, openRouter, setAuditTarget } from '@beacon/core';
+import {
+  AppError,
+  type AuditTrail,
+  adminAuth,
+  beforeRoute,
+  jsonAnswer,
+  jsonBody,
+  openRouter,
+  setAuditTarget,
+} from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { KeyStore } from '../keys';
 import type { QuotaGuard } from '../quotas/guard';
@@ -46,14 +55,6 @@ export interface AdminRoutesDeps {
   adminToken?: string | undefined;
 }
 
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-const body = <S extends z.ZodType>(schema: S) => ({
-  content: { 'application/json': { schema } },
-  required: true,
-});
 const keyView = z.looseObject({ id: z.string(), user: z.string(), handle: z.string().nullable() });
 const quotaView = z.object({
   user: z.string(),
@@ -69,14 +70,16 @@ const userParam = z.object({ user: name });
 const mint = createRoute({
   method: 'post',
   path: '/',
-  request: { body: body(createKey) },
-  responses: { 201: json(z.looseObject({ id: z.string(), key: z.string() }), 'the key, shown this once') },
+  request: { body: jsonBody(createKey) },
+  responses: {
+    201: jsonAnswer(z.looseObject({ id: z.string(), key: z.string() }), 'the key, shown this once'),
+  },
 });
 const listKeys = createRoute({
   method: 'get',
   path: '/',
   request: { query: keysQuery },
-  responses: { 200: json(z.object({ keys: z.array(keyView) }), 'keys, without their secret') },
+  responses: { 200: jsonAnswer(z.object({ keys: z.array(keyView) }), 'keys, without their secret') },
 });
 const revoke = createRoute({
   method: 'delete',
@@ -87,21 +90,21 @@ const revoke = createRoute({
 const setQuota = createRoute({
   method: 'put',
   path: '/{user}',
-  request: { params: userParam, body: body(quotaBody) },
-  responses: { 200: json(quotaView, 'the limits and what is spent') },
+  request: { params: userParam, body: jsonBody(quotaBody) },
+  responses: { 200: jsonAnswer(quotaView, 'the limits and what is spent') },
 });
 const getQuota = createRoute({
   method: 'get',
   path: '/{user}',
   request: { params: userParam },
-  responses: { 200: json(quotaView, 'the limits and what is spent') },
+  responses: { 200: jsonAnswer(quotaView, 'the limits and what is spent') },
 });
 const summary = createRoute({
   method: 'get',
   path: '/',
   request: { query: usageQuery },
   responses: {
-    200: json(z.object({ groupBy: z.string(), rows: z.array(z.looseObject({})) }), 'usage grouped'),
+    200: jsonAnswer(z.object({ groupBy: z.string(), rows: z.array(z.looseObject({})) }), 'usage grouped'),
   },
 });
 
