@@ -1,12 +1,9 @@
 import {
-  AckPolicy,
   connect,
-  DeliverPolicy,
   type JetStreamClient,
   type MsgHdrs,
   type NatsConnection,
   headers as natsHeaders,
-  RetentionPolicy,
 } from 'nats';
 import type { Logger } from 'pino';
 import {
@@ -16,8 +13,8 @@ import {
   type DurableSubscription,
   type EventBus,
   type PublishOptions,
-  type StreamConfig,
 } from './bus';
+import { createStreams, type RawMessage } from './nats-streams';
 
 const TRACE_HEADER = 'Beacon-Trace-Id';
 /** W3C trace context, as OpenTelemetry's NATS instrumentations carry it. */
@@ -73,7 +70,8 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
   const durables: { sub: DurableSubscription; handler: BusHandler }[] = [];
   const stops: (() => void)[] = [];
 
-  const deliver = async (handler: BusHandler, message: BusMessage | undefined) => {
+  const deliver = async (handler: BusHandler, m: RawMessage) => {
+    const message = toMessage(m.subject, m.data, m.headers);
     if (!message) {
       log.warn({ event: 'nats.invalid_json' }, 'dropped a message that is not JSON');
       return;
@@ -97,53 +95,11 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
     entry.stop = () => sub.unsubscribe();
     stops.push(entry.stop);
     void (async () => {
-      for await (const m of sub) await deliver(handler, toMessage(m.subject, m.data, m.headers));
+      for await (const m of sub) await deliver(handler, m);
     })();
   };
 
-  /** Streams this connection has made sure of; forgotten on reconnect (a new server may not have them). */
-  const ensured = new Set<string>();
-  const ensureStream = async (conn: NatsConnection, stream: StreamConfig) => {
-    if (ensured.has(stream.name)) return;
-    const jsm = await conn.jetstreamManager();
-    const config = { subjects: [...stream.subjects], max_age: stream.maxAgeSeconds * 1e9 };
-    try {
-      await jsm.streams.info(stream.name);
-      await jsm.streams.update(stream.name, config);
-    } catch {
-      await jsm.streams.add({
-        name: stream.name,
-        ...config,
-        retention: stream.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
-      });
-    }
-    ensured.add(stream.name);
-  };
-
-  const startDurable = async (conn: NatsConnection, { sub, handler }: (typeof durables)[number]) => {
-    await ensureStream(conn, sub.stream);
-    const jsm = await conn.jetstreamManager();
-    const stream = sub.stream.name;
-    try {
-      await jsm.consumers.info(stream, sub.durable);
-    } catch {
-      await jsm.consumers.add(stream, {
-        durable_name: sub.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...(sub.filter ? { filter_subject: sub.filter } : {}),
-      });
-    }
-    const consumer = await conn.jetstream().consumers.get(stream, sub.durable);
-    const messages = await consumer.consume();
-    stops.push(() => messages.stop());
-    void (async () => {
-      for await (const m of messages) {
-        await deliver(handler, toMessage(m.subject, m.data, m.headers));
-        m.ack();
-      }
-    })();
-  };
+  const streams = createStreams(deliver, stops);
 
   const connectLoop = async () => {
     for (let attempt = 0; !closing; attempt++) {
@@ -167,14 +123,14 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
           for await (const s of conn.status()) {
             if (s.type === 'disconnect') setConnected(false);
             if (s.type === 'reconnect') {
-              ensured.clear();
+              streams.forget();
               setConnected(true);
               log.info({ event: 'nats.reconnected' }, 'reconnected to NATS');
             }
           }
         })();
         for (const s of subscriptions) startSubscription(conn, s);
-        for (const d of durables) await startDurable(conn, d);
+        for (const d of durables) await streams.consume(conn, d.sub, d.handler);
         return;
       } catch (err) {
         setConnected(false);
@@ -201,7 +157,7 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
       if (!nc || !js || nc.isClosed() || !connected) throw new BusUnavailable('NATS is not connected');
       const h = headersOf(options);
       try {
-        await ensureStream(nc, stream);
+        await streams.ensure(nc, stream);
         await js.publish(subject, JSON.stringify(data), { headers: h, timeout: 2000 });
       } catch (err) {
         throw new BusUnavailable(`JetStream did not store the message: ${String(err)}`);
@@ -219,7 +175,7 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
     subscribeDurable(sub, handler) {
       const entry = { sub, handler };
       durables.push(entry);
-      if (nc) void startDurable(nc, entry);
+      if (nc) void streams.consume(nc, sub, handler);
     },
     async check() {
       if (!nc || !connected) throw new Error('not connected to NATS');

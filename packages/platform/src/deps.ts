@@ -4,6 +4,7 @@ import {
   createMemoryBus,
   createNatsBus,
   databaseProbe,
+  type Logger,
   langfuseOf,
   NOT_REPORTING,
   type Probe,
@@ -21,13 +22,11 @@ import { createProxyClient, type ProxyClient } from './clients/proxy';
 import { createSecrets, type Secrets } from './clients/secrets';
 import type { PlatformConfig } from './config';
 import { openDatabase, type PlatformDb, schema } from './db';
-import { createFleet, openFleetStore } from './fleet';
-import { createContainerService } from './lifecycle/containers';
-import { DockerEventWatcher } from './lifecycle/engine-events';
+import { createFleet, type FleetStore, openFleetStore } from './fleet';
+import type { ContainerService } from './lifecycle/containers';
 import { createPlatformEvents, type PlatformEvents } from './lifecycle/events';
-import { reconcile } from './lifecycle/reconcile';
-import { createReleases } from './lifecycle/releases';
-import { createMetrics } from './metrics';
+import { createLifecycle } from './lifecycle/lifecycle';
+import { createMetrics, type PlatformMetrics } from './metrics';
 import { createLogSearch } from './observe/log-search';
 import { createObservers } from './observe/observers';
 import { billTo } from './pools/members';
@@ -44,12 +43,22 @@ export interface DepsOverrides {
 }
 
 /** Everything outside the process the platform talks to, chosen once from the config. */
-function outside(config: PlatformConfig, { log }: ServiceBasics, overrides: DepsOverrides) {
+function outside(
+  config: PlatformConfig,
+  { log }: ServiceBasics,
+  metrics: PlatformMetrics,
+  overrides: DepsOverrides,
+) {
   const proxy = config.BEACON_PROXY_URL
     ? createProxyClient(config.BEACON_PROXY_URL, config.BEACON_ADMIN_TOKEN)
     : undefined;
   const langfuse = langfuseOf(config);
   return {
+    docker:
+      overrides.docker ??
+      createDockerClient(new Docker(), config.BEACON_INSTANCE, (operation, status, seconds) =>
+        metrics.dockerOperationDuration.observe({ operation, status }, seconds),
+      ),
     bus: config.BEACON_NATS_URL
       ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
       : createMemoryBus(log),
@@ -84,17 +93,28 @@ function outside(config: PlatformConfig, { log }: ServiceBasics, overrides: Deps
   };
 }
 
-/** The env every container gets besides its secrets: where NATS, the proxy and the trace collector are. */
-function containerEnv(config: PlatformConfig) {
-  const nats = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
-  // Only where the platform has a proxy to mint keys on: a URL without a key would be of no use.
-  const proxy = config.BEACON_PROXY_URL && (config.BEACON_KERNEL_PROXY_URL ?? config.BEACON_PROXY_URL);
-  const otlp = config.BEACON_KERNEL_OTLP_URL ?? config.BEACON_OTLP_URL;
-  return (handle: string) => ({
-    BEACON_HANDLE: handle,
-    ...(nats ? { BEACON_NATS_URL: nats } : {}),
-    ...(proxy ? { BEACON_PROXY_URL: proxy } : {}),
-    ...(otlp ? { BEACON_OTLP_URL: otlp } : {}),
+/** Several Docker hosts on one database: this host's heartbeat, placement and the others' containers. */
+function fleetOf(
+  config: PlatformConfig,
+  store: FleetStore,
+  {
+    log,
+    metrics,
+    containers,
+    docker,
+  }: { log: Logger; metrics: PlatformMetrics; containers: ContainerService; docker: DockerClient },
+) {
+  return createFleet({
+    store,
+    host: config.BEACON_HOST_ID,
+    url: config.BEACON_ADVERTISE_URL ?? `http://${config.BEACON_HOST}:${config.BEACON_PORT}`,
+    log,
+    records: () => containers.list(),
+    ping: () => docker.ping(),
+    onBeat: (hosts, lost) => {
+      for (const [state, n] of Object.entries(hosts)) metrics.fleetHosts.set({ state }, n);
+      metrics.fleetLost.set(lost);
+    },
   });
 }
 
@@ -102,47 +122,26 @@ function containerEnv(config: PlatformConfig) {
 export function createDeps(config: PlatformConfig, basics: ServiceBasics, overrides: DepsOverrides = {}) {
   const { log, registry, reporting = NOT_REPORTING } = basics;
   const metrics = createMetrics(registry);
-  const { bus, secrets, proxy, keys, gateway, loki, sessions, db, fleetStore } = outside(
+  const { docker, bus, secrets, proxy, keys, gateway, loki, sessions, db, fleetStore } = outside(
     config,
     basics,
+    metrics,
     overrides,
   );
-  const docker =
-    overrides.docker ??
-    createDockerClient(new Docker(), config.BEACON_INSTANCE, (operation, status, seconds) =>
-      metrics.dockerOperationDuration.observe({ operation, status }, seconds),
-    );
   const store = sqliteStore(db, schema);
   const events = overrides.events ?? createPlatformEvents(bus, log, db);
-  const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
-  const defaults = {
-    image: config.BEACON_DEFAULT_IMAGE,
-    ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
-    memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
-    cpus: config.BEACON_DEFAULT_CPUS,
-    ttlSeconds: config.BEACON_CONTAINER_TTL,
-  };
   const tenantOf = billTo(db);
-  const containers = createContainerService({
+  const { releases, containers, reconcile, watcher } = createLifecycle(config, {
+    log,
+    metrics,
     docker,
     db,
-    metrics,
-    log,
-    events,
     secrets,
-    releases,
-    env: containerEnv(config),
+    events,
+    keys,
     // A pooled container recycled while a tenant holds it keeps billing that tenant.
     ...(keys ? { mintKey: (handle, owner) => keys.mint(tenantOf(handle) ?? owner, handle) } : {}),
-    defaults,
-    restartPolicy: {
-      initialMs: config.BEACON_RESTART_BACKOFF * 1000,
-      maxMs: config.BEACON_RESTART_BACKOFF_MAX * 1000,
-    },
-    readyTimeoutMs: config.BEACON_CREATE_TIMEOUT * 1000,
   });
-  const reconcileOnce = (atStart = false) =>
-    reconcile({ docker, db, log, defaults, containers, secretHandles: secrets.handles }, { atStart });
   const pools = createPools({
     containers,
     db,
@@ -173,29 +172,7 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
     proxy,
     gateway,
   });
-  const fleet =
-    fleetStore &&
-    createFleet({
-      store: fleetStore,
-      host: config.BEACON_HOST_ID,
-      url: config.BEACON_ADVERTISE_URL ?? `http://${config.BEACON_HOST}:${config.BEACON_PORT}`,
-      log,
-      records: () => containers.list(),
-      ping: () => docker.ping(),
-      onBeat: (hosts, lost) => {
-        for (const [state, n] of Object.entries(hosts)) metrics.fleetHosts.set({ state }, n);
-        metrics.fleetLost.set(lost);
-      },
-    });
-  const watcher = new DockerEventWatcher({
-    docker,
-    metrics,
-    log,
-    events,
-    reconcile: () => reconcileOnce(),
-    onState: (handle, action, id) => containers.applyEngineAction(handle, action, id),
-    instance: config.BEACON_INSTANCE,
-  });
+  const fleet = fleetStore && fleetOf(config, fleetStore, { log, metrics, containers, docker });
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
     databaseProbe(store),
@@ -225,13 +202,13 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
     logSearch: createLogSearch({ containers, docker, loki }),
     ...(sessions ? { sessions } : {}),
     db,
-    reconcile: reconcileOnce,
+    reconcile,
   } satisfies PlatformDeps & Record<string, unknown>;
 
   // Docker may be down at start: keep serving (health says so) and reconcile once it answers.
   const reconcileAtStart = async (): Promise<void> => {
     try {
-      await reconcileOnce(true);
+      await reconcile(true);
       await releases.retry();
     } catch (err) {
       log.warn({ event: 'platform.reconcile_failed', err: String(err) }, 'reconcile failed; retrying in 5 s');

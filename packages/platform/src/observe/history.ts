@@ -1,15 +1,10 @@
 import type { Logger } from '@beacon/core';
 import { and, asc, eq, getTableColumns, gte, inArray, lt, max, sql } from 'drizzle-orm';
 import type { PlatformDb } from '../db';
-import { type MinuteRow, type SampleRow, sampleMinutes, samples } from '../db/schema/samples';
-import {
-  aggregateMinutes,
-  combineMinutes,
-  type NetworkReading,
-  retentionCutoffs,
-  toSample,
-} from '../domain/history';
+import { type SampleRow, sampleMinutes, samples } from '../db/schema/samples';
+import { aggregateMinutes, type NetworkReading, retentionCutoffs, toSample } from '../domain/history';
 import type { ContainerStats } from '../domain/stats';
+import { createHistoryReads } from './history-reads';
 
 const MINUTE = 60_000;
 /** An aggregate written again (a minute closed before a restart and again after) takes the new values. */
@@ -41,14 +36,6 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
   /** Per handle: the minute of its latest raw samples, not yet aggregated. */
   const open = new Map<string, number>();
   let timer: Timer | undefined;
-
-  const rawOf = (handle: string, from: number, to: number) =>
-    db
-      .select()
-      .from(samples)
-      .where(and(eq(samples.handle, handle), gte(samples.at, from), lt(samples.at, to)))
-      .orderBy(asc(samples.at))
-      .all();
 
   /** (Re)write the minute aggregates of these containers from their raw samples: one read, one write. */
   function close(handles: string[], minute: number) {
@@ -148,76 +135,7 @@ export function createHistory({ db, log, rawMs, aggregateMs, pruneEveryMs = 600_
       });
     },
 
-    raw: rawOf,
-
-    /** Minute aggregates of one container, combined into `stepMs` buckets. */
-    minutes(handle: string, from: number, to: number, stepMs: number): MinuteRow[] {
-      const rows = db
-        .select()
-        .from(sampleMinutes)
-        .where(
-          and(
-            eq(sampleMinutes.handle, handle),
-            gte(sampleMinutes.minute, from),
-            lt(sampleMinutes.minute, to),
-          ),
-        )
-        .orderBy(asc(sampleMinutes.minute))
-        .all();
-      return combineMinutes(rows, stepMs);
-    },
-
-    /** Whether anything is kept for the handle (a deleted container's history stays for its retention). */
-    has(handle: string): boolean {
-      const one = (table: typeof samples | typeof sampleMinutes) =>
-        db.select({ one: sql`1` }).from(table).where(eq(table.handle, handle)).limit(1).get();
-      return one(samples) !== undefined || one(sampleMinutes) !== undefined;
-    },
-
-    /** Per container over a range: from raw samples when they still cover it, else from minute aggregates. */
-    summary(from: number, to: number, now = Date.now()) {
-      if (from >= now - rawMs)
-        return db
-          .select({
-            handle: samples.handle,
-            samples: sql<number>`count(*)`,
-            cpuPercentAvg: sql<number | null>`avg(${samples.cpu})`,
-            cpuPercentMax: sql<number | null>`max(${samples.cpu})`,
-            memoryBytesAvg: sql<number>`avg(${samples.mem})`,
-            memoryBytesMax: sql<number>`max(${samples.mem})`,
-            rxBytesPerSecAvg: sql<number | null>`avg(${samples.rx})`,
-            txBytesPerSecAvg: sql<number | null>`avg(${samples.tx})`,
-            lastAt: sql<number>`max(${samples.at})`,
-          })
-          .from(samples)
-          .where(and(gte(samples.at, from), lt(samples.at, to)))
-          .groupBy(samples.handle)
-          .all();
-      const m = sampleMinutes;
-      return db
-        .select({
-          handle: m.handle,
-          samples: sql<number>`sum(${m.n})`,
-          cpuPercentAvg: sql<
-            number | null
-          >`sum(${m.cpuAvg} * ${m.n}) / sum(case when ${m.cpuAvg} is null then null else ${m.n} end)`,
-          cpuPercentMax: sql<number | null>`max(${m.cpuMax})`,
-          memoryBytesAvg: sql<number>`sum(${m.memAvg} * ${m.n}) / sum(${m.n})`,
-          memoryBytesMax: sql<number>`max(${m.memMax})`,
-          rxBytesPerSecAvg: sql<
-            number | null
-          >`sum(${m.rxAvg} * ${m.n}) / sum(case when ${m.rxAvg} is null then null else ${m.n} end)`,
-          txBytesPerSecAvg: sql<
-            number | null
-          >`sum(${m.txAvg} * ${m.n}) / sum(case when ${m.txAvg} is null then null else ${m.n} end)`,
-          lastAt: sql<number>`max(${m.minute})`,
-        })
-        .from(m)
-        .where(and(gte(m.minute, from), lt(m.minute, to)))
-        .groupBy(m.handle)
-        .all();
-    },
-
+    ...createHistoryReads(db, rawMs),
     prune,
     /** For tests and the bench: close every minute that has ended by `now`. */
     closeEnded,

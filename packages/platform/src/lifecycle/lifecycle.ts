@@ -1,0 +1,83 @@
+import type { Logger } from '@beacon/core';
+import type { DockerClient } from '../clients/docker';
+import type { ProxyClient } from '../clients/proxy';
+import type { Secrets } from '../clients/secrets';
+import type { PlatformConfig } from '../config';
+import type { PlatformDb } from '../db';
+import type { PlatformMetrics } from '../metrics';
+import { type ContainerServiceDeps, createContainerService } from './containers';
+import { DockerEventWatcher } from './engine-events';
+import type { PlatformEvents } from './events';
+import { reconcile } from './reconcile';
+import { createReleases } from './releases';
+
+export interface LifecycleParts {
+  log: Logger;
+  metrics: PlatformMetrics;
+  docker: DockerClient;
+  db: PlatformDb;
+  secrets: Secrets;
+  events: PlatformEvents;
+  /** The proxy's key API: a container's key is revoked with its container. */
+  keys?: Pick<ProxyClient, 'revokeHandle'> | undefined;
+  /** Mints a container's proxy key (for a pooled container, billed to its tenant). */
+  mintKey?: ContainerServiceDeps['mintKey'];
+}
+
+/** The env every container gets besides its secrets: where NATS, the proxy and the trace collector are. */
+export function containerEnv(config: PlatformConfig) {
+  const nats = config.BEACON_KERNEL_NATS_URL ?? config.BEACON_NATS_URL;
+  // Only where the platform has a proxy to mint keys on: a URL without a key would be of no use.
+  const proxy = config.BEACON_PROXY_URL && (config.BEACON_KERNEL_PROXY_URL ?? config.BEACON_PROXY_URL);
+  const otlp = config.BEACON_KERNEL_OTLP_URL ?? config.BEACON_OTLP_URL;
+  return (handle: string) => ({
+    BEACON_HANDLE: handle,
+    ...(nats ? { BEACON_NATS_URL: nats } : {}),
+    ...(proxy ? { BEACON_PROXY_URL: proxy } : {}),
+    ...(otlp ? { BEACON_OTLP_URL: otlp } : {}),
+  });
+}
+
+/** The engine and the containers' lifecycle on it: commands, records, exits, releases of what a container held. */
+export function createLifecycle(
+  config: PlatformConfig,
+  { log, metrics, docker, db, secrets, events, keys, mintKey }: LifecycleParts,
+) {
+  const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
+  const defaults = {
+    image: config.BEACON_DEFAULT_IMAGE,
+    ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
+    memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
+    cpus: config.BEACON_DEFAULT_CPUS,
+    ttlSeconds: config.BEACON_CONTAINER_TTL,
+  };
+  const containers = createContainerService({
+    docker,
+    db,
+    metrics,
+    log,
+    events,
+    secrets,
+    releases,
+    env: containerEnv(config),
+    ...(mintKey ? { mintKey } : {}),
+    defaults,
+    restartPolicy: {
+      initialMs: config.BEACON_RESTART_BACKOFF * 1000,
+      maxMs: config.BEACON_RESTART_BACKOFF_MAX * 1000,
+    },
+    readyTimeoutMs: config.BEACON_CREATE_TIMEOUT * 1000,
+  });
+  const reconcileOnce = (atStart = false) =>
+    reconcile({ docker, db, log, defaults, containers, secretHandles: secrets.handles }, { atStart });
+  const watcher = new DockerEventWatcher({
+    docker,
+    metrics,
+    log,
+    events,
+    reconcile: () => reconcileOnce(),
+    onState: (handle, action, id) => containers.applyEngineAction(handle, action, id),
+    instance: config.BEACON_INSTANCE,
+  });
+  return { releases, containers, reconcile: reconcileOnce, watcher };
+}
