@@ -92,7 +92,7 @@ for (const dialect of storeDialects())
       }
     });
 
-    test('a dated model is priced by its family; an unknown model costs 0 and is labelled unknown', async () => {
+    test('a dated model is priced by its family; an unknown model costs 0, is labelled unknown, counted and listed as unpriced', async () => {
       proxy = await build();
       const key = await proxy.keyFor('dave');
       await proxy.post('/v1/chat/completions', openaiCall('gpt-4o-2024-08-06'), bearer(key));
@@ -104,7 +104,11 @@ for (const dialect of storeDialects())
       expect(text).toContain(
         'proxy_api_calls_total{user="dave",model="unknown",provider="openai",status="ok"} 1',
       );
-      expect(text).not.toContain('mystery-model-9');
+      // Named only where it is counted as unpriced (capped like users), never as a model label.
+      expect(text).toContain('proxy_unpriced_calls_total{model="mystery-model-9"} 1');
+      expect(text.replace(/^proxy_unpriced_calls_total.*$/m, '')).not.toContain('mystery-model-9');
+      const listed = await proxy.app.request('/api/prices?unpriced=true');
+      expect(await listed.json()).toMatchObject({ unpriced: [{ model: 'mystery-model-9', calls: 1 }] });
     });
 
     test('a client that aborts mid-stream still gets its usage recorded', async () => {

@@ -9,12 +9,12 @@ import {
 } from '@beacon/core';
 import type { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { PriceTable } from './domain/prices';
-import type { Forwarder } from './forward/forwarder';
 import type { KeyStore } from './keys';
 import type { QuotaGuard } from './quotas/guard';
+import type { Recorder } from './recorder';
 import { keyRoutes, quotaRoutes, usageRoutes } from './routes/admin';
-import { aiRoutes } from './routes/ai';
+import { type AiRoutesDeps, aiRoutes } from './routes/ai';
+import { priceRoutes } from './routes/prices';
 import type { UsageStore } from './usage-store';
 
 export interface ProxyDeps extends MetricsExposure {
@@ -24,8 +24,9 @@ export interface ProxyDeps extends MetricsExposure {
   adminToken?: string | undefined;
   probes?: Probe[];
   /** The AI surface and the admin API; without them the app answers only the shared routes. */
-  forwarder?: Forwarder;
-  prices?: PriceTable;
+  ai?: AiRoutesDeps;
+  /** Knows the models called without a price (GET /api/prices?unpriced=true). */
+  recorder?: Pick<Recorder, 'unpriced'>;
   usage?: UsageStore;
   keys?: KeyStore;
   quotas?: QuotaGuard;
@@ -34,8 +35,9 @@ export interface ProxyDeps extends MetricsExposure {
 
 export function createApp(deps: ProxyDeps): Hono {
   const app = createServiceApp(deps);
-  const { forwarder, prices, usage, keys, quotas, audit, adminToken } = deps;
-  if (forwarder && prices) app.route('/v1', aiRoutes({ forwarder, prices }));
+  const { ai, usage, keys, quotas, audit, adminToken, recorder } = deps;
+  if (ai) app.route('/v1', aiRoutes(ai));
+  if (ai && recorder) app.route('/api/prices', priceRoutes({ prices: ai.prices, recorder, adminToken }));
   if (usage && keys && quotas && audit) {
     const admin = { usage, keys, quotas, audit, adminToken };
     app.route('/api/audit', audit.routes(adminAuth(adminToken)));

@@ -17,6 +17,8 @@ const schema = z
     BEACON_UPSTREAM_ANTHROPIC_KEY: z.string().optional(),
     BEACON_UPSTREAM_TIMEOUT: env.seconds(300),
     BEACON_PRICES_FILE: z.string().optional(),
+    /** Upstreams by model (docs/configuration.md); without it, the BEACON_UPSTREAM_* variables. */
+    BEACON_ROUTES_FILE: z.string().optional(),
     BEACON_COMMIT: z.string().optional(),
   })
   .refine(...langfuseTogether);

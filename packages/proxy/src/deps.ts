@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createAuditTrail,
   createTracing,
   databaseProbe,
+  describeZodError,
   langfuseOf,
   langfuseProbe,
   NOT_REPORTING,
@@ -14,13 +16,30 @@ import { createGenerations } from './clients/langfuse';
 import { createUpstreamClient } from './clients/upstream';
 import type { ProxyConfig } from './config';
 import { openDatabase, type ProxyStore } from './db';
+import { createRoutes, defaultRouting, type RoutingFile, routingFileSchema } from './domain/routing';
+import { createAuthenticator } from './forward/authenticate';
 import { createForwarder } from './forward/forwarder';
+import { createPassthrough } from './forward/passthrough';
 import { createKeyStore } from './keys';
 import { createMetrics } from './metrics';
-import { loadPrices } from './prices';
+import { createPriceBook, loadOverrides } from './prices';
 import { createQuotaGuard } from './quotas/guard';
 import { createRecorder } from './recorder';
+import { createResponseOwners } from './response-owners';
 import { createUsageStore } from './usage-store';
+
+/** The routing table: BEACON_ROUTES_FILE, or the BEACON_UPSTREAM_* variables as one upstream per kind. */
+function loadRouting(config: ProxyConfig): RoutingFile {
+  const file = config.BEACON_ROUTES_FILE;
+  if (!file)
+    return defaultRouting(
+      { url: config.BEACON_UPSTREAM_OPENAI_URL, key: config.BEACON_UPSTREAM_OPENAI_KEY },
+      { url: config.BEACON_UPSTREAM_ANTHROPIC_URL, key: config.BEACON_UPSTREAM_ANTHROPIC_KEY },
+    );
+  const parsed = routingFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new Error(`${file}: ${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
 
 /** Everything the proxy runs, built from its config; main.ts serves it, tests build the same. */
 export function createDeps(
@@ -49,15 +68,14 @@ export function createDeps(
   const usage = createUsageStore(store, log);
   const keys = createKeyStore(store);
   const quotas = createQuotaGuard(store, usage, metrics, log);
-  const prices = loadPrices(config.BEACON_PRICES_FILE);
+  const prices = createPriceBook(loadOverrides(config.BEACON_PRICES_FILE));
   const recorder = createRecorder(usage, metrics, prices, log, config.BEACON_METRICS_MAX_USERS);
-  const upstream = createUpstreamClient(
-    {
-      openai: { url: config.BEACON_UPSTREAM_OPENAI_URL, key: config.BEACON_UPSTREAM_OPENAI_KEY },
-      anthropic: { url: config.BEACON_UPSTREAM_ANTHROPIC_URL, key: config.BEACON_UPSTREAM_ANTHROPIC_KEY },
-    },
-    config.BEACON_UPSTREAM_TIMEOUT * 1000,
-  );
+  const routes = createRoutes(loadRouting(config));
+  const upstream = createUpstreamClient(routes, config.BEACON_UPSTREAM_TIMEOUT * 1000, log, {
+    failover: (name) => metrics.upstreamFailovers.inc({ upstream: name }),
+  });
+  const authenticator = createAuthenticator(keys, log);
+  const owners = createResponseOwners(store);
   /**
    * Calls a crash cut off are closed as interrupted and charged what they reserved. On SQLite (one replica)
    * every pending row at start is one, and the budgets they touch are counted again from the usage table
@@ -90,7 +108,26 @@ export function createDeps(
     keys,
     quotas,
     prices,
-    forwarder: createForwarder({ upstream, keys, quotas, recorder, metrics, log, tracing, generations }),
+    recorder,
+    ai: {
+      forwarder: createForwarder({
+        upstream,
+        authenticator,
+        quotas,
+        recorder,
+        metrics,
+        log,
+        tracing,
+        prices,
+        owners,
+        generations,
+      }),
+      passthrough: createPassthrough({ authenticator, owners, upstream, log }),
+      authenticator,
+      prices,
+      routes,
+      upstream,
+    },
     audit: createAuditTrail(store, log),
     probes: [
       databaseProbe(store, 'database', usage.check),

@@ -18,7 +18,7 @@ export function createMetrics(registry: Registry) {
     }),
     apiTokens: new Counter({
       name: 'proxy_api_tokens_total',
-      help: 'AI tokens, by user, model and direction.',
+      help: 'AI tokens, by user, model and direction (input, output, cache_read, cache_write; reasoning is part of output).',
       labelNames: ['user', 'model', 'direction'],
       registers,
     }),
@@ -39,6 +39,18 @@ export function createMetrics(registry: Registry) {
       help: 'Upstream call duration, by provider and model.',
       labelNames: ['provider', 'model'],
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers,
+    }),
+    unpricedCalls: new Counter({
+      name: 'proxy_unpriced_calls_total',
+      help: 'Calls to a model with no price (charged $0), by model (capped like user).',
+      labelNames: ['model'],
+      registers,
+    }),
+    upstreamFailovers: new Counter({
+      name: 'proxy_upstream_failovers_total',
+      help: 'Upstream answers (429, 5xx, unreachable) after which a call tried another key or upstream.',
+      labelNames: ['upstream'],
       registers,
     }),
     upstreamErrors: new Counter({

@@ -1,16 +1,18 @@
 import { cappedLabel, type Logger } from '@beacon/core';
-import {
-  costUsd,
-  lookupPrice,
-  NO_USAGE,
-  type PriceTable,
-  type Provider,
-  type TokenUsage,
-} from './domain/prices';
+import { NO_USAGE, type Provider, type TokenUsage } from './domain/prices';
 import type { ProxyMetrics } from './metrics';
+import type { PriceBook } from './prices';
 import type { UsageStore } from './usage-store';
 
-export type CallStatus = 'ok' | 'upstream_error' | 'timeout' | 'client_closed' | 'rejected' | 'pending';
+export type CallStatus =
+  | 'ok'
+  | 'incomplete'
+  | 'failed'
+  | 'upstream_error'
+  | 'timeout'
+  | 'client_closed'
+  | 'rejected'
+  | 'pending';
 
 export interface CallRecord {
   user: string;
@@ -40,6 +42,7 @@ const rowOf = (call: CallRecord, cost: number) => ({
   outputTokens: call.usage.output,
   cacheReadTokens: call.usage.cacheRead,
   cacheWriteTokens: call.usage.cacheWrite,
+  reasoningTokens: call.usage.reasoning ?? 0,
   costUsd: cost,
   status: call.status,
   httpStatus: call.httpStatus,
@@ -47,35 +50,46 @@ const rowOf = (call: CallRecord, cost: number) => ({
   traceId: call.traceId,
 });
 
+/** Unpriced models listed by GET /api/prices?unpriced=true (callers choose model names: bounded). */
+const MAX_UNPRICED = 1000;
+
 /**
  * Prices a call, counts it in the metrics (bounded labels) and writes its usage row.
- * Labels: `model` only from the price table (else `unknown`); `user` capped at maxUsers (else `_other`).
+ * Labels: `model` only from the price book (else `unknown`); `user` capped at maxUsers (else `_other`).
+ * A call to a model with no price is never a silent $0: counted by model, logged once, listed.
  */
 export function createRecorder(
   writer: Pick<UsageStore, 'begin' | 'settle'>,
   metrics: ProxyMetrics,
-  prices: PriceTable,
+  prices: PriceBook,
   log: Logger,
   maxUsers: number,
 ) {
-  const unknownModels = new Set<string>();
-
+  const unpriced = new Map<string, { calls: number; firstAt: string }>();
   const userLabel = cappedLabel(maxUsers);
+  const unpricedLabel = cappedLabel(maxUsers);
 
-  const modelLabel = (model: string) => {
-    const known = lookupPrice(prices, model);
-    if (known) return known.name;
-    if (!unknownModels.has(model) && unknownModels.size < 1000) {
-      unknownModels.add(model);
-      log.warn({ event: 'proxy.unknown_model', model }, `no price for model ${model}; its calls cost 0`);
+  const modelLabel = (model: string, kind?: Provider) => prices.rates(model, kind)?.name ?? 'unknown';
+
+  function countUnpriced(model: string) {
+    metrics.unpricedCalls.inc({ model: unpricedLabel(model) });
+    const seen = unpriced.get(model);
+    if (seen) seen.calls++;
+    else if (unpriced.size < MAX_UNPRICED) {
+      unpriced.set(model, { calls: 1, firstAt: new Date().toISOString() });
+      log.warn(
+        { event: 'proxy.unpriced_model', model },
+        `no price for model ${model}; its calls are charged 0`,
+      );
     }
-    return 'unknown';
-  };
+  }
 
   return {
     userLabel,
     modelLabel,
-    costOf: (model: string, u: TokenUsage) => costUsd(lookupPrice(prices, model)?.price, u),
+    costOf: (model: string, u: TokenUsage, kind?: Provider) => prices.costOf(model, u, kind),
+    /** Models called without a price since this proxy started, with their call counts. */
+    unpriced: () => [...unpriced].map(([model, v]) => ({ model, ...v })),
 
     /** The call's `pending` row, written before its upstream call with the cost it reserved. */
     begin(call: Omit<CallRecord, 'usage' | 'status' | 'httpStatus' | 'durationMs'>, reservedUsd: number) {
@@ -85,9 +99,11 @@ export function createRecorder(
 
     /** Returns the call's cost in USD; `pendingId` settles the row begin() wrote. */
     record(call: CallRecord, pendingId?: number): number {
-      const cost = costUsd(lookupPrice(prices, call.model)?.price, call.usage);
+      const rates = prices.rates(call.model, call.provider);
+      const cost = prices.costOf(call.model, call.usage, call.provider);
       const user = userLabel(call.user);
-      const model = modelLabel(call.model);
+      const model = rates?.name ?? 'unknown';
+      if (!rates && call.status !== 'rejected') countUnpriced(call.model);
       metrics.apiCalls.inc({ user, model, provider: call.provider, status: call.status });
       if (cost > 0) metrics.apiCost.inc({ user, model }, cost);
       const u = call.usage;
@@ -96,6 +112,7 @@ export function createRecorder(
         ['output', u.output],
         ['cache_read', u.cacheRead],
         ['cache_write', u.cacheWrite],
+        ['reasoning', u.reasoning ?? 0],
       ] as const) {
         if (n > 0) metrics.apiTokens.inc({ user, model, direction }, n);
       }

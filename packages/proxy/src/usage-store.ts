@@ -96,8 +96,8 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
   }
 
   const queue = (row: Write) => {
-    // Every row names every column: an optional one left out is null.
-    pending.push({ reservedUsd: null, ...row });
+    // Every row names every column (the statements are prepared for all of them).
+    pending.push({ reservedUsd: null, reasoningTokens: 0, ...row });
     timer ??= setTimeout(flush, FLUSH_AFTER_MS);
   };
 
@@ -109,7 +109,7 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
      */
     async begin(row: UsageInsert): Promise<number | undefined> {
       try {
-        const [written] = await insertPending.execute({ reservedUsd: null, ...row });
+        const [written] = await insertPending.execute({ reservedUsd: null, reasoningTokens: 0, ...row });
         return written?.id;
       } catch (err) {
         log.error({ event: 'proxy.usage_write_failed', err }, 'a pending usage row was not written');

@@ -3,16 +3,18 @@ import { type Logger, openStore } from '@beacon/core';
 import { apiKeys, apiKeysPg } from './schema/api-keys';
 import { auditLog, auditLogPg } from './schema/audit';
 import { quotas, quotasPg } from './schema/quotas';
+import { storedResponses, storedResponsesPg } from './schema/responses';
 import { spend, spendPg } from './schema/spend';
 import { usage, usagePg } from './schema/usage';
 
-export const schema = { apiKeys, quotas, usage, spend, auditLog };
+export const schema = { apiKeys, quotas, usage, spend, auditLog, storedResponses };
 const pgSchema = {
   apiKeys: apiKeysPg,
   quotas: quotasPg,
   usage: usagePg,
   spend: spendPg,
   auditLog: auditLogPg,
+  storedResponses: storedResponsesPg,
 };
 
 /** The proxy's store: PostgreSQL when `url` is one, else SQLite at `path`. */

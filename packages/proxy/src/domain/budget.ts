@@ -1,5 +1,6 @@
+import type { Api } from './apis';
 import { outputLimit } from './output-limit';
-import type { Provider, TokenUsage } from './prices';
+import type { TokenUsage } from './prices';
 
 export const startOfDay = (d: Date) =>
   new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
@@ -11,21 +12,39 @@ const nextMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMon
 export interface ParsedCall {
   model: string;
   stream: boolean;
-  maxOutput: number;
+  /** Output tokens the call may produce; undefined: the model's own limit. */
+  maxOutput: number | undefined;
+  /** A Responses call that continues another response or a conversation: its owner is checked. */
+  continues: string[];
   upstreamBody: string;
 }
 
+const idOf = (v: unknown) =>
+  typeof v === 'string' ? v : typeof v === 'object' && v && 'id' in v ? String(v.id) : undefined;
+
 /** The caller's JSON body → the call, or the 400 message naming what is wrong. */
-export function parseCall(provider: Provider, body: unknown): ParsedCall | string {
-  const call = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+export function parseCall(api: Api, body: unknown): ParsedCall | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body: must be a JSON object';
+  const call = body as Record<string, unknown>;
   if (typeof call.model !== 'string' || !call.model) return 'body.model: required string';
-  const maxOutput = outputLimit(call);
+  const maxOutput = outputLimit(api, call);
   if (typeof maxOutput === 'string') return maxOutput;
-  const stream = call.stream === true;
-  // OpenAI reports a stream's usage only when asked to.
-  if (provider === 'openai' && stream)
+  const stream = api !== 'embeddings' && call.stream === true;
+  // OpenAI's chat completions report a stream's usage only when asked to (the Responses API always does).
+  if (api === 'chat' && stream)
     call.stream_options = { ...(call.stream_options as object | undefined), include_usage: true };
-  return { model: call.model, stream, maxOutput, upstreamBody: JSON.stringify(call) };
+  const continues: string[] = [];
+  if (api === 'responses') {
+    // Run in the background, a response would be billed by nobody: the caller polls the upstream, not us.
+    if (call.background === true)
+      return 'body.background: not supported through the proxy (its cost could not be charged); run the call in the foreground, streaming if it is long';
+    for (const field of ['previous_response_id', 'conversation'] as const) {
+      const id = idOf(call[field]);
+      if (call[field] !== undefined && call[field] !== null && !id) return `body.${field}: must be an id`;
+      if (id) continues.push(id);
+    }
+  }
+  return { model: call.model, stream, maxOutput, continues, upstreamBody: JSON.stringify(call) };
 }
 
 /**

@@ -8,6 +8,8 @@ export const priceSchema = z.object({
   output: z.number().min(0),
   cacheRead: z.number().min(0).default(0),
   cacheWrite: z.number().min(0).default(0),
+  /** Output tokens a call may produce when it names no limit (the reservation's worst case). */
+  maxOutput: z.number().int().min(1).max(1_000_000).optional(),
 });
 
 export const priceFileSchema = z.object({ models: z.record(z.string(), priceSchema) });
@@ -21,6 +23,8 @@ export interface TokenUsage {
   output: number;
   cacheRead: number;
   cacheWrite: number;
+  /** The part of `output` a reasoning model spent thinking: priced as output, counted apart. */
+  reasoning?: number;
 }
 
 export const NO_USAGE: TokenUsage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
@@ -36,7 +40,10 @@ export function lookupPrice(table: PriceTable, model: string): { name: string; p
   return best ? { name: best, price: table[best] as Price } : undefined;
 }
 
-export function costUsd(price: Price | undefined, u: TokenUsage): number {
+export function costUsd(
+  price: Pick<Price, 'input' | 'output' | 'cacheRead' | 'cacheWrite'> | undefined,
+  u: TokenUsage,
+): number {
   if (!price) return 0;
   return (
     (u.input * price.input +

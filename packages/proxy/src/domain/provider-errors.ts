@@ -15,4 +15,5 @@ export const ERROR_TYPES: Record<string, Record<Provider, string>> = {
   timeout: { openai: 'timeout', anthropic: 'timeout_error' },
   rate_limited: { openai: 'rate_limit_exceeded', anthropic: 'rate_limit_error' },
   unavailable: { openai: 'service_unavailable', anthropic: 'overloaded_error' },
+  not_found: { openai: 'not_found', anthropic: 'not_found_error' },
 };

@@ -1,3 +1,4 @@
+import type { Api } from './apis';
 import type { TokenUsage } from './prices';
 
 type OpenAiUsage = {
@@ -25,6 +26,52 @@ export function fromOpenAi(u: OpenAiUsage | undefined | null): TokenUsage | unde
   };
 }
 
+type ResponsesUsage = {
+  input_tokens?: number;
+  output_tokens?: number;
+  input_tokens_details?: { cached_tokens?: number } | null;
+  output_tokens_details?: { reasoning_tokens?: number } | null;
+};
+
+/**
+ * The Responses API's input_tokens include the cached ones (priced at the cache-read rate), and its
+ * output_tokens the reasoning ones (priced as output, counted apart too).
+ */
+export function fromResponses(u: ResponsesUsage | undefined | null): TokenUsage | undefined {
+  if (!u) return undefined;
+  const cached = u.input_tokens_details?.cached_tokens ?? 0;
+  return {
+    input: Math.max(0, (u.input_tokens ?? 0) - cached),
+    output: u.output_tokens ?? 0,
+    cacheRead: cached,
+    cacheWrite: 0,
+    reasoning: u.output_tokens_details?.reasoning_tokens ?? 0,
+  };
+}
+
+/** A whole JSON answer of an API → its usage, and what Langfuse is shown as the output. */
+export function answerUsage(api: Api, answer: Record<string, unknown>) {
+  const usage = answer.usage as never;
+  switch (api) {
+    case 'responses':
+      return { usage: fromResponses(usage), output: answer.output };
+    case 'messages':
+      return { usage: fromAnthropic(usage), output: answer.content };
+    case 'embeddings':
+      return { usage: fromOpenAi(usage), output: undefined };
+    default:
+      return { usage: fromOpenAi(usage), output: answer.choices };
+  }
+}
+
+/** How a Responses stream ended, by its last event: completed, cut short (incomplete) or failed. */
+const RESPONSE_ENDS: Record<string, ResponseEnd> = {
+  'response.completed': 'ok',
+  'response.incomplete': 'incomplete',
+  'response.failed': 'failed',
+};
+export type ResponseEnd = 'ok' | 'incomplete' | 'failed';
+
 /** Anthropic's input, cache-creation and cache-read tokens do not overlap. */
 export function fromAnthropic(
   u: AnthropicUsage | undefined | null,
@@ -48,10 +95,13 @@ export function fromAnthropic(
 export class StreamUsageTracker {
   usage: TokenUsage | undefined;
   model: string | undefined;
+  /** A Responses stream: the response's id (from response.created) and how it ended. */
+  responseId: string | undefined;
+  ended: ResponseEnd | undefined;
   #partial = '';
   #decoder = new TextDecoder();
 
-  constructor(readonly provider: 'openai' | 'anthropic') {}
+  constructor(readonly api: Api) {}
 
   push(chunk: Uint8Array): void {
     const text = this.#partial + this.#decoder.decode(chunk, { stream: true });
@@ -71,7 +121,17 @@ export class StreamUsageTracker {
     } catch {
       return;
     }
-    if (this.provider === 'openai') {
+    if (this.api === 'responses') {
+      const response = event.response as { id?: string; usage?: ResponsesUsage } | undefined;
+      if (event.type === 'response.created' && response?.id) this.responseId = response.id;
+      const end = RESPONSE_ENDS[String(event.type)];
+      if (end) {
+        this.ended = end;
+        this.usage = fromResponses(response?.usage) ?? this.usage;
+      }
+      return;
+    }
+    if (this.api !== 'messages') {
       if (typeof event.model === 'string') this.model ??= event.model;
       const u = fromOpenAi(event.usage as OpenAiUsage | undefined);
       if (u) this.usage = u;

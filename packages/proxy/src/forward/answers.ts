@@ -1,14 +1,16 @@
 import { endSpan, type Span } from '@beacon/core';
 import type { Context } from 'hono';
-import { NO_USAGE, type Provider } from '../domain/prices';
-import { fromAnthropic, fromOpenAi, StreamUsageTracker } from '../domain/usage';
+import { APIS, type Api } from '../domain/apis';
+import { NO_USAGE } from '../domain/prices';
+import { answerUsage, StreamUsageTracker } from '../domain/usage';
+import type { CallStatus } from '../recorder';
 import type { CallLedger } from './call-ledger';
 import { COST_HEADER, fail } from './reply';
 import { passThrough } from './stream-pass';
 
 export interface AnswerContext {
   c: Context;
-  provider: Provider;
+  api: Api;
   traceId: string;
   ledger: CallLedger;
   /** The upstream's answer time is over; `kind` counts an upstream error. */
@@ -17,11 +19,25 @@ export interface AnswerContext {
   /** A failure while the answer is read: timed out or broken. */
   broke: (kind: string, message: string) => Response;
   signal: AbortSignal;
+  /** A response (or conversation) the upstream keeps: recorded as the caller's. */
+  stored: (id: string) => Promise<unknown>;
 }
+
+/** The ids a Responses answer leaves at the upstream: the response's own, and its conversation's. */
+async function keep(a: AnswerContext, answer: { id?: unknown; conversation?: unknown }) {
+  if (typeof answer.id === 'string') await a.stored(answer.id);
+  const conversation = answer.conversation as { id?: unknown } | null | undefined;
+  if (typeof conversation?.id === 'string') await a.stored(conversation.id);
+}
+
+/** A Responses answer's own status (completed, incomplete, failed) as the call's. */
+const endOf = (status: unknown): CallStatus =>
+  status === 'incomplete' ? 'incomplete' : status === 'failed' ? 'failed' : 'ok';
 
 /** An upstream error, or a whole JSON answer: read, its usage recorded, passed on with its cost. */
 export async function jsonAnswer(res: Response, a: AnswerContext): Promise<Response> {
-  const { c, provider, traceId, ledger } = a;
+  const { c, traceId, ledger } = a;
+  const provider = APIS[a.api].kind;
   let text: string;
   try {
     text = await res.text();
@@ -39,19 +55,13 @@ export async function jsonAnswer(res: Response, a: AnswerContext): Promise<Respo
       headers: { 'content-type': 'application/json', 'x-beacon-trace-id': traceId },
     });
   }
-  let answer: { usage?: unknown; choices?: unknown; content?: unknown } = {};
+  let answer: Record<string, unknown> = {};
   try {
     answer = JSON.parse(text);
   } catch {}
-  const usage =
-    (provider === 'openai' ? fromOpenAi(answer.usage as never) : fromAnthropic(answer.usage as never)) ??
-    NO_USAGE;
-  const cost = ledger.record(
-    usage,
-    'ok',
-    res.status,
-    provider === 'openai' ? answer.choices : answer.content,
-  );
+  const { usage, output } = answerUsage(a.api, answer);
+  if (a.api === 'responses') await keep(a, answer);
+  const cost = ledger.record(usage ?? NO_USAGE, endOf(answer.status), res.status, output);
   return new Response(text, {
     status: res.status,
     headers: {
@@ -69,14 +79,17 @@ export function streamAnswer(
   span: Span,
   a: AnswerContext,
 ) {
-  const tracker = new StreamUsageTracker(a.provider);
+  const tracker = new StreamUsageTracker(a.api);
   const passed = passThrough(
     body,
     {
       seen: (chunk) => tracker.push(chunk),
       end: (status, httpStatus) => {
         a.endUpstream();
-        const cost = a.ledger.record(tracker.usage ?? NO_USAGE, status, httpStatus);
+        if (tracker.responseId) void a.stored(tracker.responseId);
+        // A Responses stream that ended incomplete or failed is recorded so, with what it used.
+        const ended = status === 'ok' && tracker.ended && tracker.ended !== 'ok' ? tracker.ended : status;
+        const cost = a.ledger.record(tracker.usage ?? NO_USAGE, ended, httpStatus);
         endSpan(span, status === 'ok' ? undefined : status);
         return cost;
       },

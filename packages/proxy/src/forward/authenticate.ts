@@ -36,3 +36,5 @@ export function createAuthenticator(keys: Pick<KeyStore, 'verify'>, log: Logger)
 
   return { authenticate, away };
 }
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;

@@ -2,26 +2,32 @@ import { endSpan, type Logger, type Span, SpanKind, type Tracing, traceparentOf 
 import type { Context } from 'hono';
 import type { Generations } from '../clients/langfuse';
 import type { UpstreamClient } from '../clients/upstream';
-import { parseCall, worstCaseUsd } from '../domain/budget';
-import { NO_USAGE, type Provider } from '../domain/prices';
+import { APIS, type Api } from '../domain/apis';
+import { worstCaseUsd } from '../domain/budget';
+import { DEFAULT_MAX_OUTPUT } from '../domain/output-limit';
+import { NO_USAGE } from '../domain/prices';
 import { providerError } from '../domain/provider-errors';
-import type { KeyStore } from '../keys';
 import type { ProxyMetrics } from '../metrics';
+import type { PriceBook } from '../prices';
 import type { QuotaGuard } from '../quotas/guard';
 import type { Recorder } from '../recorder';
+import type { ResponseOwners } from '../response-owners';
+import { createAdmission } from './admit';
 import { jsonAnswer, streamAnswer } from './answers';
-import { createAuthenticator } from './authenticate';
+import type { Authenticator } from './authenticate';
 import { callLedger } from './call-ledger';
 import { fail } from './reply';
 
 export interface ForwarderDeps {
   upstream: UpstreamClient;
-  keys: KeyStore;
+  authenticator: Authenticator;
   quotas: QuotaGuard;
   recorder: Recorder;
   metrics: ProxyMetrics;
   log: Logger;
   tracing: Pick<Tracing, 'start'>;
+  prices: Pick<PriceBook, 'rates'>;
+  owners: ResponseOwners;
   /** With Langfuse configured: each call as a generation. */
   generations?: Generations | undefined;
 }
@@ -29,28 +35,31 @@ export interface ForwarderDeps {
 /** Forwards one AI call: authenticate, reserve budget, call upstream, pass the answer through, record usage. */
 export function createForwarder({
   upstream,
-  keys,
+  authenticator,
   quotas,
   recorder,
   metrics,
   log,
   tracing,
+  prices,
+  owners,
   generations,
 }: ForwarderDeps) {
-  const { authenticate, away } = createAuthenticator(keys, log);
+  const { away } = authenticator;
+  const admit = createAdmission(authenticator, owners, upstream);
 
   /** Answers passing a stream through: their span ends with the stream. */
   const streams = new WeakSet<Response>();
 
   /** One call, in its span (a child of the caller's `traceparent`): ended here unless a stream ends it later. */
-  async function forward(c: Context, provider: Provider): Promise<Response> {
+  async function forward(c: Context, api: Api): Promise<Response> {
     const traceparent = c.req.header('traceparent');
     const span = tracing.start('proxy.call', {
       traceparent,
       kind: SpanKind.SERVER,
-      attributes: { 'gen_ai.system': provider },
+      attributes: { 'gen_ai.system': APIS[api].kind },
     });
-    const res = await call(c, provider, span, traceparent);
+    const res = await call(c, api, span, traceparent);
     if (!streams.has(res))
       endSpan(span, res.status >= 400 ? `HTTP ${res.status}` : undefined, {
         'http.response.status_code': res.status,
@@ -58,33 +67,32 @@ export function createForwarder({
     return res;
   }
 
-  async function call(c: Context, provider: Provider, span: Span, traceparent?: string): Promise<Response> {
+  async function call(c: Context, api: Api, span: Span, traceparent?: string): Promise<Response> {
     const started = performance.now();
     const startTime = new Date();
+    const provider = APIS[api].kind;
     const traceId = traceparent
       ? span.spanContext().traceId
       : c.req.header('x-beacon-trace-id') || span.spanContext().traceId;
     c.header('x-beacon-trace-id', traceId);
-    const owner = await authenticate(c, provider);
-    if (owner instanceof Response) return owner;
-
-    let json: unknown;
-    try {
-      json = await c.req.json();
-    } catch {
-      return fail(c, provider, 400, 'bad_request', 'body: invalid JSON');
-    }
-    const parsed = parseCall(provider, json);
-    if (typeof parsed === 'string') return fail(c, provider, 400, 'bad_request', parsed);
+    const admitted = await admit(c, api);
+    if (admitted instanceof Response) return admitted;
+    const { owner, json, parsed, upstreams } = admitted;
     const { model, stream, upstreamBody } = parsed;
     span.setAttributes({
       'gen_ai.request.model': model,
+      'gen_ai.operation.name': api,
       'beacon.user': owner.user,
       'beacon.stream': stream,
       ...(owner.handle ? { 'beacon.handle': owner.handle } : {}),
     });
     const metricUser = recorder.userLabel(owner.user);
-    const worstCase = worstCaseUsd((u) => recorder.costOf(model, u), upstreamBody.length, parsed.maxOutput);
+    const maxOutput = parsed.maxOutput ?? prices.rates(model, provider)?.maxOutput ?? DEFAULT_MAX_OUTPUT;
+    const worstCase = worstCaseUsd(
+      (u) => recorder.costOf(model, u, provider),
+      upstreamBody.length,
+      maxOutput,
+    );
     const reservation = await quotas
       .reserve(owner.user, metricUser, worstCase)
       .catch((err: unknown) => away(c, provider, err));
@@ -110,7 +118,7 @@ export function createForwarder({
       span,
       startTime,
       started,
-      input: (json as { messages?: unknown }).messages,
+      input: json.messages ?? json.input,
     });
     if (!reservation.ok) {
       metrics.quotaRejections.inc({ user: metricUser });
@@ -123,7 +131,10 @@ export function createForwarder({
       return c.json(providerError(provider, 'budget_exceeded', reservation.message), 429, retry);
     }
 
-    const endUpstream = metrics.upstreamDuration.startTimer({ provider, model: recorder.modelLabel(model) });
+    const endUpstream = metrics.upstreamDuration.startTimer({
+      provider,
+      model: recorder.modelLabel(model, provider),
+    });
     const upstreamError = (kind: string) => metrics.upstreamErrors.inc({ provider, kind });
     const upstreamSpan = tracing.start('upstream', {
       parent: span,
@@ -131,11 +142,16 @@ export function createForwarder({
       attributes: { 'gen_ai.system': provider, 'gen_ai.request.model': model },
     });
     ledger.upstreamStarted(upstreamSpan);
-    const { signal, response } = upstream.send(provider, upstreamBody, {
-      traceId,
-      traceparent: traceparentOf(upstreamSpan),
-      anthropicVersion: c.req.header('anthropic-version'),
-      anthropicBeta: c.req.header('anthropic-beta'),
+    const { signal, answer: sent } = upstream.send(upstreams, {
+      method: 'POST',
+      path: APIS[api].path,
+      body: upstreamBody,
+      call: {
+        traceId,
+        traceparent: traceparentOf(upstreamSpan),
+        anthropicVersion: c.req.header('anthropic-version'),
+        anthropicBeta: c.req.header('anthropic-beta'),
+      },
     });
     // A failure before or while the answer is read: timed out (504) or broken (502).
     const broke = (kind: string, message: string) => {
@@ -154,8 +170,9 @@ export function createForwarder({
     };
 
     let res: Response;
+    let served: string;
     try {
-      res = await response;
+      ({ response: res, upstream: served } = await sent);
     } catch (err) {
       log.warn(
         { event: 'proxy.upstream_failed', provider, traceId, err: String(err) },
@@ -164,7 +181,17 @@ export function createForwarder({
       return broke('connect', `upstream ${provider} unreachable`);
     }
 
-    const answer = { c, provider, traceId, ledger, endUpstream, upstreamError, broke, signal };
+    // A stored response is answered later only to its user, by the upstream that keeps it.
+    const stored = (id: string) =>
+      owners
+        .record(id, { user: owner.user, upstream: served })
+        .catch((err: unknown) =>
+          log.error(
+            { event: 'proxy.response_owner_lost', id, err: String(err) },
+            'response owner not recorded',
+          ),
+        );
+    const answer = { c, api, traceId, ledger, endUpstream, upstreamError, broke, signal, stored };
     if (!res.ok || !stream || !res.body) return jsonAnswer(res, answer);
     const streamed = streamAnswer(res.body, res.headers.get('content-type'), span, answer);
     // The stream's call span ends with its last chunk; forward() ends the others.
@@ -172,7 +199,7 @@ export function createForwarder({
     return streamed;
   }
 
-  return { forward, authenticate };
+  return { forward };
 }
 
 export type Forwarder = ReturnType<typeof createForwarder>;

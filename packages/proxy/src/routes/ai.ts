@@ -1,8 +1,12 @@
 import { jsonAnswer, openRouter } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import type { PriceTable } from '../domain/prices';
+import type { UpstreamClient } from '../clients/upstream';
+import type { Routes } from '../domain/routing';
+import type { Authenticator } from '../forward/authenticate';
 import type { Forwarder } from '../forward/forwarder';
+import type { Passthrough } from '../forward/passthrough';
+import type { PriceBook } from '../prices';
 
 /**
  * The provider's answer, JSON or a stream, passed on as the upstream sent it. The request body is not declared
@@ -15,16 +19,11 @@ const forwarded = (description: string) => ({
   },
   description,
 });
-const chat = createRoute({
-  method: 'post',
-  path: '/chat/completions',
-  responses: { 200: forwarded('an OpenAI chat completion') },
-});
-const messages = createRoute({
-  method: 'post',
-  path: '/messages',
-  responses: { 200: forwarded('an Anthropic message') },
-});
+const call = (path: string, description: string) =>
+  createRoute({ method: 'post', path, responses: { 200: forwarded(description) } });
+const id = z.object({ id: z.string().min(1).max(200) });
+const stored = (method: 'get' | 'post' | 'delete', path: string, description: string) =>
+  createRoute({ method, path, request: { params: id }, responses: { 200: forwarded(description) } });
 const models = createRoute({
   method: 'get',
   path: '/models',
@@ -36,29 +35,70 @@ const models = createRoute({
           z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() }),
         ),
       }),
-      'the models priced here',
+      'the models the routing table serves',
     ),
   },
 });
 
-/** /v1: the OpenAI- and Anthropic-compatible surface callers (kernels, SDKs) talk to, with their Beacon key. */
-export function aiRoutes({ forwarder, prices }: { forwarder: Forwarder; prices: PriceTable }) {
+export interface AiRoutesDeps {
+  forwarder: Forwarder;
+  passthrough: Passthrough;
+  authenticator: Authenticator;
+  prices: Pick<PriceBook, 'models' | 'rates'>;
+  routes: Routes;
+  upstream: Pick<UpstreamClient, 'candidates'>;
+}
+
+/** /v1: the OpenAI- and Anthropic-compatible surface callers (kernels, SDKs, agent CLIs) talk to, with their Beacon key. */
+export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes, upstream }: AiRoutesDeps) {
   /** A Beacon key is needed to list models too; refused in OpenAI's shape. */
   const keyGuard: MiddlewareHandler = async (c, next) => {
-    const owner = await forwarder.authenticate(c, 'openai');
+    const owner = await authenticator.authenticate(c, 'openai');
     if (owner instanceof Response) return owner;
     await next();
   };
+  /** Named by a route, or priced for a kind some route serves it with (the table is fixed: made once). */
+  let listed: ReturnType<typeof list> | undefined;
+  const served = () => {
+    listed ??= list();
+    return listed;
+  };
+  const list = () => {
+    const listed = new Map<string, string>();
+    for (const name of routes.named()) listed.set(name, 'beacon');
+    for (const kind of ['openai', 'anthropic'] as const)
+      for (const model of prices.models(kind)) {
+        const [first] = upstream.candidates(model, kind);
+        if (first && !listed.has(model)) listed.set(model, first);
+      }
+    return [...listed].map(([model, owner]) => ({
+      id: model,
+      object: 'model' as const,
+      created: 0,
+      owned_by: owner,
+    }));
+  };
   return openRouter()
-    .openapi(chat, (c) => forwarder.forward(c, 'openai'))
-    .openapi(messages, (c) => forwarder.forward(c, 'anthropic'))
-    .openapi({ ...models, middleware: [keyGuard] }, (c) => {
-      const data = Object.entries(prices).map(([id, p]) => ({
-        id,
-        object: 'model' as const,
-        created: 0,
-        owned_by: p.provider,
-      }));
-      return c.json({ object: 'list' as const, data }, 200);
-    });
+    .openapi(call('/chat/completions', 'an OpenAI chat completion'), (c) => forwarder.forward(c, 'chat'))
+    .openapi(call('/responses', 'an OpenAI response'), (c) => forwarder.forward(c, 'responses'))
+    .openapi(stored('get', '/responses/{id}', 'a stored response'), (c) =>
+      passthrough.stored(c, c.req.valid('param').id, ''),
+    )
+    .openapi(stored('delete', '/responses/{id}', 'deleted'), (c) =>
+      passthrough.stored(c, c.req.valid('param').id, ''),
+    )
+    .openapi(stored('get', '/responses/{id}/input_items', "a stored response's input"), (c) =>
+      passthrough.stored(c, c.req.valid('param').id, '/input_items'),
+    )
+    .openapi(stored('post', '/responses/{id}/cancel', 'cancelled'), (c) =>
+      passthrough.stored(c, c.req.valid('param').id, '/cancel'),
+    )
+    .openapi(call('/embeddings', 'OpenAI embeddings'), (c) => forwarder.forward(c, 'embeddings'))
+    .openapi(call('/messages', 'an Anthropic message'), (c) => forwarder.forward(c, 'messages'))
+    .openapi(call('/messages/count_tokens', "a prompt's token count (not charged)"), (c) =>
+      passthrough.countTokens(c),
+    )
+    .openapi({ ...models, middleware: [keyGuard] }, (c) =>
+      c.json({ object: 'list' as const, data: served() }, 200),
+    );
 }

@@ -27,8 +27,10 @@ export const usage = sqliteTable(
     outputTokens: integer('output_tokens').notNull(),
     cacheReadTokens: integer('cache_read_tokens').notNull(),
     cacheWriteTokens: integer('cache_write_tokens').notNull(),
+    /** The part of output_tokens a reasoning model spent thinking. */
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
     costUsd: real('cost_usd').notNull(),
-    /** pending (in flight) | ok | upstream_error | timeout | client_closed | rejected | interrupted */
+    /** pending (in flight) | ok | incomplete | failed | upstream_error | timeout | client_closed | rejected | interrupted */
     status: text('status').notNull(),
     httpStatus: integer('http_status').notNull(),
     durationMs: integer('duration_ms').notNull(),
@@ -60,6 +62,7 @@ export const usagePg = pgTable(
     outputTokens: pgInteger('output_tokens').notNull(),
     cacheReadTokens: pgInteger('cache_read_tokens').notNull(),
     cacheWriteTokens: pgInteger('cache_write_tokens').notNull(),
+    reasoningTokens: pgInteger('reasoning_tokens').notNull().default(0),
     costUsd: doublePrecision('cost_usd').notNull(),
     status: pgText('status').notNull(),
     httpStatus: pgInteger('http_status').notNull(),
