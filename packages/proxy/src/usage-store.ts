@@ -164,6 +164,7 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
           outputTokens: sum(usage.outputTokens),
           cacheReadTokens: sum(usage.cacheReadTokens),
           cacheWriteTokens: sum(usage.cacheWriteTokens),
+          reasoningTokens: sum(usage.reasoningTokens),
         })
         .from(usage)
         .where(where.length ? and(...where) : undefined)
@@ -178,6 +179,7 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
         outputTokens: Number(r.outputTokens ?? 0),
         cacheReadTokens: Number(r.cacheReadTokens ?? 0),
         cacheWriteTokens: Number(r.cacheWriteTokens ?? 0),
+        reasoningTokens: Number(r.reasoningTokens ?? 0),
       }));
     },
 

@@ -2,7 +2,7 @@ import { AppError } from '@beacon/core';
 import Docker from 'dockerode';
 import type { ContainerExit } from '../domain/exits';
 import type { DockerStatsJson } from '../domain/stats';
-import { demuxLogs, LineSplitter } from './engine-streams';
+import { demuxLogs, LineSplitter, type LogLine } from './engine-streams';
 
 export const MANAGED_LABEL = 'beacon.managed';
 /** The labels the platform writes on every container it runs. */
@@ -55,12 +55,6 @@ export interface LogOptions {
   since?: number;
   until?: number;
   tail?: number;
-}
-
-export interface LogLine {
-  stream: 'stdout' | 'stderr';
-  timestamp: string;
-  message: string;
 }
 
 /** What the platform needs from a Docker engine. Only managed containers are ever returned or touched. */

@@ -1,4 +1,9 @@
-import type { LogLine } from './docker';
+/** One line of a container's log, as the engine's multiplexed stream gives it. */
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  timestamp: string;
+  message: string;
+}
 
 /** Splits NDJSON by lines: a chunk may hold several objects or half of one. */
 export class LineSplitter {

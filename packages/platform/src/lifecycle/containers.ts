@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { type Logger, PROXY_KEY_FILE } from '@beacon/core';
-import type { ContainerDetail, DockerClient, LogLine, LogOptions } from '../clients/docker';
+import type { ContainerDetail, DockerClient, LogOptions } from '../clients/docker';
+import type { LogLine } from '../clients/engine-streams';
 import { fileOwner, type Secrets } from '../clients/secrets';
 import type { PlatformDb } from '../db';
 import { toView } from '../domain/container-view';
