@@ -1,7 +1,9 @@
 /**
  * TEST DOUBLE — a fake AI provider for tests, benchmarks and local development. It speaks the wire
- * formats of OpenAI's /v1/chat/completions and Anthropic's /v1/messages (JSON and SSE streaming,
- * with usage), with configurable latency, chunking and failures. It generates no real text.
+ * formats of OpenAI's /v1/chat/completions, /v1/responses (with stored responses: GET, input_items, DELETE,
+ * cancel, previous_response_id) and /v1/embeddings, and Anthropic's /v1/messages and
+ * /v1/messages/count_tokens (JSON and SSE streaming, with usage), with configurable latency, chunking and
+ * failures. It generates no real text.
  * The proxy has no special case for it: point BEACON_UPSTREAM_*_URL at it.
  *
  *   bun tests/support/fake-upstream.ts [port] [latencyMs] [chunkDelayMs]   # 127.0.0.1:8999, 0 ms, 20 ms
@@ -12,6 +14,8 @@ export interface FakeUsage {
   output: number;
   cacheRead: number;
   cacheWrite: number;
+  /** The part of output a reasoning model spent thinking (the Responses API reports it). */
+  reasoning?: number;
 }
 
 export interface FakeUpstreamOptions {
@@ -26,6 +30,8 @@ export interface FakeUpstreamOptions {
   failWith?: number;
   /** Never answer (to test timeouts). */
   hang?: boolean;
+  /** How a Responses call ends: completed (default), incomplete (max_output_tokens) or failed. */
+  responseEnd?: 'completed' | 'incomplete' | 'failed';
 }
 
 export interface ReceivedCall {
@@ -98,6 +104,139 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
     return new Response(streamOf(parts), { headers: { 'content-type': 'text/event-stream' } });
   }
 
+  /** Responses this provider keeps, as the Responses API does with `store` (the default). */
+  const stored = new Map<string, { response: Record<string, unknown>; input: unknown }>();
+  let responseCount = 0;
+
+  function responseUsage() {
+    const u = opts.usage;
+    // The Responses API: input_tokens include the cached ones, output_tokens the reasoning ones.
+    return {
+      input_tokens: u.input + u.cacheRead,
+      input_tokens_details: { cached_tokens: u.cacheRead },
+      output_tokens: u.output,
+      output_tokens_details: { reasoning_tokens: u.reasoning ?? 0 },
+      total_tokens: u.input + u.cacheRead + u.output,
+    };
+  }
+
+  const openaiError = (status: number, message: string, param: string | null, code: string) =>
+    Response.json({ error: { message, type: 'invalid_request_error', param, code } }, { status });
+
+  function responses(body: Record<string, unknown>) {
+    const previous = body.previous_response_id;
+    if (typeof previous === 'string' && !stored.has(previous))
+      return openaiError(
+        400,
+        `Previous response with id '${previous}' not found.`,
+        'previous_response_id',
+        'previous_response_not_found',
+      );
+    const id = `resp_fake${++responseCount}`;
+    const text = Array.from({ length: opts.chunks }, (_, i) => `tok${i} `);
+    const message = {
+      id: `msg_fake${responseCount}`,
+      type: 'message',
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text: text.join(''), annotations: [], logprobs: [] }],
+    };
+    const end = opts.responseEnd ?? 'completed';
+    const response = (status: string, output: unknown[], usage: unknown) => ({
+      id,
+      object: 'response',
+      created_at: Math.floor(Date.now() / 1000),
+      status,
+      error: status === 'failed' ? { code: 'server_error', message: 'fake failure' } : null,
+      incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+      instructions: body.instructions ?? null,
+      max_output_tokens: body.max_output_tokens ?? null,
+      model: String(body.model),
+      output,
+      parallel_tool_calls: true,
+      previous_response_id: previous ?? null,
+      reasoning: { effort: null, summary: null },
+      store: body.store !== false,
+      temperature: 1,
+      text: { format: { type: 'text' } },
+      tool_choice: 'auto',
+      tools: body.tools ?? [],
+      top_p: 1,
+      truncation: 'disabled',
+      usage,
+      metadata: {},
+    });
+    const final = response(end, [message], responseUsage());
+    if (body.store !== false) stored.set(id, { response: final, input: body.input });
+    if (body.stream !== true) return Response.json(final);
+    let seq = 0;
+    const event = (type: string, data: Record<string, unknown>) =>
+      sse({ type, sequence_number: seq++, ...data }, type);
+    const item = { output_index: 0, item_id: message.id, content_index: 0 };
+    const parts = [
+      event('response.created', { response: response('in_progress', [], null) }),
+      event('response.in_progress', { response: response('in_progress', [], null) }),
+      event('response.output_item.added', {
+        output_index: 0,
+        item: { ...message, status: 'in_progress', content: [] },
+      }),
+      event('response.content_part.added', {
+        ...item,
+        part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+      }),
+      ...text.map((delta) => event('response.output_text.delta', { ...item, delta, logprobs: [] })),
+      event('response.output_text.done', { ...item, text: text.join(''), logprobs: [] }),
+      event('response.content_part.done', { ...item, part: message.content[0] }),
+      event('response.output_item.done', { output_index: 0, item: message }),
+      event(`response.${end}`, { response: final }),
+    ];
+    return new Response(streamOf(parts), { headers: { 'content-type': 'text/event-stream' } });
+  }
+
+  /** GET|DELETE /v1/responses/{id}, GET …/input_items, POST …/cancel. */
+  function storedResponse(method: string, path: string) {
+    const [, , , id, more] = path.split('/');
+    const found = stored.get(id ?? '');
+    if (!found) return openaiError(404, `Response with id '${id}' not found.`, null, 'not_found');
+    if (method === 'DELETE') {
+      stored.delete(id ?? '');
+      return Response.json({ id, object: 'response', deleted: true });
+    }
+    if (more === 'input_items') {
+      const input = typeof found.input === 'string' ? [{ role: 'user', content: found.input }] : found.input;
+      const data = (Array.isArray(input) ? input : []).map((m, i) => ({
+        id: `msg_in${i}`,
+        type: 'message',
+        ...(m as object),
+      }));
+      return Response.json({
+        object: 'list',
+        data,
+        first_id: data[0]?.id ?? null,
+        last_id: data.at(-1)?.id ?? null,
+        has_more: false,
+      });
+    }
+    if (more === 'cancel') return Response.json({ ...found.response, status: 'cancelled' });
+    return Response.json(found.response);
+  }
+
+  function embeddings(body: Record<string, unknown>) {
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    const vector = (i: number) => Array.from({ length: 8 }, (_, d) => Math.sin(i + d) / 2);
+    const base64 = body.encoding_format === 'base64';
+    return Response.json({
+      object: 'list',
+      data: inputs.map((_, i) => ({
+        object: 'embedding',
+        index: i,
+        embedding: base64 ? Buffer.from(new Float32Array(vector(i)).buffer).toString('base64') : vector(i),
+      })),
+      model: String(body.model),
+      usage: { prompt_tokens: opts.usage.input, total_tokens: opts.usage.input },
+    });
+  }
+
   function anthropic(body: Record<string, unknown>) {
     const u = opts.usage;
     const model = String(body.model);
@@ -158,6 +297,10 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
       if (opts.failWith)
         return Response.json({ error: { message: 'fake failure' } }, { status: opts.failWith });
       if (path === '/v1/chat/completions') return openai(body);
+      if (path === '/v1/responses') return responses(body);
+      if (path.startsWith('/v1/responses/')) return storedResponse(req.method, path);
+      if (path === '/v1/embeddings') return embeddings(body);
+      if (path === '/v1/messages/count_tokens') return Response.json({ input_tokens: opts.usage.input });
       if (path === '/v1/messages') return anthropic(body);
       return new Response('not found', { status: 404 });
     },

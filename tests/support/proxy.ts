@@ -33,7 +33,13 @@ export const usageRow = (fields: Partial<UsageInsert> = {}): UsageInsert => ({
  */
 export async function buildProxy(
   fakeOptions: FakeUpstreamOptions = {},
-  extra: { upstreamTimeoutMs?: number; maxMetricUsers?: number; databaseUrl?: string } = {},
+  extra: {
+    upstreamTimeoutMs?: number;
+    maxMetricUsers?: number;
+    databaseUrl?: string;
+    /** More of the proxy's env (BEACON_ROUTES_FILE, BEACON_PRICES_FILE). */
+    env?: Record<string, string>;
+  } = {},
 ) {
   const fake = startFakeUpstream(fakeOptions);
   const registry = new Registry();
@@ -46,6 +52,7 @@ export async function buildProxy(
     BEACON_UPSTREAM_ANTHROPIC_KEY: 'sk-upstream-anthropic',
     ...(extra.upstreamTimeoutMs ? { BEACON_UPSTREAM_TIMEOUT: String(extra.upstreamTimeoutMs / 1000) } : {}),
     ...(extra.maxMetricUsers ? { BEACON_METRICS_MAX_USERS: String(extra.maxMetricUsers) } : {}),
+    ...extra.env,
   });
   // The same parts main.ts builds.
   const proxy = createDeps(
