@@ -65,16 +65,24 @@ async function wrkPost(
   };
 }
 
-type Load = readonly [connections: number, stream: boolean];
-/** One at a time, light load (CPU to spare) and heavy load (wrk, upstream and proxy saturating this machine's cores). */
+type Api = 'chat' | 'responses';
+type Load = readonly [connections: number, stream: boolean, api?: Api];
+/**
+ * One at a time, light load (CPU to spare) and heavy load (wrk, upstream and proxy saturating this machine's
+ * cores); chat completions, and the Responses API streaming beside chat streaming.
+ */
 const LOADS: Load[] = [
   [1, false],
   [1, true],
+  [1, true, 'responses'],
   [4, false],
   [4, true],
+  [4, true, 'responses'],
   [32, false],
   [32, true],
+  [32, true, 'responses'],
 ];
+const PATHS: Record<Api, string> = { chat: '/v1/chat/completions', responses: '/v1/responses' };
 
 /** Added latency and throughput of one proxy store; returns each load's figures by its name. */
 export async function benchProxyOverhead(
@@ -126,47 +134,61 @@ export async function benchProxyOverhead(
     console.log(
       `\n== proxy-overhead on ${label}: wrk, ${seconds}s each, fake upstream answering after ${UPSTREAM_LATENCY_MS} ms, a daily budget reserved per call`,
     );
-    const bodyOf = (stream: boolean) =>
-      JSON.stringify({
-        model: 'gpt-4o',
-        stream,
-        ...(stream ? { stream_options: { include_usage: true } } : {}),
-        messages: [{ role: 'user', content: 'hello' }],
-      });
+    const bodyOf = (stream: boolean, api: Api = 'chat') =>
+      JSON.stringify(
+        api === 'responses'
+          ? { model: 'gpt-4o', stream, input: 'hello', max_output_tokens: 4096 }
+          : {
+              model: 'gpt-4o',
+              stream,
+              ...(stream ? { stream_options: { include_usage: true } } : {}),
+              messages: [{ role: 'user', content: 'hello' }],
+            },
+      );
     // Warmed up first, both of them, as a proxy that has run a while is: its code compiled by the JIT
     // (measured cold, the first load's CPU per call was several times what it is a minute later).
-    for (const stream of [false, true])
+    for (const [stream, api] of [
+      [false, 'chat'],
+      [true, 'chat'],
+      [true, 'responses'],
+    ] as const)
       for (const [url, headers] of [
         [proxy.url, auth],
         [`http://127.0.0.1:${barePort}`, {}],
       ] as const)
-        await wrkPost(`${url}/v1/chat/completions`, bodyOf(stream), headers, 3, 32);
-    for (const [connections, stream] of loads) {
-      const body = bodyOf(stream);
-      const direct = await wrkPost(`${upstream}/v1/chat/completions`, body, {}, seconds, connections);
+        await wrkPost(`${url}${PATHS[api]}`, bodyOf(stream, api), headers, 3, 32);
+    for (const [connections, stream, api = 'chat'] of loads) {
+      const body = bodyOf(stream, api);
+      const path = PATHS[api];
+      const direct = await wrkPost(`${upstream}${path}`, body, {}, seconds, connections);
       const bareCpu = cpuMicros(bare.pid);
-      const floor = await wrkPost(
-        `http://127.0.0.1:${barePort}/v1/chat/completions`,
-        body,
-        {},
-        seconds,
-        connections,
-      );
+      const floor = await wrkPost(`http://127.0.0.1:${barePort}${path}`, body, {}, seconds, connections);
       const bareCpuPerCall = (cpuMicros(bare.pid) - bareCpu) / floor.requests;
       const cpuBefore = cpuMicros(proxy.pid);
-      const proxied = await wrkPost(`${proxy.url}/v1/chat/completions`, body, auth, seconds, connections);
+      const proxied = await wrkPost(`${proxy.url}${path}`, body, auth, seconds, connections);
       const cpuPerCall = (cpuMicros(proxy.pid) - cpuBefore - idlePerSecond * seconds) / proxied.requests;
       console.log(
-        `${label} -c${String(connections).padEnd(2)} ${stream ? 'streaming    ' : 'non-streaming'}   direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)} | proxy CPU ${cpuPerCall.toFixed(0)} µs/call (idle ${(idlePerSecond / 1000).toFixed(0)} ms/s not counted)`,
+        `${label} -c${String(connections).padEnd(2)} ${api === 'responses' ? 'responses ' : ''}${stream ? 'streaming    ' : 'non-streaming'}   direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50.toFixed(2)} ms p99 ${direct.p99.toFixed(2)} ms | proxied ${proxied.rps.toFixed(0)} req/s p50 ${proxied.p50.toFixed(2)} ms p99 ${proxied.p99.toFixed(2)} ms | added p50 ${(proxied.p50 - direct.p50).toFixed(2)} ms p99 ${(proxied.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(proxied.rps / direct.rps).toFixed(3)} | proxy CPU ${cpuPerCall.toFixed(0)} µs/call (idle ${(idlePerSecond / 1000).toFixed(0)} ms/s not counted)`,
       );
       console.log(
         `    the runtime's floor, a bare Bun forwarder: added p50 ${(floor.p50 - direct.p50).toFixed(2)} ms p99 ${(floor.p99 - direct.p99).toFixed(2)} ms | throughput ratio ${(floor.rps / direct.rps).toFixed(3)} | CPU ${bareCpuPerCall.toFixed(0)} µs/call || the proxy over it: p50 +${(proxied.p50 - floor.p50).toFixed(2)} ms, CPU +${(cpuPerCall - bareCpuPerCall).toFixed(0)} µs/call`,
       );
-      figures.set(`-c${connections} ${stream ? 'streaming' : 'non-streaming'}`, {
-        added50: proxied.p50 - direct.p50,
-        added99: proxied.p99 - direct.p99,
-        ratio: proxied.rps / direct.rps,
-      });
+      figures.set(
+        `-c${connections} ${api === 'responses' ? 'responses ' : ''}${stream ? 'streaming' : 'non-streaming'}`,
+        {
+          added50: proxied.p50 - direct.p50,
+          added99: proxied.p99 - direct.p99,
+          ratio: proxied.rps / direct.rps,
+        },
+      );
+    }
+    for (const [connections] of loads.filter(([, , api]) => api === 'responses')) {
+      const responses = figures.get(`-c${connections} responses streaming`);
+      const chat = figures.get(`-c${connections} streaming`);
+      if (!responses || !chat) continue;
+      console.log(
+        `${label} -c${connections} the Responses API streaming vs chat streaming (same run): added p50 ${responses.added50.toFixed(2)} vs ${chat.added50.toFixed(2)} ms | throughput ratio ${responses.ratio.toFixed(3)} vs ${chat.ratio.toFixed(3)} (responses/chat ${(responses.ratio / chat.ratio).toFixed(3)})`,
+      );
     }
     return figures;
   } finally {

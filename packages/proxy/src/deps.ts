@@ -75,7 +75,7 @@ export function createDeps(
     failover: (name) => metrics.upstreamFailovers.inc({ upstream: name }),
   });
   const authenticator = createAuthenticator(keys, log);
-  const owners = createResponseOwners(store);
+  const owners = createResponseOwners(store, log);
   /**
    * Calls a crash cut off are closed as interrupted and charged what they reserved. On SQLite (one replica)
    * every pending row at start is one, and the budgets they touch are counted again from the usage table
@@ -158,6 +158,8 @@ export function createDeps(
         );
     },
     /** After the listener has drained: the last usage rows are written before the process exits. */
-    stop: { steps: [() => clearInterval(sweep), usage.flush, store.close, ...reporting.stopSteps] },
+    stop: {
+      steps: [() => clearInterval(sweep), usage.flush, owners.flush, store.close, ...reporting.stopSteps],
+    },
   } satisfies Service<typeof parts>;
 }

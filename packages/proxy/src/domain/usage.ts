@@ -71,6 +71,9 @@ const RESPONSE_ENDS: Record<string, ResponseEnd> = {
   'response.failed': 'failed',
 };
 export type ResponseEnd = 'ok' | 'incomplete' | 'failed';
+/** The Responses events the tracker reads (`unknown`: a line whose type is not at its start is read too). */
+const RESPONSE_EVENTS = new Set(['response.created', ...Object.keys(RESPONSE_ENDS), 'unknown']);
+const TYPE = /"type"\s*:\s*"([^"]+)"/;
 
 /** Anthropic's input, cache-creation and cache-read tokens do not overlap. */
 export function fromAnthropic(
@@ -115,6 +118,9 @@ export class StreamUsageTracker {
     if (!line.startsWith('data:')) return;
     const data = line.slice(5).trim();
     if (!data || data === '[DONE]') return;
+    // A Responses stream is mostly deltas: only the events that carry an id or usage are parsed.
+    if (this.api === 'responses' && !RESPONSE_EVENTS.has(data.slice(0, 80).match(TYPE)?.[1] ?? 'unknown'))
+      return;
     let event: Record<string, unknown>;
     try {
       event = JSON.parse(data);

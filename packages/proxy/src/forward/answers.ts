@@ -20,14 +20,14 @@ export interface AnswerContext {
   broke: (kind: string, message: string) => Response;
   signal: AbortSignal;
   /** A response (or conversation) the upstream keeps: recorded as the caller's. */
-  stored: (id: string) => Promise<unknown>;
+  stored: (id: string) => void;
 }
 
 /** The ids a Responses answer leaves at the upstream: the response's own, and its conversation's. */
-async function keep(a: AnswerContext, answer: { id?: unknown; conversation?: unknown }) {
-  if (typeof answer.id === 'string') await a.stored(answer.id);
+function keep(a: AnswerContext, answer: { id?: unknown; conversation?: unknown }) {
+  if (typeof answer.id === 'string') a.stored(answer.id);
   const conversation = answer.conversation as { id?: unknown } | null | undefined;
-  if (typeof conversation?.id === 'string') await a.stored(conversation.id);
+  if (typeof conversation?.id === 'string') a.stored(conversation.id);
 }
 
 /** A Responses answer's own status (completed, incomplete, failed) as the call's. */
@@ -60,7 +60,7 @@ export async function jsonAnswer(res: Response, a: AnswerContext): Promise<Respo
     answer = JSON.parse(text);
   } catch {}
   const { usage, output } = answerUsage(a.api, answer);
-  if (a.api === 'responses') await keep(a, answer);
+  if (a.api === 'responses') keep(a, answer);
   const cost = ledger.record(usage ?? NO_USAGE, endOf(answer.status), res.status, output);
   return new Response(text, {
     status: res.status,
@@ -86,7 +86,7 @@ export function streamAnswer(
       seen: (chunk) => tracker.push(chunk),
       end: (status, httpStatus) => {
         a.endUpstream();
-        if (tracker.responseId) void a.stored(tracker.responseId);
+        if (tracker.responseId) a.stored(tracker.responseId);
         // A Responses stream that ended incomplete or failed is recorded so, with what it used.
         const ended = status === 'ok' && tracker.ended && tracker.ended !== 'ok' ? tracker.ended : status;
         const cost = a.ledger.record(tracker.usage ?? NO_USAGE, ended, httpStatus);

@@ -182,15 +182,7 @@ export function createForwarder({
     }
 
     // A stored response is answered later only to its user, by the upstream that keeps it.
-    const stored = (id: string) =>
-      owners
-        .record(id, { user: owner.user, upstream: served })
-        .catch((err: unknown) =>
-          log.error(
-            { event: 'proxy.response_owner_lost', id, err: String(err) },
-            'response owner not recorded',
-          ),
-        );
+    const stored = (id: string) => owners.record(id, { user: owner.user, upstream: served });
     const answer = { c, api, traceId, ledger, endUpstream, upstreamError, broke, signal, stored };
     if (!res.ok || !stream || !res.body) return jsonAnswer(res, answer);
     const streamed = streamAnswer(res.body, res.headers.get('content-type'), span, answer);
