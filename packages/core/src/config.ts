@@ -54,6 +54,17 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** A comma-separated list: `a, b` → ['a', 'b']; unset → []. */
+  list: () =>
+    z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+      ),
   logLevel: () => z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 };
 
@@ -77,6 +88,10 @@ export const commonEnv = {
   BEACON_LOKI_URL: env.url(),
   /** Export the service's spans over OTLP/HTTP (base URL; spans go to `/v1/traces`). */
   BEACON_OTLP_URL: env.url(),
+  /** Dotted host names this service answers to besides loopback, IP literals and one-label names (421 otherwise). */
+  BEACON_ALLOWED_HOSTS: env.list(),
+  /** Origins whose pages may write to this service or open its WebSockets (403 otherwise). */
+  BEACON_ALLOWED_ORIGINS: env.list(),
 };
 
 /** Langfuse (the proxy sends generations, the platform reads session summaries): all three, or none. */

@@ -12,6 +12,7 @@ export const errorStatus = {
   not_found: 404,
   conflict: 409,
   length_required: 411,
+  misdirected_request: 421,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

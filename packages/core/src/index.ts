@@ -16,6 +16,7 @@ export * from './routes';
 export * from './serve';
 export * from './service-app';
 export * from './shutdown';
+export * from './site-guard';
 export * from './sse';
 export * from './sse-parser';
 export * from './tracing';

@@ -72,6 +72,13 @@ export function serveApp(
     fetch: (req: Request, srv: Bun.Server<unknown>) => app.fetch(req, { server: srv }),
     idleTimeout: 120,
   };
+  // A promise nobody awaited, or a throw in a callback, is logged; the service keeps serving.
+  process.on('unhandledRejection', (err) =>
+    log.error({ event: 'process.unhandled_rejection', err }, 'a promise failed with nobody waiting for it'),
+  );
+  process.on('uncaughtException', (err) =>
+    log.error({ event: 'process.uncaught_exception', err }, 'an exception escaped its handler'),
+  );
   let server: Bun.Server<unknown>;
   try {
     server = websocket ? Bun.serve({ ...options, websocket }) : Bun.serve(options);
@@ -155,6 +162,8 @@ export function serviceBasics(
     BEACON_LOKI_URL?: string | undefined;
     BEACON_OTLP_URL?: string | undefined;
     BEACON_COMMIT?: string | undefined;
+    BEACON_ALLOWED_HOSTS: string[];
+    BEACON_ALLOWED_ORIGINS: string[];
   },
   { spanProcessors = [] }: { spanProcessors?: SpanProcessor[] } = {},
 ) {
@@ -167,6 +176,8 @@ export function serviceBasics(
     metricsPath: config.BEACON_METRICS_PATH,
     metricsEnabled: config.BEACON_METRICS_ENABLED,
     ...(config.BEACON_METRICS_TOKEN ? { metricsToken: config.BEACON_METRICS_TOKEN } : {}),
+    allowedHosts: config.BEACON_ALLOWED_HOSTS,
+    allowedOrigins: config.BEACON_ALLOWED_ORIGINS,
   };
   const exportFailures = new Counter({
     name: `${service}_trace_export_failures_total`,

@@ -45,7 +45,8 @@ export interface GatewayDeps extends MetricsExposure {
 }
 
 export function createApp(deps: GatewayDeps): Hono {
-  const app = createServiceApp(deps);
+  // Artifact uploads are files, not JSON.
+  const app = createServiceApp({ ...deps, rawBodyPaths: [`${ARTIFACTS_PREFIX}/`] });
   const { sse, tasks, metrics, log } = deps;
   // The user API (what a client calls: the web shell, a bot, an agent); without a token, everyone passes.
   const user = { name: 'API token (BEACON_API_TOKEN)', role: 'api-token' };

@@ -34,7 +34,8 @@ export interface ProxyDeps extends MetricsExposure {
 }
 
 export function createApp(deps: ProxyDeps): Hono {
-  const app = createServiceApp(deps);
+  // Prompts carry images and long contexts inline: larger than the other services' 1 MiB.
+  const app = createServiceApp({ ...deps, maxBodyBytes: 32 * 1024 * 1024 });
   const { ai, usage, keys, quotas, audit, adminToken, recorder } = deps;
   if (ai) app.route('/v1', aiRoutes(ai));
   if (ai && recorder) app.route('/api/prices', priceRoutes({ prices: ai.prices, recorder, adminToken }));

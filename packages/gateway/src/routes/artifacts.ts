@@ -171,12 +171,17 @@ export function artifactRoutes({ store, mode, maxBytes, metrics, log, audited, u
   app.get('/*', async (c) => {
     const key = keyOf(c, 'get');
     const object = await existing('get', key, () => store.get(key));
+    const name = key.split('/').at(-1) ?? 'artifact';
     return new Response(object.body, {
       headers: {
         'content-type': object.contentType,
         'content-length': String(object.size),
         etag: `"${object.etag}"`,
         'last-modified': new Date(object.lastModified).toUTCString(),
+        // An artifact is a file to save, never a page of this origin: an .html one must not run here.
+        'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': 'sandbox',
       },
     });
   });

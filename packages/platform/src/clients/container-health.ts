@@ -28,7 +28,8 @@ export async function checkContainer(
   }
   if (!detail.ip) return { ok: false, reason: 'container has no address' };
   const { port, path } = httpTarget(health);
-  const res = await fetch(`http://${detail.ip}:${port}${path}`, { signal });
+  // Never followed: a container answering 302 must not make the platform fetch another address.
+  const res = await fetch(`http://${detail.ip}:${port}${path}`, { signal, redirect: 'manual' });
   await res.body?.cancel();
   return res.ok ? { ok: true } : { ok: false, reason: `GET :${port}${path} answered ${res.status}` };
 }

@@ -37,10 +37,47 @@ export function envTooLarge(env: Record<string, string> = {}): string | undefine
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Docker's image reference grammar (distribution/reference): `[domain[:port]/]path[:tag][@digest]`, path
+ * components lowercase letters and digits joined by `.`, `_`, `__` or dashes. Checked here so a name like
+ * `../../etc/passwd` never reaches the engine (its pull once crashed the platform).
+ */
+const alnum = '[a-z0-9]+';
+const pathComponent = `${alnum}(?:(?:[._]|__|-+)${alnum})*`;
+const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const domain = `(?:${domainComponent}(?:\\.${domainComponent})*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?`;
+const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+export const IMAGE_REFERENCE = new RegExp(
+  `^(?:${domain}/)?${pathComponent}(?:/${pathComponent})*(?::[\\w][\\w.-]{0,127})?(?:@${digest})?$`,
+);
+
+/** A command's size: Docker's create request, and the engine's argv, stay well inside their limits. */
+export const COMMAND_MAX_ARGS = 256;
+export const COMMAND_ARG_MAX_BYTES = 32 * 1024;
+
 export const createContainerSchema = z.object({
   handle: handleSchema,
-  image: z.string().min(1).max(255).optional(),
-  command: z.array(z.string()).min(1).optional(),
+  image: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(
+      IMAGE_REFERENCE,
+      "must be an image reference: [registry[:port]/]name[:tag][@digest], name parts of a-z 0-9 joined by '.', '_' or '-'",
+    )
+    .optional(),
+  command: z
+    .array(
+      z
+        .string()
+        .refine(
+          (arg) => Buffer.byteLength(arg) <= COMMAND_ARG_MAX_BYTES,
+          `at most ${COMMAND_ARG_MAX_BYTES} bytes an argument`,
+        ),
+    )
+    .min(1)
+    .max(COMMAND_MAX_ARGS)
+    .optional(),
   owner: z.string().min(1).max(128).optional(),
   env: z.record(z.string().regex(envName, 'env names must be shell identifiers'), z.string()).optional(),
   memoryMb: z.number().int().min(16).max(1_048_576).optional(),

@@ -1,4 +1,4 @@
-import type { Logger } from '@beacon/core';
+import { AppError, type Logger, sourceOf, throttleOf } from '@beacon/core';
 import type { Context } from 'hono';
 import type { Provider } from '../domain/prices';
 import type { KeyOwner, KeyStore } from '../keys';
@@ -19,19 +19,26 @@ export function createAuthenticator(keys: Pick<KeyStore, 'verify'>, log: Logger)
     return fail(c, provider, 503, 'unavailable', message, { 'retry-after': '5' });
   };
 
+  /** A refused key: counted against its source, which is slowed past the limit (a right key always passes). */
+  function refuse(c: Context, provider: Provider, message: string) {
+    const throttle = throttleOf(c);
+    const source = sourceOf(c);
+    try {
+      throttle?.check(source);
+    } catch (err) {
+      if (err instanceof AppError) return fail(c, provider, 429, 'rate_limited', err.message, err.headers);
+      throw err;
+    }
+    throttle?.failed(source);
+    return fail(c, provider, 401, 'unauthorized', message);
+  }
+
   async function authenticate(c: Context, provider: Provider): Promise<KeyOwner | Response> {
     const key = presentedKey(c);
-    if (!key)
-      return fail(
-        c,
-        provider,
-        401,
-        'unauthorized',
-        'missing API key: send Authorization: Bearer or x-api-key',
-      );
+    if (!key) return refuse(c, provider, 'missing API key: send Authorization: Bearer or x-api-key');
     const owner = await keys.verify(key).catch((err: unknown) => away(c, provider, err));
     if (owner instanceof Response) return owner;
-    return owner ?? fail(c, provider, 401, 'unauthorized', 'unknown or revoked API key');
+    return owner ?? refuse(c, provider, 'unknown or revoked API key');
   }
 
   return { authenticate, away };
