@@ -89,7 +89,7 @@ describe('the site guard', () => {
       headers: { 'content-type': 'text/html' },
     });
     expect(raw.status).toBe(200);
-    const big = '"' + 'x'.repeat(2 * 1024 * 1024) + '"';
+    const big = `"${'x'.repeat(2 * 1024 * 1024)}"`;
     const tooLarge = await a.request('/api/thing', { method: 'POST', body: big, headers: json });
     expect(tooLarge.status).toBe(413);
   });
