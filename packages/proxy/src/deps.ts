@@ -86,7 +86,15 @@ export function createDeps(
   const staleAfterMs = config.BEACON_UPSTREAM_TIMEOUT * 1000 + 60_000;
   async function closeInterrupted() {
     const byUser = await usage.closeInterrupted(new Date(Date.now() - (shared ? staleAfterMs : 0)));
-    if (shared) for (const [user, reserved] of byUser) await quotas.charge(user, reserved);
+    if (shared) {
+      for (const [user, reserved] of byUser) await quotas.charge(user, reserved);
+      const recounted = await quotas.recountOrphans();
+      if (recounted.length > 0)
+        log.warn(
+          { event: 'proxy.spend_recounted', users: recounted },
+          'reservations no call in flight accounts for: spend counted again from usage',
+        );
+    }
     if (byUser.size > 0)
       log.warn(
         {
@@ -130,7 +138,10 @@ export function createDeps(
     },
     audit: createAuditTrail(store, log),
     probes: [
-      databaseProbe(store, 'database', usage.check),
+      databaseProbe(store, 'database', async () => {
+        await usage.check();
+        quotas.check();
+      }),
       ...(langfuse ? [langfuseProbe(langfuse.url)] : []),
       ...reporting.probes,
     ],

@@ -137,6 +137,15 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
     flush,
 
     /** USD charged to a user since `from`. */
+    /** Whether any call of the user's is in flight on any replica (a pending row). */
+    async inFlight(user: string): Promise<boolean> {
+      const [row] = await db
+        .select({ id: u.id })
+        .from(u)
+        .where(and(eq(u.user, user), sql`${u.status} = 'pending'`))
+        .limit(1);
+      return row !== undefined;
+    },
     async spentSince(user: string, from: Date): Promise<number> {
       await flush();
       const [row] = await db

@@ -1,5 +1,5 @@
 import { coalescedByKey, type Logger } from '@beacon/core';
-import { eq, gt } from 'drizzle-orm';
+import { and, eq, gt } from 'drizzle-orm';
 import type { ProxyStore } from '../db';
 import type { QuotaRow } from '../db/schema/quotas';
 import type { SpendRow } from '../db/schema/spend';
@@ -22,7 +22,7 @@ export type Reservation = { ok: true; settle(actualUsd: number): void } | ({ ok:
  */
 export function createQuotaGuard(
   store: ProxyStore,
-  usage: Pick<UsageStore, 'spentSince'>,
+  usage: Pick<UsageStore, 'spentSince' | 'inFlight'>,
   metrics: ProxyMetrics,
   log: Logger,
   now: () => Date = () => new Date(),
@@ -74,9 +74,54 @@ export function createQuotaGuard(
     },
   );
 
+  let unsettled = 0;
+  /** Reservations seen held with no call in flight at the last look (recountOrphans). */
+  let orphans = new Map<string, number>();
+  /**
+   * A settle the database refused is tried again (1 s doubling to 30 s) until it is written, as usage rows
+   * are: the cost reaches the budget and the reservation is given back once the database is back.
+   */
+  function settle(
+    user: string,
+    give: { reserved: number; actual: number },
+    done: (row: SpendRow | undefined) => void,
+    attempt = 0,
+  ) {
+    release(user, give).then(
+      (row) => {
+        if (attempt > 0) {
+          unsettled--;
+          log.info(
+            { event: 'proxy.settle_written', user, attempts: attempt + 1 },
+            'a late settle was written',
+          );
+        }
+        done(row);
+      },
+      (err: unknown) => {
+        if (attempt === 0) {
+          unsettled++;
+          log.error(
+            { event: 'proxy.settle_failed', user, err: String(err) },
+            'a settle was not written; retrying',
+          );
+        }
+        setTimeout(
+          () => settle(user, give, done, attempt + 1),
+          Math.min(30_000, 1000 * 2 ** attempt),
+        ).unref?.();
+      },
+    );
+  }
+
   return {
     /** Resolves once this replica hears the others' changes. */
     ready: limits.ready,
+
+    /** For /health: settles still waiting for the database. */
+    check() {
+      if (unsettled > 0) throw new Error(`${unsettled} budget settles not yet written`);
+    },
 
     async set(user: string, values: QuotaLimits) {
       await limits.set(user, values);
@@ -129,13 +174,8 @@ export function createQuotaGuard(
         settle(actualUsd: number) {
           if (settled) return;
           settled = true;
-          release(user, { reserved: held, actual: actualUsd }).then(
-            (row) => publishUtilization(metricUser, row, limits),
-            (err: unknown) =>
-              log.error(
-                { event: 'proxy.settle_failed', user, err: String(err) },
-                'a reservation was not settled',
-              ),
+          settle(user, { reserved: held, actual: actualUsd }, (row) =>
+            publishUtilization(metricUser, row, limits),
           );
         },
       };
@@ -144,6 +184,35 @@ export function createQuotaGuard(
     /** Calls a crash cut off: their reservations become what they are charged. */
     charge: async (user: string, reservedUsd: number) => {
       await release(user, { reserved: reservedUsd, actual: reservedUsd });
+    },
+
+    /**
+     * On a shared database (PostgreSQL), once a minute: a spend row holding a reservation that no call in
+     * flight accounts for — a replica died between a reserve and its settle — and that has not moved since the
+     * last look is counted again from the usage table. The update holds only if the row still holds exactly
+     * that reservation, so a call reserving meanwhile is never wiped. Returns the users counted again.
+     */
+    async recountOrphans(): Promise<string[]> {
+      const holding = await db
+        .select({ user: s.user, reservedUsd: s.reservedUsd })
+        .from(s)
+        .where(gt(s.reservedUsd, 0));
+      const counted: string[] = [];
+      const next = new Map<string, number>();
+      for (const { user, reservedUsd } of holding) {
+        if (orphans.get(user) !== reservedUsd || (await usage.inFlight(user))) {
+          next.set(user, reservedUsd);
+          continue;
+        }
+        const done = await db
+          .update(s)
+          .set(await statements.countedFromUsage(user, now()))
+          .where(and(eq(s.user, user), eq(s.reservedUsd, reservedUsd)))
+          .returning({ user: s.user });
+        if (done.length > 0) counted.push(user);
+      }
+      orphans = next;
+      return counted;
     },
 
     /**
