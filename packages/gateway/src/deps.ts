@@ -94,6 +94,7 @@ export function createDeps(
       .prune(new Date(Date.now() - config.BEACON_TASK_RETENTION * 86_400_000))
       .catch((err) => log.error({ event: 'gateway.prune_failed', err: String(err) }, 'old tasks not pruned'));
   let pruning: Timer | undefined;
+  let sweeping: Timer | undefined;
 
   const parts = {
     ...basics,
@@ -122,22 +123,51 @@ export function createDeps(
     parts,
     /**
      * Migrations applied; tasks a restart cut off over HTTP end as interrupted (on a shared database only those
-     * past the dispatch timeout: the others may be another gateway's); stored tasks past the retention go, hourly.
+     * past the dispatch timeout: the others may be another gateway's; over NATS their result may still come).
+     * Then, every minute (or dispatch timeout, if shorter), tasks still running past the dispatch timeout —
+     * their gateway stopped or was killed — end as interrupted, whichever gateway finds them; stored tasks past
+     * the retention go, hourly.
      */
     async start() {
       await store.ready;
       const shared = store.dialect === 'postgres';
-      const before = new Date(Date.now() - (shared ? config.BEACON_DISPATCH_TIMEOUT * 1000 : 0));
-      const interrupted = await events.tasks.closeInterrupted(transport.name, before);
-      if (interrupted)
-        log.warn({ event: 'gateway.tasks_interrupted', tasks: interrupted }, 'tasks cut off by a restart');
+      const timeoutMs = config.BEACON_DISPATCH_TIMEOUT * 1000;
+      if (transport.name === 'http') {
+        const before = new Date(Date.now() - (shared ? timeoutMs : 0));
+        const interrupted = await events.tasks.closeStale(
+          before,
+          'the gateway restarted while this task ran',
+        );
+        if (interrupted)
+          log.warn({ event: 'gateway.tasks_interrupted', tasks: interrupted }, 'tasks cut off by a restart');
+      }
+      const sweep = async () => {
+        const stale = await events.tasks
+          .closeStale(
+            new Date(Date.now() - timeoutMs - 1000),
+            'no gateway followed this task to its end (its gateway stopped)',
+          )
+          .catch((err: unknown) => {
+            log.warn({ event: 'gateway.sweep_failed', err: String(err) }, 'stale tasks not swept');
+            return 0;
+          });
+        if (stale) log.warn({ event: 'gateway.tasks_interrupted', tasks: stale }, 'stale tasks ended');
+      };
+      sweeping = setInterval(sweep, Math.max(1000, Math.min(60_000, timeoutMs)));
+      sweeping.unref();
       await prune();
       pruning = setInterval(prune, 3_600_000);
       pruning.unref();
     },
     stop: {
       streams: () => events.sse.close(),
-      steps: [() => clearInterval(pruning), () => events.stop(), store.close, ...reporting.stopSteps],
+      steps: [
+        () => clearInterval(pruning),
+        () => clearInterval(sweeping),
+        () => events.stop(),
+        store.close,
+        ...reporting.stopSteps,
+      ],
     },
   } satisfies Service<typeof parts>;
 }

@@ -200,21 +200,22 @@ export class TaskStore {
   }
 
   /**
-   * At start: tasks a previous run left running, last changed before `before`. Over HTTP their kernel
-   * streams are gone, so they end as failed; over NATS their result may still come (JetStream keeps it), so
-   * they are left to it. On a database other gateways share, `before` leaves their tasks in flight alone.
+   * Tasks left running in the store, last changed before `before`, end as failed (`interrupted`, with `why`):
+   * a gateway that stopped (or was killed) while they ran cannot end them, and on a shared database any
+   * gateway may. Returns how many.
    */
-  async closeInterrupted(transport: 'nats' | 'http', before: Date): Promise<number> {
-    if (!this.#store || transport === 'nats') return 0;
+  async closeStale(before: Date, why: string): Promise<number> {
+    if (!this.#store) return 0;
     const { db, t } = this.#store;
     const left = await db
       .select()
       .from(t.tasks)
       .where(and(eq(t.tasks.status, 'running'), lt(t.tasks.updatedAt, before.toISOString())));
     for (const row of left) {
-      const task = row.body as Task;
+      const task = (this.#tasks.get(row.id) ?? row.body) as Task;
+      if (task.status !== 'running') continue;
       task.status = 'failed';
-      task.error = { code: 'interrupted', message: 'the gateway restarted while this task ran' };
+      task.error = { code: 'interrupted', message: why };
       task.updatedAt = new Date().toISOString();
       this.save(task);
     }
