@@ -101,6 +101,16 @@ export function createOnError(log: Logger) {
         : err.message || 'bad request';
       return c.json(errorBody('bad_request', message, requestId), err.status);
     }
+    if (diskFull(err)) {
+      log.error({ event: 'http.disk_full', requestId, err }, 'the disk is full');
+      return c.json(
+        errorBody('unavailable', "the service's disk is full; free space and retry", requestId),
+        503,
+        {
+          'retry-after': '30',
+        },
+      );
+    }
     if (storeAway(err)) {
       log.error({ event: 'http.database_unavailable', requestId, err }, 'the database is unavailable');
       return c.json(errorBody('unavailable', 'the database is unavailable; retry shortly', requestId), 503, {
@@ -110,6 +120,16 @@ export function createOnError(log: Logger) {
     log.error({ event: 'http.unhandled_error', requestId, err }, 'unhandled error');
     return c.json(errorBody('internal', 'internal error', requestId), 500);
   };
+}
+
+/** A write the disk refused for room: SQLite's SQLITE_FULL, or ENOSPC from the file system. */
+export function diskFull(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  if (!e) return false;
+  if (e.code === 'ENOSPC' || e.code === 'SQLITE_FULL') return true;
+  if (typeof e.message === 'string' && /database or disk is full|no space left on device/i.test(e.message))
+    return true;
+  return e.cause !== undefined && e.cause !== err && diskFull(e.cause);
 }
 
 /** Responses produced by notFound, so the HTTP metrics can label them `unmatched`. */

@@ -1,3 +1,5 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Hono } from 'hono';
 import { withoutAddresses } from './errors';
 
@@ -17,6 +19,36 @@ export interface Probe {
   timeoutMs?: number;
   /** Resolve when healthy (optionally with a ProbeOutcome, e.g. a warning); throw when not. */
   check: () => Promise<unknown>;
+}
+
+/**
+ * The disk under `dir` takes a write: 64 KiB written and removed (a full or read-only disk fails /ready, not
+ * only the writes that follow). `dir` is made if missing.
+ */
+export function diskProbe(dir: string, name = 'disk'): Probe {
+  const file = join(dir, '.beacon-write-probe');
+  const block = Buffer.alloc(64 * 1024);
+  return {
+    name,
+    required: true,
+    timeoutMs: 2000,
+    check: async () => {
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(file, block);
+        await rm(file, { force: true });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        throw new Error(
+          code === 'ENOSPC'
+            ? 'the disk is full'
+            : code === 'EROFS'
+              ? 'the disk is read-only'
+              : `the disk refuses writes (${code ?? 'error'})`,
+        );
+      }
+    },
+  };
 }
 
 export interface ProbeOutcome {

@@ -8,8 +8,11 @@ export interface JsonClientOptions {
   /** Sent as `Authorization: Bearer`, unless a request names its own. */
   token?: string | undefined;
   timeoutMs?: number;
-  /** The error for an answer that is not 2xx (default: `unavailable`, naming the status and the route). */
-  refused?: (status: number, label: string) => AppError;
+  /**
+   * The error for an answer that is not 2xx (default: `unavailable`, naming the status, the route and what
+   * the service said, when it said it in Beacon's error shape).
+   */
+  refused?: (status: number, label: string, said: string | undefined) => AppError;
 }
 
 export interface JsonRequest {
@@ -17,6 +20,17 @@ export interface JsonRequest {
   body?: unknown;
   token?: string | undefined;
   timeoutMs?: number;
+}
+
+/** What a refusal says, from Beacon's error shape; an empty or non-JSON body says nothing. */
+export async function saidIn(res: Response): Promise<string | undefined> {
+  const text = await res.text().catch(() => '');
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } })?.error?.message;
+    return typeof message === 'string' ? message.slice(0, 300) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -28,7 +42,8 @@ export function createJsonClient({
   baseUrl,
   token,
   timeoutMs = 5000,
-  refused = (status, label) => new AppError('unavailable', `the ${name} answered ${status} for ${label}`),
+  refused = (status, label, said) =>
+    new AppError('unavailable', `the ${name} answered ${status} for ${label}${said ? `: ${said}` : ''}`),
 }: JsonClientOptions) {
   const base = baseUrl.replace(/\/$/, '');
 
@@ -69,11 +84,12 @@ export function createJsonClient({
   return {
     send,
     parse,
+    saidIn,
     /** A 2xx answer parsed by `schema`; any other status is `refused`. */
     async json<S extends z.ZodType>(path: string, schema: S, request: JsonRequest = {}): Promise<z.infer<S>> {
       const res = await send(path, request);
       const label = `${request.method ?? 'GET'} ${path.split('?')[0]}`;
-      if (!res.ok) throw refused(res.status, label);
+      if (!res.ok) throw refused(res.status, label, await saidIn(res));
       return parse(res, schema, label);
     },
   };

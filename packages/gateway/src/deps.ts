@@ -3,6 +3,7 @@ import {
   createAuditTrail,
   createTracing,
   databaseProbe,
+  diskProbe,
   isLoopback,
   NOT_REPORTING,
   type Service,
@@ -101,6 +102,9 @@ export function createDeps(
     metrics,
     probes: [
       databaseProbe(store),
+      diskProbe(config.BEACON_DATA_DIR),
+      diskProbe(interactions.dir, 'interaction_log_disk'),
+      { name: 'interaction_log', check: async () => interactions.check() },
       { name: 'platform', required: true, check: platform.check },
       ...events.probes,
       ...(artifactMode === 'off' ? [] : [{ name: 'artifacts', check: artifactStore.check }]),

@@ -86,7 +86,12 @@ export function createMetrics(registry: Registry) {
     }),
     interactionLogErrors: new Counter({
       name: 'gateway_interaction_log_errors_total',
-      help: 'Interaction log lines that could not be written.',
+      help: 'Interaction log lines the disk refused at first (they wait and are written once it takes them).',
+      registers,
+    }),
+    interactionLogDropped: new Counter({
+      name: 'gateway_interaction_log_dropped_total',
+      help: 'Interaction log lines dropped: more were waiting for the disk than it keeps (10,000).',
       registers,
     }),
   };

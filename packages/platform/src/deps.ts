@@ -4,6 +4,7 @@ import {
   createMemoryBus,
   createNatsBus,
   databaseProbe,
+  diskProbe,
   type Logger,
   langfuseOf,
   NOT_REPORTING,
@@ -176,6 +177,7 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
     databaseProbe(store),
+    diskProbe(config.BEACON_DATA_DIR),
     // Optional: without it the platform still runs its own host (degraded, not down).
     ...(fleetStore ? [{ ...databaseProbe(fleetStore, 'fleet_database'), required: false }] : []),
     ...(config.BEACON_NATS_URL ? [{ name: 'nats', timeoutMs: 1000, check: () => bus.check() }] : []),

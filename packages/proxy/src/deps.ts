@@ -5,6 +5,7 @@ import {
   createTracing,
   databaseProbe,
   describeZodError,
+  diskProbe,
   langfuseOf,
   langfuseProbe,
   NOT_REPORTING,
@@ -138,6 +139,7 @@ export function createDeps(
     },
     audit: createAuditTrail(store, log),
     probes: [
+      diskProbe(config.BEACON_DATA_DIR),
       databaseProbe(store, 'database', async () => {
         await usage.check();
         quotas.check();

@@ -13,10 +13,13 @@ import {
  * working). And the AI cost per handle, for the admin page.
  */
 export function createProxyClient(proxyUrl: string, adminToken: string | undefined) {
-  const refused = (status: number, label: string) =>
+  /** The proxy's own words: a token mismatch is named as such, any other refusal by what the proxy said. */
+  const refused = (status: number, label: string, said: string | undefined) =>
     new AppError(
       'unavailable',
-      `the proxy refused ${label} (${status}); is BEACON_ADMIN_TOKEN the same on both?`,
+      status === 401 || status === 403
+        ? `the proxy refused ${label} (${status}); is BEACON_ADMIN_TOKEN the same on both?`
+        : `the proxy could not ${label} (${status})${said ? `: ${said}` : ''}`,
     );
   const proxy = createJsonClient({ name: 'proxy', baseUrl: proxyUrl, token: adminToken, refused });
 
@@ -27,7 +30,8 @@ export function createProxyClient(proxyUrl: string, adminToken: string | undefin
       if (key.handle === handle && !key.revokedAt) {
         const gone = await proxy.send(`/api/keys/${key.id}`, { method: 'DELETE' });
         // Already revoked elsewhere: as good as revoked here.
-        if (!gone.ok && gone.status !== 404) throw refused(gone.status, 'DELETE /api/keys/:id');
+        if (!gone.ok && gone.status !== 404)
+          throw refused(gone.status, 'DELETE /api/keys/:id', await proxy.saidIn(gone));
       }
   }
 
