@@ -53,6 +53,8 @@ const schema = z
     /** Restarts after an exit wait this long, doubling up to the maximum. */
     BEACON_RESTART_BACKOFF: env.seconds(10),
     BEACON_RESTART_BACKOFF_MAX: env.seconds(300),
+    /** A stop behind the platform's back counts as the operator's once the engine outlives it this long. */
+    BEACON_ENGINE_STOP_GRACE: env.seconds(20),
     BEACON_SECRETS_DIR: z.string().optional(),
     BEACON_SECRETS_MODE: z.enum(['hardened', 'legacy']).default('hardened'),
     BEACON_SECRETS_RUNTIME_DIR: z.string().default('/dev/shm/beacon-secrets'),

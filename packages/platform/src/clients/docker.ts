@@ -65,6 +65,7 @@ export interface DockerClient {
   stop(id: string): Promise<void>;
   restart(id: string): Promise<void>;
   remove(id: string): Promise<void>;
+  rename(id: string, name: string): Promise<void>;
   list(): Promise<ManagedContainer[]>;
   /** undefined when there is no such managed container. */
   inspect(idOrName: string): Promise<ContainerDetail | undefined>;
@@ -214,6 +215,9 @@ export function createDockerClient(
     }),
     remove: wrap('remove', async (id: string) => {
       await (await managed(id)).remove({ force: true, v: true });
+    }),
+    rename: wrap('rename', async (id: string, name: string) => {
+      await (await managed(id)).rename({ name });
     }),
     imageUser: wrap('image_inspect', async (image: string) => {
       const info = await docker

@@ -31,6 +31,8 @@ export interface ContainerServiceDeps {
   restartPolicy?: BackoffPolicy;
   /** How long a create waits for the container's health check before answering 504. */
   readyTimeoutMs?: number;
+  /** How long a stop behind the platform's back waits to be sure the engine outlived it. */
+  stopGraceMs?: number | undefined;
 }
 
 export type ContainerService = ReturnType<typeof createContainerService>;
@@ -49,11 +51,12 @@ export function createContainerService({
   mintKey,
   restartPolicy = { initialMs: 10_000, maxMs: 300_000 },
   readyTimeoutMs = 60_000,
+  stopGraceMs,
 }: ContainerServiceDeps) {
   const records = createRecords(db, metrics, events);
-  const exits = createExits({ docker, records, metrics, log, releases, restartPolicy });
+  const exits = createExits({ docker, records, metrics, log, releases, restartPolicy, stopGraceMs });
   const { existing, counted } = records;
-  const provision = createProvisioner({
+  const provisioner = createProvisioner({
     docker,
     metrics,
     log,
@@ -67,7 +70,7 @@ export function createContainerService({
     docker,
     records,
     exits,
-    provision,
+    provisioner,
     metrics,
     log,
     defaults,

@@ -33,9 +33,18 @@ export interface DockerEventWatcherOptions {
    * An action on one of this instance's containers. With it, exits and OOM kills are the handler's to
    * report (once per incident, and not at all for the platform's own stops and removals).
    */
-  onState?: (handle: string, action: string, id: string) => Promise<unknown>;
+  /**
+   * A managed container's action, in order; `stream.unbroken()` says later whether the stream that told it is
+   * still the live one (an engine that shuts down ends it).
+   */
+  onState?: (handle: string, action: string, id: string, stream: EngineStream) => Promise<unknown>;
   instance?: string;
   reconnectMs?: number;
+}
+
+/** Whether the event stream that told of an action is still the open one. */
+export interface EngineStream {
+  unbroken(): boolean;
 }
 
 /** Follows the engine's event stream for managed containers; reconnects 1 s after it dies. */
@@ -44,6 +53,8 @@ export class DockerEventWatcher {
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #connections = 0;
+  /** Whether the current stream is still open. */
+  #live = false;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: DockerEventWatcherOptions) {
@@ -69,12 +80,15 @@ export class DockerEventWatcher {
           );
           if (this.#connections > 1) await this.#o.reconcile();
           const lines = new LineSplitter();
+          this.#live = true;
           for await (const chunk of stream as AsyncIterable<Buffer | string>) {
             for (const line of lines.push(chunk.toString())) this.#handle(line);
           }
+          this.#live = false;
           if (!signal.aborted)
             this.#o.log.warn({ event: 'docker.events_ended' }, 'engine event stream ended');
         } catch (err) {
+          this.#live = false;
           if (signal.aborted) break;
           this.#o.log.warn({ event: 'docker.events_failed', err: String(err) }, 'engine event stream failed');
         }
@@ -114,13 +128,16 @@ export class DockerEventWatcher {
     const report = () =>
       this.#o.events.emit(type, handle, id, Object.keys(detail).length ? detail : undefined);
     const { onState } = this.#o;
+    const connection = this.#connections;
     if (!onState) {
       if (action === 'oom') this.#o.metrics.oomKills.inc();
       return report();
     }
     // Handled in order per stream: a die is settled before the destroy that follows it.
     this.#queue = this.#queue
-      .then(() => onState(handle, action, id))
+      .then(() =>
+        onState(handle, action, id, { unbroken: () => this.#connections === connection && this.#live }),
+      )
       .then(() => {
         if (action !== 'die' && action !== 'oom') report();
       })

@@ -4,6 +4,7 @@ import { lastExitOf, Marks } from '../domain/exits';
 import type { BackoffPolicy } from '../domain/restart-policy';
 import { containerName } from '../domain/spec';
 import type { PlatformMetrics } from '../metrics';
+import type { EngineStream } from './engine-events';
 import type { Records } from './records';
 import type { Releases } from './releases';
 import { createRestarter } from './restarter';
@@ -15,7 +16,15 @@ export interface ExitDeps {
   log: Logger;
   releases?: Pick<Releases, 'schedule' | 'cancel'> | undefined;
   restartPolicy: BackoffPolicy;
+  /** How long a stop waits to be sure the engine outlived it (tests shorten it). */
+  stopGraceMs?: number | undefined;
 }
+
+/**
+ * A stop is the operator's only if the engine outlives it by this long: a shutting-down engine stops its
+ * containers, then its event stream ends (Docker waits up to 15 s for containers by default).
+ */
+export const STOP_GRACE_MS = 20_000;
 
 /** The platform's own stops and removals: the engine's `die` for them is not a death. */
 const OWN_ACTION_MS = 60_000;
@@ -26,7 +35,15 @@ const OOM_INCIDENT_MS = 30_000;
  * What the engine says happened to a container the platform did not ask for: an exit (remembered, reported
  * once, restarted with backoff when it is meant to run), an OOM kill, a stop or removal behind its back.
  */
-export function createExits({ docker, records, metrics, log, releases, restartPolicy }: ExitDeps) {
+export function createExits({
+  docker,
+  records,
+  metrics,
+  log,
+  releases,
+  restartPolicy,
+  stopGraceMs = STOP_GRACE_MS,
+}: ExitDeps) {
   /** Container ids the platform itself is stopping or removing, until when. */
   const ownActions = new Marks();
   const oomIncidents = new Marks();
@@ -48,6 +65,31 @@ export function createExits({ docker, records, metrics, log, releases, restartPo
       records.emit('container.restarted', handle, { restarts, lastExit: row.lastExit });
     },
   });
+
+  /** Handles stopped by the engine whose meaning (the operator's stop, or the engine's shutdown) is not known yet. */
+  const stopping = new Set<string>();
+  async function settleStop(handle: string, id: string, stream: EngineStream | undefined) {
+    stopping.delete(handle);
+    const row = records.find(handle);
+    if (!row || row.containerId !== id || row.desired !== 'running' || row.state !== 'stopped') return;
+    const outlived =
+      (stream?.unbroken() ?? true) &&
+      (await docker.ping().then(
+        () => true,
+        () => false,
+      ));
+    if (outlived) {
+      records.setDesired(handle, 'stopped', { state: 'stopped' });
+      log.info(
+        { event: 'container.stopped_outside', handle },
+        'stopped behind the platform: it stays stopped',
+      );
+      return;
+    }
+    // The engine went down with it: it is meant to run, so it is started again once the engine is back.
+    log.warn({ event: 'container.stopped_by_engine', handle }, 'the engine stopped it while shutting down');
+    await exited(handle, id).catch(() => {});
+  }
 
   /** The container exited on its own: remember how, report it once, restart it if it is meant to run. */
   async function exited(handle: string, id: string) {
@@ -112,7 +154,12 @@ export function createExits({ docker, records, metrics, log, releases, restartPo
     },
 
     /** The engine reported an action on one of this instance's containers. */
-    async applyEngineAction(handle: string, action: string, id: string): Promise<void> {
+    async applyEngineAction(
+      handle: string,
+      action: string,
+      id: string,
+      stream?: EngineStream,
+    ): Promise<void> {
       if (action === 'oom') return oomIncident(handle, id);
       const row = records.find(handle);
       // Actions of the platform's own stops and removals, or of a container no longer the record's.
@@ -122,8 +169,11 @@ export function createExits({ docker, records, metrics, log, releases, restartPo
       if (action === 'start' && row.state !== 'running') records.setState(handle, 'running');
       if (action === 'stop') {
         // `docker stop` behind the platform's back: the operator wants it stopped, as Docker's unless-stopped.
-        records.setDesired(handle, 'stopped', { state: 'stopped' });
+        // But an engine shutting down stops every container too: only a stop the engine outlives counts.
         restarter.cancel(handle);
+        records.setState(handle, 'stopped');
+        stopping.add(handle);
+        setTimeout(() => void settleStop(handle, id, stream), stopGraceMs).unref?.();
       }
       if (action === 'destroy') {
         records.setState(handle, 'gone', null);
@@ -134,7 +184,13 @@ export function createExits({ docker, records, metrics, log, releases, restartPo
     /** A health cycle found a container meant to run not running (an exit whose event was missed). */
     async noticeExited(handle: string) {
       const row = records.find(handle);
-      if (!row?.containerId || row.desired !== 'running' || restarter.isPending(handle)) return;
+      if (
+        !row?.containerId ||
+        row.desired !== 'running' ||
+        restarter.isPending(handle) ||
+        stopping.has(handle)
+      )
+        return;
       await exited(handle, row.containerId);
     },
 

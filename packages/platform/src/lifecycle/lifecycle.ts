@@ -67,6 +67,7 @@ export function createLifecycle(
       maxMs: config.BEACON_RESTART_BACKOFF_MAX * 1000,
     },
     readyTimeoutMs: config.BEACON_CREATE_TIMEOUT * 1000,
+    stopGraceMs: config.BEACON_ENGINE_STOP_GRACE * 1000,
   });
   const reconcileOnce = (atStart = false) =>
     reconcile({ docker, db, log, defaults, containers, secretHandles: secrets.handles }, { atStart });
@@ -76,7 +77,7 @@ export function createLifecycle(
     log,
     events,
     reconcile: () => reconcileOnce(),
-    onState: (handle, action, id) => containers.applyEngineAction(handle, action, id),
+    onState: (handle, action, id, stream) => containers.applyEngineAction(handle, action, id, stream),
     instance: config.BEACON_INSTANCE,
   });
   return { releases, containers, reconcile: reconcileOnce, watcher };

@@ -1,6 +1,7 @@
 import { AppError, type Logger } from '@beacon/core';
 import { untilServing } from '../clients/container-health';
 import type { DockerClient } from '../clients/docker';
+import type { RecordState } from '../db/schema/containers';
 import { type ContainerView, toView } from '../domain/container-view';
 import {
   type ContainerSpec,
@@ -11,7 +12,7 @@ import {
 } from '../domain/spec';
 import type { PlatformMetrics } from '../metrics';
 import type { createExits } from './exits';
-import type { Provision } from './provision';
+import type { Provisioner } from './provision';
 import type { Records } from './records';
 import type { Releases } from './releases';
 
@@ -21,7 +22,7 @@ export interface MakerDeps {
   docker: DockerClient;
   records: Records;
   exits: Pick<ReturnType<typeof createExits>, 'checkStarted' | 'cancelRestart' | 'markOwn' | 'vanished'>;
-  provision: Provision;
+  provisioner: Provisioner;
   metrics: PlatformMetrics;
   log: Logger;
   defaults: SpecDefaults;
@@ -40,7 +41,7 @@ export function createMaker({
   docker,
   records,
   exits,
-  provision,
+  provisioner,
   metrics,
   log,
   defaults,
@@ -49,6 +50,7 @@ export function createMaker({
 }: MakerDeps) {
   const recycled: { at: number; handle: string; reason: RecycleReason }[] = [];
   const { existing, counted } = records;
+  const { provision, build, launch, discard } = provisioner;
 
   return {
     /** `pool`: the container is one of that pool's. `wait`: answer once its health check passes. */
@@ -89,19 +91,40 @@ export function createMaker({
       return toView(existing(input.handle));
     },
 
-    /** Destroy and provision again from the stored spec under the same handle (new container id). */
+    /**
+     * A new container from the stored spec under the same handle (new container id). The replacement is made
+     * first (key minted, secret files written, created under a name of its own); only then is the old one
+     * removed and the new one named and started. A recycle that cannot make the replacement leaves the old
+     * container running, says why (an event and a log line) and throws.
+     */
     async recycle(handle: string, reason: RecycleReason): Promise<ContainerView> {
       const row = existing(handle);
       if (row.state === 'recycling') throw new AppError('conflict', `${handle} is already being recycled`);
+      const spec = row.spec as ContainerSpec;
       records.setState(handle, 'recycling');
+      let next: string;
+      try {
+        next = await counted('recycle', handle, () =>
+          build(handle, row.owner, spec, `${containerName(handle)}-next`),
+        );
+      } catch (err) {
+        records.setState(handle, row.state as RecordState);
+        log.error(
+          { event: 'container.recycle_failed', handle, reason, err: String(err) },
+          'recycle failed before the old container was touched: it runs on',
+        );
+        records.emit('container.recycle_failed', handle, {
+          reason,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        throw err;
+      }
       exits.cancelRestart(handle);
       exits.markOwn(row.containerId);
-      const spec = row.spec as ContainerSpec;
       try {
-        const id = await counted('recycle', handle, async () => {
-          await removeIfThere(docker, handle);
-          return provision(handle, row.owner, spec);
-        });
+        await removeIfThere(docker, handle);
+        await docker.rename(next, containerName(handle));
+        const id = await launch(handle, row.owner, spec, next);
         const expiresAt = spec.ttlSeconds > 0 ? new Date(Date.now() + spec.ttlSeconds * 1000) : null;
         records.setDesired(handle, 'running', { state: 'running', containerId: id, expiresAt });
         await exits.checkStarted(handle, id);
@@ -111,7 +134,8 @@ export function createMaker({
         log.info({ event: 'container.recycled', handle, reason, containerId: id }, `recycled (${reason})`);
         records.emit('container.recycled', handle, { reason });
       } catch (err) {
-        // The old container is gone and no new one runs: the record says so, and its key goes.
+        // Past the point of no return (the old one removed): no container runs, the record says so, its key goes.
+        await discard(next);
         records.setState(handle, 'gone', null);
         await exits.vanished(handle);
         log.error({ event: 'container.recycle_failed', handle, reason, err: String(err) }, 'recycle failed');

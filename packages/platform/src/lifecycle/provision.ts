@@ -19,7 +19,11 @@ export interface ProvisionerDeps {
   mintKey?: (handle: string, owner: string) => Promise<string>;
 }
 
-/** Create and start `beacon-<handle>`; a failure removes what was created. Returns the container id. */
+/**
+ * How a container is made, in two steps a recycle can put apart: `build` (its image checked, its proxy key
+ * minted, its secret files written, the container created, not started, under `name`) and `launch` (started).
+ * `provision` does both for `beacon-<handle>`; a failure removes what was created. Returns the container id.
+ */
 export function createProvisioner({
   docker,
   metrics,
@@ -30,47 +34,68 @@ export function createProvisioner({
   env,
   mintKey,
 }: ProvisionerDeps) {
-  return async function provision(handle: string, owner: string, spec: ContainerSpec): Promise<string> {
-    const end = metrics.provisionDuration.startTimer();
-    let id: string | undefined;
+  async function build(handle: string, owner: string, spec: ContainerSpec, name = containerName(handle)) {
+    // Asked first: a missing image is a clear 400 before a key is minted or a file written.
+    const user = fileOwner(await docker.imageUser(spec.image));
+    const key = mintKey ? await mintKey(handle, owner) : undefined;
+    if (key && !secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
+    const files = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
+    const binds = secrets ? await secrets.mount(handle, { files, user }) : [];
+    return docker.create({
+      name,
+      image: spec.image,
+      ...(spec.command ? { command: spec.command } : {}),
+      env: { ...spec.env, ...env?.(handle) },
+      labels: {
+        [LABELS.handle]: handle,
+        [LABELS.owner]: owner,
+        ...(spec.pool ? { [LABELS.pool]: spec.pool } : {}),
+      },
+      memoryBytes: spec.memoryMb * 1024 * 1024,
+      nanoCpus: Math.round(spec.cpus * 1e9),
+      binds,
+      ...(defaults.network ? { network: defaults.network } : {}),
+    });
+  }
+
+  /** A created container started; one that will not start is removed. */
+  async function launch(handle: string, owner: string, spec: ContainerSpec, id: string) {
     try {
-      // Asked first: a missing image is a clear 400 before a key is minted or a file written.
-      const user = fileOwner(await docker.imageUser(spec.image));
-      const key = mintKey ? await mintKey(handle, owner) : undefined;
-      if (key && !secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
-      const files = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
-      const binds = secrets ? await secrets.mount(handle, { files, user }) : [];
-      id = await docker.create({
-        name: containerName(handle),
-        image: spec.image,
-        ...(spec.command ? { command: spec.command } : {}),
-        env: { ...spec.env, ...env?.(handle) },
-        labels: {
-          [LABELS.handle]: handle,
-          [LABELS.owner]: owner,
-          ...(spec.pool ? { [LABELS.pool]: spec.pool } : {}),
-        },
-        memoryBytes: spec.memoryMb * 1024 * 1024,
-        nanoCpus: Math.round(spec.cpus * 1e9),
-        binds,
-        ...(defaults.network ? { network: defaults.network } : {}),
-      });
       await docker.start(id);
-      end({ status: 'ok' });
-      log.info(
-        { event: 'container.provisioned', handle, owner, image: spec.image, containerId: id },
-        'provisioned',
-      );
-      return id;
     } catch (err) {
-      end({ status: 'error' });
-      if (id) {
-        markOwn(id);
-        await docker.remove(id).catch(() => {});
-      }
+      markOwn(id);
+      await docker.remove(id).catch(() => {});
       throw err;
     }
+    log.info(
+      { event: 'container.provisioned', handle, owner, image: spec.image, containerId: id },
+      'provisioned',
+    );
+    return id;
+  }
+
+  /** A half-made container's end: removed as the platform's own. */
+  async function discard(id: string) {
+    markOwn(id);
+    await docker.remove(id).catch(() => {});
+  }
+
+  return {
+    build,
+    launch,
+    discard,
+    async provision(handle: string, owner: string, spec: ContainerSpec): Promise<string> {
+      const end = metrics.provisionDuration.startTimer();
+      try {
+        const id = await launch(handle, owner, spec, await build(handle, owner, spec));
+        end({ status: 'ok' });
+        return id;
+      } catch (err) {
+        end({ status: 'error' });
+        throw err;
+      }
+    },
   };
 }
 
-export type Provision = ReturnType<typeof createProvisioner>;
+export type Provisioner = ReturnType<typeof createProvisioner>;
