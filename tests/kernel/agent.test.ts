@@ -2,7 +2,10 @@ import { describe, expect, test } from 'bun:test';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { proxyKeyFrom } from '../../packages/kernel/src/agent';
+import { type Command, createLogger } from '@beacon/core';
+import { createAgent, proxyKeyFrom } from '../../packages/kernel/src/agent';
+import { startFakeUpstream } from '../support/fake-upstream';
+import { freePort } from '../support/ports';
 
 describe('the kernel’s proxy key', () => {
   test('follows the file: replaced by a rename, rewritten in place, removed (then the env’s)', () => {
@@ -26,6 +29,44 @@ describe('the kernel’s proxy key', () => {
       expect(key()).toBe('bk_env');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the kernel and a proxy that restarts', () => {
+  test('a refused connection is tried again until the proxy answers; past the retry time the dispatch fails', async () => {
+    const port = await freePort();
+    const log = createLogger({ service: 'kernel', level: 'silent' });
+    const command: Command = { taskId: 't1', traceId: 'trace-1', text: 'hi', source: 'api' };
+    const agent = (retryMs: number) =>
+      createAgent({
+        proxyUrl: `http://127.0.0.1:${port}`,
+        proxyKey: () => 'bk_x',
+        model: 'gpt-4o-mini',
+        timeoutMs: 10_000,
+        retryMs,
+        log,
+      });
+    // Nothing listens: refused at once, and past a short retry the dispatch fails naming it.
+    await expect(agent(300)(command, () => {}, new AbortController().signal)).rejects.toMatchObject({
+      code: 'proxy_unreachable',
+    });
+    // The proxy comes up 800 ms into the dispatch: the answer arrives.
+    const fake = startFakeUpstream({ port: 0 });
+    let server: ReturnType<typeof Bun.serve> | undefined;
+    setTimeout(() => {
+      server = Bun.serve({
+        hostname: '127.0.0.1',
+        port,
+        fetch: (req) => fetch(new Request(`${fake.url}${new URL(req.url).pathname}`, req)),
+      });
+    }, 800);
+    try {
+      const result = await agent(10_000)(command, () => {}, new AbortController().signal);
+      expect(result.text).toBe('tok0 tok1 tok2 tok3 tok4 ');
+    } finally {
+      server?.stop(true);
+      fake.stop();
     }
   });
 });

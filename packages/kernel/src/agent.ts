@@ -7,7 +7,28 @@ export interface AgentOptions {
   proxyKey: () => string;
   model: string;
   timeoutMs: number;
+  /** How long a proxy that refuses connections (restarting) is tried again before the dispatch fails. */
+  retryMs?: number;
   log: Logger;
+}
+
+/**
+ * A connection the proxy refused or dropped before answering — nothing reached it, nothing was charged — is
+ * tried again (250 ms doubling to 2 s) until `retryMs` has passed: a proxy restarting costs a dispatch a
+ * moment, not its answer.
+ */
+async function reach(url: string, init: RequestInit, retryMs: number, log: Logger, signal: AbortSignal) {
+  const deadline = Date.now() + retryMs;
+  for (let wait = 250, tries = 1; ; wait = Math.min(wait * 2, 2000), tries++) {
+    try {
+      return await fetch(url, { ...init, signal });
+    } catch (err) {
+      if (signal.aborted || Date.now() + wait > deadline) throw err;
+      if (tries === 1)
+        log.warn({ event: 'kernel.proxy_unreachable', err: String(err) }, 'the proxy refused; trying again');
+      await Bun.sleep(wait);
+    }
+  }
 }
 
 /**
@@ -47,7 +68,7 @@ export class AgentError extends Error {
  * from the final usage chunk and the cost from the proxy's closing `beacon-cost-usd` comment, so they
  * equal what the proxy recorded.
  */
-export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: AgentOptions) {
+export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, retryMs = 30_000, log }: AgentOptions) {
   return async function run(
     command: Command,
     onDelta: (delta: string) => void,
@@ -59,7 +80,7 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
     const signal = AbortSignal.any([cancel, AbortSignal.timeout(timeoutMs)]);
     let res: Response;
     try {
-      res = await fetch(`${proxyUrl.replace(/\/$/, '')}/v1/chat/completions`, {
+      const init = {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -68,8 +89,8 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, log }: Agent
           ...(traceparent ? { traceparent } : {}),
         },
         body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: command.text }] }),
-        signal,
-      });
+      };
+      res = await reach(`${proxyUrl.replace(/\/$/, '')}/v1/chat/completions`, init, retryMs, log, signal);
     } catch (err) {
       if (cancel.aborted) throw new AgentError('cancelled', 'cancelled');
       throw new AgentError('proxy_unreachable', `proxy unreachable: ${String(err)}`);

@@ -15,6 +15,8 @@ const schema = z.object({
   BEACON_NATS_URL: env.url(),
   BEACON_MODEL: z.string().default('gpt-4o-mini'),
   BEACON_LLM_TIMEOUT: env.seconds(300),
+  /** How long a proxy refusing connections (restarting) is tried again before a dispatch fails. */
+  BEACON_PROXY_RETRY: env.seconds(30),
 });
 
 export type KernelConfig = z.infer<typeof schema>;

@@ -15,6 +15,7 @@ const agent = createAgent({
   proxyKey: proxyKeyFrom(config.BEACON_PROXY_KEY_FILE, config.BEACON_PROXY_KEY ?? ''),
   model: config.BEACON_MODEL,
   timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
+  retryMs: config.BEACON_PROXY_RETRY * 1000,
   log,
 });
 // Spans exported with BEACON_OTLP_URL (the platform passes it); logs reach Loki from stdout (Alloy).
