@@ -45,6 +45,11 @@ const schema = z
     BEACON_DEFAULT_IMAGE: z.string().default('beacon-kernel:latest'),
     BEACON_DEFAULT_MEMORY_MB: env.positiveInt(512),
     BEACON_DEFAULT_CPUS: z.coerce.number().positive().default(1),
+    /** Processes a container may run unless its create asks otherwise. */
+    BEACON_DEFAULT_PIDS_LIMIT: env.positiveInt(512),
+    /** The most memory (MiB) and CPUs one container may ask for; unset: the host's memory less 1 GiB, its cores. */
+    BEACON_MAX_MEMORY_MB: z.coerce.number().int().positive().optional(),
+    BEACON_MAX_CPUS: z.coerce.number().positive().optional(),
     BEACON_HEALTH_INTERVAL: env.seconds(30),
     BEACON_HEALTH_TIMEOUT: env.seconds(5),
     BEACON_HEALTH_RETRIES: env.positiveInt(3),

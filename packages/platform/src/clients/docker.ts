@@ -25,6 +25,8 @@ export interface ProvisionRequest {
   labels: Record<string, string>;
   memoryBytes: number;
   nanoCpus: number;
+  /** Processes the container may run (a fork bomb stops there). */
+  pidsLimit: number;
   /** Host paths bind-mounted into the container (`host:container:ro`), e.g. the secrets directory. */
   binds?: string[];
   /** Docker network to attach to (compose: the stack's network, so kernels reach proxy and NATS by name). */
@@ -191,6 +193,10 @@ export function createDockerClient(
             Memory: req.memoryBytes,
             NanoCpus: req.nanoCpus,
             RestartPolicy: { Name: 'no' },
+            // Hardened by default: no capability, no privilege gained through setuid, a bounded process count.
+            CapDrop: ['ALL'],
+            SecurityOpt: ['no-new-privileges:true'],
+            PidsLimit: req.pidsLimit,
             ...(req.binds?.length ? { Binds: req.binds } : {}),
             ...(req.network ? { NetworkMode: req.network } : {}),
           },

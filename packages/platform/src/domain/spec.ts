@@ -82,6 +82,8 @@ export const createContainerSchema = z.object({
   env: z.record(z.string().regex(envName, 'env names must be shell identifiers'), z.string()).optional(),
   memoryMb: z.number().int().min(16).max(1_048_576).optional(),
   cpus: z.number().positive().max(256).optional(),
+  /** Processes the container may run (default BEACON_DEFAULT_PIDS_LIMIT). */
+  pidsLimit: z.number().int().min(16).max(65_536).optional(),
   ttlSeconds: z.number().int().min(0).optional(),
   health: healthSettingSchema.optional(),
   /** The Docker host to run on, in a fleet of several (BEACON_HOST_ID); else the least reserved one. */
@@ -100,6 +102,7 @@ export interface ContainerSpec {
   env: Record<string, string>;
   memoryMb: number;
   cpus: number;
+  pidsLimit?: number;
   ttlSeconds: number;
   health: z.infer<typeof healthSettingSchema>;
   /** Set for a pool's containers (label beacon.pool). */
@@ -112,7 +115,20 @@ export interface SpecDefaults {
   network?: string;
   memoryMb: number;
   cpus: number;
+  pidsLimit: number;
   ttlSeconds: number;
+  /** The most one container may ask for (BEACON_MAX_MEMORY_MB, BEACON_MAX_CPUS). */
+  maxMemoryMb: number;
+  maxCpus: number;
+}
+
+/** A request past the operator's maximum, as "body.memoryMb: …", or undefined. */
+export function overMaximum(spec: Pick<ContainerSpec, 'memoryMb' | 'cpus'>, defaults: SpecDefaults) {
+  if (spec.memoryMb > defaults.maxMemoryMb)
+    return `body.memoryMb: ${spec.memoryMb} MiB is over this platform's maximum of ${defaults.maxMemoryMb} MiB (BEACON_MAX_MEMORY_MB)`;
+  if (spec.cpus > defaults.maxCpus)
+    return `body.cpus: ${spec.cpus} is over this platform's maximum of ${defaults.maxCpus} (BEACON_MAX_CPUS)`;
+  return undefined;
 }
 
 export function specFrom(input: CreateContainerInput, defaults: SpecDefaults): ContainerSpec {
@@ -122,6 +138,7 @@ export function specFrom(input: CreateContainerInput, defaults: SpecDefaults): C
     env: input.env ?? {},
     memoryMb: input.memoryMb ?? defaults.memoryMb,
     cpus: input.cpus ?? defaults.cpus,
+    ...(input.pidsLimit ? { pidsLimit: input.pidsLimit } : {}),
     ttlSeconds: input.ttlSeconds ?? defaults.ttlSeconds,
     health: input.health ?? 'http',
   };

@@ -1,3 +1,4 @@
+import { availableParallelism, totalmem } from 'node:os';
 import type { Logger } from '@beacon/core';
 import type { DockerClient } from '../clients/docker';
 import type { ProxyClient } from '../clients/proxy';
@@ -49,7 +50,11 @@ export function createLifecycle(
     ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
     memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
     cpus: config.BEACON_DEFAULT_CPUS,
+    pidsLimit: config.BEACON_DEFAULT_PIDS_LIMIT,
     ttlSeconds: config.BEACON_CONTAINER_TTL,
+    // Unset: the host's memory less 1 GiB for the host itself, and its cores.
+    maxMemoryMb: config.BEACON_MAX_MEMORY_MB ?? Math.max(64, Math.floor(totalmem() / 1048576) - 1024),
+    maxCpus: config.BEACON_MAX_CPUS ?? availableParallelism(),
   };
   const containers = createContainerService({
     docker,

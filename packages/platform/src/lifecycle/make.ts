@@ -7,6 +7,7 @@ import {
   type ContainerSpec,
   type CreateContainerInput,
   containerName,
+  overMaximum,
   type SpecDefaults,
   specFrom,
 } from '../domain/spec';
@@ -62,6 +63,8 @@ export function createMaker({
       if (previous && previous.state !== 'gone')
         throw new AppError('conflict', `handle ${input.handle} exists`);
       const spec = { ...specFrom(input, defaults), ...(pool ? { pool } : {}) };
+      const over = overMaximum(spec, defaults);
+      if (over) throw new AppError('bad_request', over);
       const owner = input.owner ?? input.handle;
       const now = new Date();
       if (previous) records.remove(input.handle);

@@ -53,6 +53,7 @@ export function createProvisioner({
       },
       memoryBytes: spec.memoryMb * 1024 * 1024,
       nanoCpus: Math.round(spec.cpus * 1e9),
+      pidsLimit: spec.pidsLimit ?? defaults.pidsLimit,
       binds,
       ...(defaults.network ? { network: defaults.network } : {}),
     });
