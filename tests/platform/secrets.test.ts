@@ -15,12 +15,17 @@ const SECRET = 'sk-live-do-not-leak-4f9a2c';
 mkdirSync(secretsDir);
 writeFileSync(join(secretsDir, 'OPENAI_API_KEY'), `${SECRET}\n`);
 writeFileSync(join(secretsDir, 'DB_PASSWORD'), 'hunter2-but-longer');
+// Each owner's own: a folder of theirs.
+for (const owner of ['alice', 'bob']) {
+  mkdirSync(join(secretsDir, owner));
+  writeFileSync(join(secretsDir, owner, `${owner.toUpperCase()}_TOKEN`), `${owner}-only`);
+}
 
-const createVia = (app: ReturnType<typeof createApp>, handle: string) =>
+const createVia = (app: ReturnType<typeof createApp>, handle: string, fields: Record<string, unknown> = {}) =>
   app.request('/api/containers', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ handle }),
+    body: JSON.stringify({ handle, owner: 'alice', secrets: ['OPENAI_API_KEY'], ...fields }),
   });
 
 /** Everything the platform logs in a test, to grep for secret values. */
@@ -37,9 +42,15 @@ function capture() {
 // A stand-in for the 1Password CLI: answers `op item list` / `op item get` with the real CLI's JSON shapes.
 const OP_SCRIPT = `#!/bin/sh
 [ "$OP_SERVICE_ACCOUNT_TOKEN" = "ops_test_token" ] || { echo "[ERROR] invalid token" >&2; exit 1; }
+ALICE='{"id":"al1","title":"Alice","tags":["owner:alice"],"vault":{"id":"v1","name":"Beacon"},"category":"API_CREDENTIAL"}'
 case "$1 $2" in
-  "item list") echo '[{"id":"abc123","title":"OpenAI","version":1,"vault":{"id":"v1","name":"Beacon"},"category":"API_CREDENTIAL"}]' ;;
-  "item get") cat <<'JSON'
+  "item list") case "$*" in
+    *"--tags owner:alice"*) echo "[$ALICE]" ;;
+    *"--tags"*) echo '[]' ;;
+    *) echo '[{"id":"abc123","title":"OpenAI","version":1,"vault":{"id":"v1","name":"Beacon"},"category":"API_CREDENTIAL"},'"$ALICE"']' ;;
+  esac ;;
+  "item get") [ "$3" = "al1" ] && { echo '{"id":"al1","title":"Alice","fields":[{"id":"t","type":"CONCEALED","label":"token","value":"alice-op-secret"}]}'; exit 0; }
+  cat <<'JSON'
 {"id":"abc123","title":"OpenAI","vault":{"id":"v1","name":"Beacon"},"category":"API_CREDENTIAL",
  "fields":[
   {"id":"notesPlain","type":"STRING","purpose":"NOTES","label":"notesPlain","value":"private notes"},
@@ -71,7 +82,7 @@ describe('secret resolution', () => {
     expect(envName('Open-AI', 'api key')).toBe('OPEN_AI_API_KEY');
   });
 
-  test('from 1Password through the op CLI: notes and OTP fields are skipped', async () => {
+  test('from 1Password through the op CLI: notes and OTP fields are skipped; an owner gets their tagged items, shared ones only when named', async () => {
     const bin = join(work, 'bin');
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, 'op'), OP_SCRIPT);
@@ -87,12 +98,18 @@ describe('secret resolution', () => {
         mode: 'hardened',
         log: capture().log,
       });
-      expect(await secrets.resolve()).toEqual({
+      expect(await secrets.resolve({ owner: 'alice', shared: ['OPENAI_API_KEY', 'OPENAI_ORG_ID'] })).toEqual({
         OPENAI_API_KEY: 'sk-from-1password',
         OPENAI_ORG_ID: 'org-42',
+        ALICE_TOKEN: 'alice-op-secret',
+      });
+      // Bob has no items of his own, and names no shared one: nothing, and never Alice's.
+      expect(await secrets.resolve({ owner: 'bob' })).toEqual({});
+      expect(await secrets.resolve({ owner: 'bob', shared: ['OPENAI_API_KEY'] })).toEqual({
+        OPENAI_API_KEY: 'sk-from-1password',
       });
       const wrong = createSecrets({ opToken: 'nope', runtimeDir, mode: 'hardened', log: capture().log });
-      await expect(wrong.resolve()).rejects.toThrow('1Password CLI failed');
+      await expect(wrong.resolve({ owner: 'alice' })).rejects.toThrow('1Password CLI failed');
     } finally {
       process.env.PATH = path;
     }
@@ -100,7 +117,7 @@ describe('secret resolution', () => {
 });
 
 describe.skipIf(!available)('secrets injected into real containers', () => {
-  test('hardened: files under /run/secrets with mode 0400; values in no log, response or metric', async () => {
+  test("hardened: the owner's files and the named shared ones under /run/secrets (0400), nobody else's; values in no log, response or metric", async () => {
     const logs = capture();
     const secrets = createSecrets({ dir: secretsDir, runtimeDir, mode: 'hardened', log: logs.log });
     const parts = createPlatformParts(undefined, { secrets, log: logs.log });
@@ -110,6 +127,21 @@ describe.skipIf(!available)('secrets injected into real containers', () => {
     expect(created.status).toBe(201);
     expect((await execIn(handle, 'cat', '/run/secrets/OPENAI_API_KEY')).trim()).toBe(SECRET);
     expect((await execIn(handle, 'stat', '-c', '%a', '/run/secrets/OPENAI_API_KEY')).trim()).toBe('400');
+    expect((await execIn(handle, 'ls', '/run/secrets')).split('\n').filter(Boolean).sort()).toEqual([
+      'ALICE_TOKEN',
+      'OPENAI_API_KEY',
+    ]);
+    // Bob's container: his file only.
+    const bobs = `${prefix}-bob`;
+    expect((await createVia(app, bobs, { owner: 'bob', secrets: [] })).status).toBe(201);
+    expect((await execIn(bobs, 'ls', '/run/secrets')).trim()).toBe('BOB_TOKEN');
+    await parts.containers.destroy(bobs);
+    // A shared secret that is not there is named.
+    const unknown = await createVia(app, `${prefix}-nope`, { secrets: ['NOPE'] });
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json()).error.message).toBe(
+      'body.secrets: NOPE is not a shared secret (BEACON_SECRETS_DIR)',
+    );
     const seen = [
       await created.text(),
       await (await app.request(`/api/containers/${handle}`)).text(),
@@ -127,10 +159,12 @@ describe.skipIf(!available)('secrets injected into real containers', () => {
     const secrets = createSecrets({ dir: secretsDir, runtimeDir, mode: 'legacy', log: capture().log });
     const parts = createPlatformParts(undefined, { secrets });
     const handle = `${prefix}-legacy`;
-    await parts.containers.create({ handle });
+    await parts.containers.create({ handle, owner: 'alice', secrets: ['OPENAI_API_KEY', 'DB_PASSWORD'] });
     const env = await execIn(handle, 'cat', '/root/.env');
     expect(env).toContain(`OPENAI_API_KEY="${SECRET}"`);
     expect(env).toContain('DB_PASSWORD="hunter2-but-longer"');
+    expect(env).toContain('ALICE_TOKEN="alice-only"');
+    expect(env).not.toContain('BOB_TOKEN');
   });
 
   test('a missing secrets directory is a clear error at provision and no half-made container', async () => {

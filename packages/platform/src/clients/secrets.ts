@@ -25,6 +25,10 @@ export interface FileOwner {
 export interface MountOptions {
   /** The platform's own files for the container (name → content), e.g. `proxy-key`. */
   files?: Record<string, string>;
+  /** Whose secrets: the files of `BEACON_SECRETS_DIR/<owner>/` (1Password: items tagged `owner:<owner>`). */
+  owner?: string | undefined;
+  /** Shared secrets the create request names: top-level files (1Password: untagged items' fields). */
+  shared?: string[] | undefined;
   /** undefined: a user the platform cannot resolve (a name), so the files are world-readable. */
   user?: FileOwner | undefined;
 }
@@ -38,6 +42,11 @@ export function fileOwner(imageUser: string): FileOwner | undefined {
   const uid = Number(match[1]);
   return { uid, gid: match[2] ? Number(match[2]) : uid };
 }
+
+/** 1Password items of one owner carry the tag `owner:<owner>`. */
+const OWNER_TAG = 'owner:';
+/** An owner name that can be a folder name: no path, no dot-only name. */
+const OWNER_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._@-]{1,128}$/;
 
 type OpField = { id?: string; label?: string; type?: string; purpose?: string; value?: string };
 
@@ -74,11 +83,19 @@ async function runOp(args: string[], token: string): Promise<unknown> {
  * from files in the secrets directory, else none. Values never reach logs, responses or metrics.
  */
 export function createSecrets(config: SecretsConfig) {
-  async function fromOp(token: string): Promise<Record<string, string>> {
+  /** Fields of the vault's items as ITEM_FIELD: those tagged `owner:<owner>`, or the untagged (shared) ones. */
+  async function fromOp(token: string, owner: string | undefined): Promise<Record<string, string>> {
     const vault = config.opVault ? ['--vault', config.opVault] : [];
-    const items = (await runOp(['item', 'list', ...vault], token)) as { id: string; title: string }[];
+    const tags = owner ? ['--tags', `${OWNER_TAG}${owner}`] : [];
+    const items = (await runOp(['item', 'list', ...vault, ...tags], token)) as {
+      id: string;
+      title: string;
+      tags?: string[];
+    }[];
     const out: Record<string, string> = {};
     for (const item of items) {
+      const tagged = (item.tags ?? []).some((t) => t.startsWith(OWNER_TAG));
+      if (!owner && tagged) continue;
       const detail = (await runOp(['item', 'get', item.id, ...vault], token)) as { fields?: OpField[] };
       for (const field of detail.fields ?? []) {
         if (field.id === 'notesPlain' || field.purpose === 'NOTES' || field.type === 'OTP') continue;
@@ -89,12 +106,14 @@ export function createSecrets(config: SecretsConfig) {
     return out;
   }
 
-  async function fromDir(dir: string): Promise<Record<string, string>> {
+  /** The files of `dir` (none when it does not exist and `optional`). */
+  async function fromDir(dir: string, optional = false): Promise<Record<string, string>> {
     let names: string[];
     try {
       names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (optional && code === 'ENOENT') return {};
       config.log.error({ event: 'secrets.dir_unreadable', dir, code }, 'secrets directory not readable');
       throw new AppError(
         'unavailable',
@@ -115,13 +134,36 @@ export function createSecrets(config: SecretsConfig) {
     return out;
   }
 
-  async function resolve(): Promise<Record<string, string>> {
+  /**
+   * A container's secrets: its owner's (their folder, or their tagged items) and the shared ones its create
+   * named — nothing of anyone else's. A named shared secret that does not exist is a 400.
+   */
+  async function resolve({ owner, shared = [] }: Pick<MountOptions, 'owner' | 'shared'> = {}) {
     const token =
       config.opToken ??
       (config.opTokenFile ? (await readFile(config.opTokenFile, 'utf8')).trim() : undefined);
-    if (token) return fromOp(token);
-    if (config.dir) return fromDir(config.dir);
-    return {};
+    const ownerOk = owner !== undefined && OWNER_NAME.test(owner);
+    let own: Record<string, string> = {};
+    let common: Record<string, string> = {};
+    if (token) {
+      if (ownerOk) own = await fromOp(token, owner);
+      if (shared.length) common = await fromOp(token, undefined);
+    } else if (config.dir) {
+      // Read even when nothing shared is named: an unreadable directory is an error, not an empty one.
+      common = await fromDir(config.dir);
+      if (ownerOk) own = await fromDir(join(config.dir, owner), true);
+    }
+    const picked: Record<string, string> = {};
+    for (const name of shared) {
+      const value = common[name];
+      if (value === undefined)
+        throw new AppError(
+          'bad_request',
+          `body.secrets: ${name} is not a shared secret (BEACON_SECRETS_DIR)`,
+        );
+      picked[name] = value;
+    }
+    return { ...picked, ...own };
   }
 
   /** Give a file or directory to the container's user; world-readable when that user is unknown. */
@@ -158,8 +200,8 @@ export function createSecrets(config: SecretsConfig) {
      * Write a container's files on the host tmpfs and return their bind mounts: the platform's own files
      * (its proxy key) under /run/beacon, the resolved secrets under /run/secrets (hardened) or ~/.env.
      */
-    async mount(handle: string, { files = {}, user }: MountOptions = {}): Promise<string[]> {
-      const secrets = await resolve();
+    async mount(handle: string, { files = {}, user, owner, shared }: MountOptions = {}): Promise<string[]> {
+      const secrets = await resolve({ owner, shared });
       const keys = Object.keys(secrets);
       const dir = dirOf(handle);
       await rm(dir, { recursive: true, force: true });

@@ -82,6 +82,11 @@ export const createContainerSchema = z.object({
   env: z.record(z.string().regex(envName, 'env names must be shell identifiers'), z.string()).optional(),
   memoryMb: z.number().int().min(16).max(1_048_576).optional(),
   cpus: z.number().positive().max(256).optional(),
+  /** Shared secrets (top-level files of BEACON_SECRETS_DIR) this container gets besides its owner's. */
+  secrets: z
+    .array(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'secret names are file names: letters, digits, _ . -'))
+    .max(64)
+    .optional(),
   /** Processes the container may run (default BEACON_DEFAULT_PIDS_LIMIT). */
   pidsLimit: z.number().int().min(16).max(65_536).optional(),
   ttlSeconds: z.number().int().min(0).optional(),
@@ -103,6 +108,8 @@ export interface ContainerSpec {
   memoryMb: number;
   cpus: number;
   pidsLimit?: number;
+  /** Shared secrets named at create (the owner's own always come). */
+  secrets?: string[];
   ttlSeconds: number;
   health: z.infer<typeof healthSettingSchema>;
   /** Set for a pool's containers (label beacon.pool). */
@@ -139,6 +146,7 @@ export function specFrom(input: CreateContainerInput, defaults: SpecDefaults): C
     memoryMb: input.memoryMb ?? defaults.memoryMb,
     cpus: input.cpus ?? defaults.cpus,
     ...(input.pidsLimit ? { pidsLimit: input.pidsLimit } : {}),
+    ...(input.secrets?.length ? { secrets: input.secrets } : {}),
     ttlSeconds: input.ttlSeconds ?? defaults.ttlSeconds,
     health: input.health ?? 'http',
   };

@@ -40,7 +40,7 @@ export function createProvisioner({
     const key = mintKey ? await mintKey(handle, owner) : undefined;
     if (key && !secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
     const files = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
-    const binds = secrets ? await secrets.mount(handle, { files, user }) : [];
+    const binds = secrets ? await secrets.mount(handle, { files, user, owner, shared: spec.secrets }) : [];
     return docker.create({
       name,
       image: spec.image,
