@@ -2,8 +2,10 @@ import { describe, expect, test } from 'bun:test';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Command, createLogger } from '@beacon/core';
+import { type Command, createLogger, createTracing } from '@beacon/core';
 import { createAgent, proxyKeyFrom } from '../../packages/kernel/src/agent';
+import { createApp } from '../../packages/kernel/src/app';
+import { createRunner } from '../../packages/kernel/src/runner';
 import { startFakeUpstream } from '../support/fake-upstream';
 import { freePort } from '../support/ports';
 
@@ -68,5 +70,43 @@ describe('the kernel and a proxy that restarts', () => {
       server?.stop(true);
       fake.stop();
     }
+  });
+});
+
+describe("the kernel's HTTP port", () => {
+  test('with a token, POST /v1/dispatch answers only its holder; /health stays open', async () => {
+    const log = createLogger({ service: 'kernel', level: 'silent' });
+    const runner = createRunner(
+      async (_c, onDelta) => {
+        onDelta('hi');
+        return {
+          text: 'hi',
+          model: 'm',
+          usage: { inputTokens: 1, outputTokens: 1, costUsd: 0 },
+          toolsUsed: [],
+          durationMs: 1,
+        };
+      },
+      log,
+      createTracing({ service: 'kernel', version: 't' }),
+    );
+    const app = createApp({
+      identity: { name: 'kernel', version: 't' },
+      runner,
+      log,
+      token: 'kernel-token-0123456789',
+    });
+    const dispatch = (headers: Record<string, string>) =>
+      app.request('/v1/dispatch', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ taskId: 't1', traceId: 'tr', text: 'hi', source: 'api' }),
+      });
+    expect((await dispatch({})).status).toBe(401);
+    expect((await dispatch({ authorization: 'Bearer another-tenants-token' })).status).toBe(403);
+    const ok = await dispatch({ authorization: 'Bearer kernel-token-0123456789' });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('event: result');
+    expect((await app.request('/health')).status).toBe(200);
   });
 });

@@ -1,8 +1,14 @@
-import { describe, expect, test } from 'bun:test';
-import { AppError } from '@beacon/core';
+import { afterAll, describe, expect, test } from 'bun:test';
+import { rmSync } from 'node:fs';
+import { AppError, createLogger, KERNEL_TOKEN_FILE } from '@beacon/core';
+import { createApp } from '../../packages/platform/src/app';
+import { createSecrets } from '../../packages/platform/src/clients/secrets';
 import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
 
 const { available, prefix } = await onTestEngine('hard');
+const quiet = createLogger({ service: 'platform', level: 'silent' });
+const runtimeDir = `/dev/shm/beacon-hard-${process.pid}`;
+afterAll(() => rmSync(runtimeDir, { recursive: true, force: true }));
 
 describe.skipIf(!available)('containers hardened by default', () => {
   test('no capability, no new privileges, a PIDs limit: a fork bomb stops there and its neighbour is unaffected', async () => {
@@ -27,6 +33,29 @@ describe.skipIf(!available)('containers hardened by default', () => {
     expect((await execIn(neighbour, 'sh', '-c', 'echo alive')).trim()).toBe('alive');
     // Root in the container cannot do what a capability would allow (CAP_CHOWN dropped).
     await expect(execIn(neighbour, 'chown', '1234', '/tmp')).rejects.toThrow();
+  });
+
+  test("a kernel token per container: in the container's detail only (the gateway's read), delivered as a file", async () => {
+    const secrets = createSecrets({
+      runtimeDir: `/dev/shm/beacon-hard-${process.pid}`,
+      mode: 'hardened',
+      log: quiet,
+    });
+    const parts = createPlatformParts(undefined, { secrets });
+    const app = createApp({ identity: { name: 'platform', version: 't' }, ...parts });
+    const handle = `${prefix}-tok`;
+    await parts.containers.create({ handle, health: 'none' }, { wait: false });
+    const detail = await (await app.request(`/api/containers/${handle}`)).json();
+    expect(detail.kernelToken).toMatch(/^[\w-]{32}$/);
+    const listed = await (await app.request('/api/containers')).text();
+    expect(listed).not.toContain(detail.kernelToken);
+    expect(JSON.stringify(detail.spec)).not.toContain(detail.kernelToken);
+    expect((await execIn(handle, 'cat', KERNEL_TOKEN_FILE)).trim()).toBe(detail.kernelToken);
+    const other = `${prefix}-tok2`;
+    await parts.containers.create({ handle: other, health: 'none' }, { wait: false });
+    expect((await (await app.request(`/api/containers/${other}`)).json()).kernelToken).not.toBe(
+      detail.kernelToken,
+    );
   });
 
   test('memory or CPUs above the operator maximum is a 400 before Docker sees it', async () => {

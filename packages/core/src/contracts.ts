@@ -8,6 +8,8 @@ export const HANDLE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const PLATFORM_FILES_DIR = '/run/beacon';
 /** The container's proxy key (a pooled container's current tenant's); the kernel reads it before each call. */
 export const PROXY_KEY_FILE = `${PLATFORM_FILES_DIR}/proxy-key`;
+/** The token a kernel's HTTP port asks of its caller (the gateway gets it from the platform). */
+export const KERNEL_TOKEN_FILE = `${PLATFORM_FILES_DIR}/kernel-token`;
 
 /** Bus payloads (docs/dispatch.md). Unknown fields are ignored; the handle is the subject's second token. */
 export const busKinds = ['questions', 'progress', 'results', 'errors', 'cancelled'] as const;

@@ -11,6 +11,8 @@ export const containerAnswer = z.looseObject({
   owner: z.string(),
   state: z.string(),
   docker: z.object({ ip: z.string().nullable() }).loose().nullable().optional(),
+  /** What the kernel's HTTP port asks of its caller (the detail only, admin token). */
+  kernelToken: z.string().nullable().optional(),
 });
 
 /** The proxy's POST /api/keys (a minted key, shown once) and GET /api/keys. */

@@ -6,6 +6,7 @@ import {
   parseJsonBody,
   type ServiceIdentity,
   sseFrame,
+  tokenAuth,
 } from '@beacon/core';
 import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
@@ -17,11 +18,14 @@ export interface KernelDeps {
   runner: Runner;
   log: Logger;
   probes?: Probe[];
+  /** What POST /v1/dispatch asks of its caller (the gateway); none: open (a kernel run by hand). */
+  token?: string | undefined;
 }
 
-export function createApp({ identity, runner, log, probes = [] }: KernelDeps): Hono {
+export function createApp({ identity, runner, log, probes = [], token }: KernelDeps): Hono {
   const app = createServiceApp({ identity, registry: new Registry(), log, probes });
-  app.post('/v1/dispatch', async (c) => {
+  const callerAuth = tokenAuth(token, { name: 'kernel token (from the platform)', role: 'kernel-token' });
+  app.post('/v1/dispatch', callerAuth, async (c) => {
     const command = await parseJsonBody(c, commandSchema);
     const traceparent = c.req.header('traceparent');
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;

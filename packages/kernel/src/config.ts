@@ -1,4 +1,4 @@
-import { commonEnv, type EnvSource, env, PROXY_KEY_FILE, parseEnv } from '@beacon/core';
+import { commonEnv, type EnvSource, env, KERNEL_TOKEN_FILE, PROXY_KEY_FILE, parseEnv } from '@beacon/core';
 import { z } from 'zod';
 
 const schema = z.object({
@@ -12,6 +12,9 @@ const schema = z.object({
   BEACON_PROXY_KEY: z.string().min(1).optional(),
   /** Written by the platform (a pool's tenant key replaces it); wins over BEACON_PROXY_KEY. */
   BEACON_PROXY_KEY_FILE: z.string().default(PROXY_KEY_FILE),
+  /** What POST /v1/dispatch asks of its caller: written by the platform (the file wins), or given by env. */
+  BEACON_KERNEL_TOKEN: z.string().min(16).optional(),
+  BEACON_KERNEL_TOKEN_FILE: z.string().default(KERNEL_TOKEN_FILE),
   BEACON_NATS_URL: env.url(),
   BEACON_MODEL: z.string().default('gpt-4o-mini'),
   BEACON_LLM_TIMEOUT: env.seconds(300),

@@ -31,7 +31,12 @@ if (config.BEACON_NATS_URL) {
   probes.push(nats.probe);
 }
 
-const app = createApp({ identity: { name: 'kernel', version: pkg.version }, runner, log, probes });
+// The platform's file wins over the env (a recycled container keeps its handle's token).
+const tokenFile = Bun.file(config.BEACON_KERNEL_TOKEN_FILE);
+const token = (await tokenFile.exists()) ? (await tokenFile.text()).trim() : config.BEACON_KERNEL_TOKEN;
+if (!token)
+  log.warn({ event: 'kernel.open' }, 'no kernel token: POST /v1/dispatch answers anyone who reaches it');
+const app = createApp({ identity: { name: 'kernel', version: pkg.version }, runner, log, probes, token });
 
 serveApp(app, {
   host: config.BEACON_HOST,

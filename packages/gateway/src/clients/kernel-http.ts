@@ -38,7 +38,11 @@ export function createHttpTransport(platform: Pick<PlatformClient, 'resolve'>): 
         () =>
           fetch(`http://${kernel.ip}:7681/v1/dispatch`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', traceparent },
+            headers: {
+              'content-type': 'application/json',
+              traceparent,
+              ...(kernel.token ? { authorization: `Bearer ${kernel.token}` } : {}),
+            },
             body: JSON.stringify(command),
             signal,
           }),

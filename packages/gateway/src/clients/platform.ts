@@ -5,6 +5,8 @@ export interface KernelAddress {
   owner: string;
   state: string;
   ip: string | null;
+  /** What the kernel's HTTP port asks of its caller. */
+  token: string | null;
 }
 
 /** The platform as the gateway needs it: where a handle's kernel is. */
@@ -50,6 +52,7 @@ export function createPlatformClient(baseUrl: string, adminToken?: string): Plat
         owner: body.owner,
         state: body.state,
         ip: body.docker?.ip ?? null,
+        token: body.kernelToken ?? null,
       };
       if (address.state === 'running' && address.ip) cache.set(handle, { at: Date.now(), address });
       else cache.delete(handle);

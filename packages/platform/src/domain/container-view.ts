@@ -36,7 +36,7 @@ export interface ContainerView {
 }
 
 export function toView(row: ContainerRow): ContainerView {
-  const { env, ...spec } = row.spec as ContainerSpec;
+  const { env, kernelToken: _token, ...spec } = row.spec as ContainerSpec;
   return {
     handle: row.handle,
     owner: row.owner,

@@ -110,6 +110,8 @@ export interface ContainerSpec {
   pidsLimit?: number;
   /** Shared secrets named at create (the owner's own always come). */
   secrets?: string[];
+  /** What the container's kernel asks of its HTTP callers; never in a list or view, only the detail. */
+  kernelToken?: string;
   ttlSeconds: number;
   health: z.infer<typeof healthSettingSchema>;
   /** Set for a pool's containers (label beacon.pool). */

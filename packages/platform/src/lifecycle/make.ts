@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { AppError, type Logger } from '@beacon/core';
 import { untilServing } from '../clients/container-health';
 import type { DockerClient } from '../clients/docker';
@@ -62,7 +63,9 @@ export function createMaker({
       const previous = records.find(input.handle);
       if (previous && previous.state !== 'gone')
         throw new AppError('conflict', `handle ${input.handle} exists`);
-      const spec = { ...specFrom(input, defaults), ...(pool ? { pool } : {}) };
+      // The kernel's HTTP port answers only who holds this (the gateway, through the platform).
+      const kernelToken = randomBytes(24).toString('base64url');
+      const spec = { ...specFrom(input, defaults), ...(pool ? { pool } : {}), kernelToken };
       const over = overMaximum(spec, defaults);
       if (over) throw new AppError('bad_request', over);
       const owner = input.owner ?? input.handle;

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { type Logger, PROXY_KEY_FILE } from '@beacon/core';
+import { KERNEL_TOKEN_FILE, type Logger, PROXY_KEY_FILE } from '@beacon/core';
 import { type DockerClient, LABELS } from '../clients/docker';
 import { fileOwner, type Secrets } from '../clients/secrets';
 import { type ContainerSpec, containerName, type SpecDefaults } from '../domain/spec';
@@ -39,13 +39,17 @@ export function createProvisioner({
     const user = fileOwner(await docker.imageUser(spec.image));
     const key = mintKey ? await mintKey(handle, owner) : undefined;
     if (key && !secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
-    const files = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
+    const files: Record<string, string> = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
+    // Without the secrets writer (a test's platform) the token goes by env.
+    if (spec.kernelToken && secrets) files[basename(KERNEL_TOKEN_FILE)] = spec.kernelToken;
+    const tokenEnv: Record<string, string> =
+      spec.kernelToken && !secrets ? { BEACON_KERNEL_TOKEN: spec.kernelToken } : {};
     const binds = secrets ? await secrets.mount(handle, { files, user, owner, shared: spec.secrets }) : [];
     return docker.create({
       name,
       image: spec.image,
       ...(spec.command ? { command: spec.command } : {}),
-      env: { ...spec.env, ...env?.(handle) },
+      env: { ...spec.env, ...env?.(handle), ...tokenEnv },
       labels: {
         [LABELS.handle]: handle,
         [LABELS.owner]: owner,

@@ -13,7 +13,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { SessionSummaries } from '../clients/langfuse';
 import { containerViewSchema, toView } from '../domain/container-view';
 import { timeWindow } from '../domain/history';
-import { createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
+import { type ContainerSpec, createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
 import type { ContainerService } from '../lifecycle/containers';
 import type { LogSearch } from '../observe/log-search';
 import type { StatsCollector } from '../observe/stats-collector';
@@ -64,6 +64,8 @@ const one = createRoute({
           .nullable(),
         stats: z.record(z.string(), z.unknown()).nullable(),
         langfuse: z.unknown().optional(),
+        /** What the container's kernel asks of its HTTP callers (the gateway reads it here). */
+        kernelToken: z.string().nullable(),
       }),
       'the container, as the engine and the stats collector see it',
     ),
@@ -127,6 +129,7 @@ export function containerRoutes({ containers, stats, audited, sessions, adminTok
           ? { state: detail.state, ip: detail.ip ?? null, startedAt: detail.startedAt ?? null }
           : null,
         stats: latest ? current : null,
+        kernelToken: (row.spec as ContainerSpec).kernelToken ?? null,
         ...(sessions ? { langfuse: await sessions.summary(handle) } : {}),
       },
       200,
