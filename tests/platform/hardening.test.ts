@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { AppError, createLogger, KERNEL_TOKEN_FILE } from '@beacon/core';
 import { createApp } from '../../packages/platform/src/app';
 import { createSecrets } from '../../packages/platform/src/clients/secrets';
+import { TENANT_NETWORK } from '../../packages/platform/src/lifecycle/provision';
 import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
 
 const { available, prefix } = await onTestEngine('hard');
@@ -56,6 +57,31 @@ describe.skipIf(!available)('containers hardened by default', () => {
     expect((await (await app.request(`/api/containers/${other}`)).json()).kernelToken).not.toBe(
       detail.kernelToken,
     );
+  });
+
+  test("tenants cannot reach each other: another container's kernel port is closed; the host (proxy, NATS) is open", async () => {
+    const { containers } = createPlatformParts();
+    const a = `${prefix}-neta`;
+    const b = `${prefix}-netb`;
+    await containers.create({ handle: a, health: 'none' }, { wait: false });
+    await containers.create({ handle: b, health: 'none' }, { wait: false });
+    const info = await docker.getContainer(`beacon-${b}`).inspect();
+    const bIp = info.NetworkSettings.Networks[TENANT_NETWORK]?.IPAddress ?? '';
+    expect(bIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const network = await docker.getNetwork(TENANT_NETWORK).inspect();
+    expect(network.Options?.['com.docker.network.bridge.enable_icc']).toBe('false');
+    const hostIp: string = network.IPAM?.Config?.[0]?.Gateway ?? '';
+    const host = Bun.serve({ hostname: '0.0.0.0', port: 0, fetch: () => new Response('ok') });
+    try {
+      const probe = (ip: string, port: number) =>
+        execIn(a, 'sh', '-c', `nc -w 2 ${ip} ${port} </dev/null && echo open || echo closed`);
+      // From the host, B answers: the check above is not a dead container.
+      expect((await fetch(`http://${bIp}:7681/health`)).status).toBe(200);
+      expect((await probe(bIp, 7681)).trim()).toBe('closed');
+      expect((await probe(hostIp, host.port ?? 0)).trim()).toBe('open');
+    } finally {
+      host.stop(true);
+    }
   });
 
   test('memory or CPUs above the operator maximum is a 400 before Docker sees it', async () => {

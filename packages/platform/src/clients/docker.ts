@@ -68,6 +68,8 @@ export interface DockerClient {
   restart(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   rename(id: string, name: string): Promise<void>;
+  /** The tenants' network: made once (bridge, traffic between its containers off), kept. */
+  ensureTenantNetwork(name: string): Promise<void>;
   list(): Promise<ManagedContainer[]>;
   /** undefined when there is no such managed container. */
   inspect(idOrName: string): Promise<ContainerDetail | undefined>;
@@ -221,6 +223,28 @@ export function createDockerClient(
     }),
     remove: wrap('remove', async (id: string) => {
       await (await managed(id)).remove({ force: true, v: true });
+    }),
+    ensureTenantNetwork: wrap('network', async (name: string) => {
+      const found = await docker
+        .getNetwork(name)
+        .inspect()
+        .catch((err: DockerodeError) => {
+          if (err.statusCode === 404) return undefined;
+          throw err;
+        });
+      if (found) return;
+      await docker
+        .createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          // Containers on it cannot reach each other; they still reach the host (proxy, NATS) and beyond.
+          Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+          Labels: { [MANAGED_LABEL]: 'true' },
+        })
+        .catch((err: DockerodeError) => {
+          // Another platform on this engine made it first.
+          if (err.statusCode !== 409) throw err;
+        });
     }),
     rename: wrap('rename', async (id: string, name: string) => {
       await (await managed(id)).rename({ name });

@@ -5,6 +5,12 @@ import { fileOwner, type Secrets } from '../clients/secrets';
 import { type ContainerSpec, containerName, type SpecDefaults } from '../domain/spec';
 import type { PlatformMetrics } from '../metrics';
 
+/**
+ * Where containers run unless the operator names a network (BEACON_CONTAINER_NETWORK): one bridge for every
+ * platform on the engine, with traffic between its containers off, so tenants cannot reach each other.
+ */
+export const TENANT_NETWORK = 'beacon-tenants';
+
 export interface ProvisionerDeps {
   docker: DockerClient;
   metrics: PlatformMetrics;
@@ -34,7 +40,18 @@ export function createProvisioner({
   env,
   mintKey,
 }: ProvisionerDeps) {
+  let networkReady: Promise<void> | undefined;
+  /** The tenants' network, made on the first provision (the engine may be away at start). */
+  const network = () => {
+    networkReady ??= docker.ensureTenantNetwork(TENANT_NETWORK).catch((err) => {
+      networkReady = undefined;
+      throw err;
+    });
+    return networkReady;
+  };
+
   async function build(handle: string, owner: string, spec: ContainerSpec, name = containerName(handle)) {
+    if (!defaults.network) await network();
     // Asked first: a missing image is a clear 400 before a key is minted or a file written.
     const user = fileOwner(await docker.imageUser(spec.image));
     const key = mintKey ? await mintKey(handle, owner) : undefined;
@@ -59,7 +76,7 @@ export function createProvisioner({
       nanoCpus: Math.round(spec.cpus * 1e9),
       pidsLimit: spec.pidsLimit ?? defaults.pidsLimit,
       binds,
-      ...(defaults.network ? { network: defaults.network } : {}),
+      network: defaults.network ?? TENANT_NETWORK,
     });
   }
 
