@@ -32,6 +32,9 @@ set +a
 mkdir -p -m 700 .secrets
 printf '%s' "$BEACON_ALERT_TOKEN" >.secrets/alert-token
 chmod 644 .secrets/alert-token
+# Prometheus reads the services' /metrics token from a file too (their own, else the admin token).
+printf '%s' "${BEACON_METRICS_TOKEN:-$BEACON_ADMIN_TOKEN}" >.secrets/metrics-token
+chmod 644 .secrets/metrics-token
 
 if [[ $# -gt 0 && "$1" != up ]]; then exec "${compose[@]}" "${files[@]}" "$@"; fi
 [[ $# -gt 0 ]] && shift

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { adminAuth, createServiceApp } from '@beacon/core';
+import { adminAuth, createServiceApp, serviceBasics } from '@beacon/core';
 import { Registry } from 'prom-client';
 import { loadConfig as loadProxy } from '../../packages/proxy/src/config';
 import { quietLog } from '../support/service-metrics';
@@ -83,5 +83,19 @@ describe('BEACON_METRICS_PATH and BEACON_METRICS_ENABLED', () => {
     expect(() => loadProxy({ BEACON_METRICS_PATH: 'metrics' })).toThrow('BEACON_METRICS_PATH');
     expect(() => loadProxy({ BEACON_METRICS_PATH: '/health' })).toThrow('must not shadow another route');
     expect(() => loadProxy({ BEACON_METRICS_PATH: '/api/metrics' })).toThrow('must not shadow another route');
+  });
+});
+
+describe('/metrics off loopback', () => {
+  const basics = (env: Record<string, string>) =>
+    serviceBasics('proxy', 't', loadProxy({ BEACON_LOG_LEVEL: 'silent', ...env })).exposure;
+  test('bound beyond loopback it needs a token: its own, else the admin token; on loopback it stays open', () => {
+    const admin = 'admin-token-0123456789';
+    expect(basics({ BEACON_HOST: '0.0.0.0', BEACON_ADMIN_TOKEN: admin }).metricsToken).toBe(admin);
+    expect(
+      basics({ BEACON_HOST: '0.0.0.0', BEACON_ADMIN_TOKEN: admin, BEACON_METRICS_TOKEN: 'scrape-me' })
+        .metricsToken,
+    ).toBe('scrape-me');
+    expect(basics({}).metricsToken).toBeUndefined();
   });
 });

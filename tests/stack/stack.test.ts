@@ -142,6 +142,8 @@ describe.skipIf(!available)('the compose stack, built offline and run as an oper
     writeFileSync(join(work, 'prometheus.yml'), prometheus);
     writeFileSync(join(work, 'alerting/rules.yml'), rules);
     writeFileSync(join(work, 'alert-token'), `stack-alert-${id}-0123456789`);
+    // What `bun run stack` writes: the services' /metrics token for Prometheus (no own one: the admin token).
+    writeFileSync(join(work, 'metrics-token'), token);
     const fast = '    healthcheck: { interval: 2s, start_period: 0s }\n';
     writeFileSync(
       join(work, 'override.yml'),
@@ -171,6 +173,7 @@ ${fast}`,
       BEACON_ADMIN_TOKEN: token,
       BEACON_ALERT_TOKEN: `stack-alert-${id}-0123456789`,
       BEACON_ALERT_TOKEN_FILE: join(work, 'alert-token'),
+      BEACON_METRICS_TOKEN_FILE: join(work, 'metrics-token'),
       BEACON_S3_SECRET_KEY: `s3-${id}-secret`,
       BEACON_POSTGRES_PASSWORD: 'unused-here',
       GRAFANA_ADMIN_PASSWORD: 'unused-here',

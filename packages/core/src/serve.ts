@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
+import { isLoopback } from './config';
 import type { Probe, ServiceIdentity } from './health';
 import { createLogger } from './logger';
 import { collectProcessMetrics, registerServiceInfo } from './metrics';
@@ -163,6 +164,8 @@ export function serviceBasics(
     BEACON_OTLP_URL?: string | undefined;
     BEACON_COMMIT?: string | undefined;
     BEACON_ALLOWED_HOSTS: string[];
+    BEACON_HOST: string;
+    BEACON_ADMIN_TOKEN?: string | undefined;
     BEACON_ALLOWED_ORIGINS: string[];
   },
   { spanProcessors = [] }: { spanProcessors?: SpanProcessor[] } = {},
@@ -172,10 +175,13 @@ export function serviceBasics(
   // Disabled: nothing is collected and no route answers (the registry still backs the console's counts).
   if (config.BEACON_METRICS_ENABLED) collectProcessMetrics(registry);
   registerServiceInfo(registry, service, version);
+  const metricsToken =
+    config.BEACON_METRICS_TOKEN ?? (isLoopback(config.BEACON_HOST) ? undefined : config.BEACON_ADMIN_TOKEN);
   const exposure: MetricsExposure = {
     metricsPath: config.BEACON_METRICS_PATH,
     metricsEnabled: config.BEACON_METRICS_ENABLED,
-    ...(config.BEACON_METRICS_TOKEN ? { metricsToken: config.BEACON_METRICS_TOKEN } : {}),
+    // Bound beyond loopback, /metrics (every user's cost in the proxy's) needs a token: its own, else the admin's.
+    ...(metricsToken ? { metricsToken } : {}),
     allowedHosts: config.BEACON_ALLOWED_HOSTS,
     allowedOrigins: config.BEACON_ALLOWED_ORIGINS,
   };
