@@ -5,6 +5,7 @@ import { createApp } from '../../packages/platform/src/app';
 import { createSecrets } from '../../packages/platform/src/clients/secrets';
 import { TENANT_NETWORK } from '../../packages/platform/src/lifecycle/provision';
 import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
+import { buildProxy } from '../support/proxy';
 
 const { available, prefix } = await onTestEngine('hard');
 const quiet = createLogger({ service: 'platform', level: 'silent' });
@@ -81,6 +82,50 @@ describe.skipIf(!available)('containers hardened by default', () => {
       expect((await probe(hostIp, host.port ?? 0)).trim()).toBe('open');
     } finally {
       host.stop(true);
+    }
+  });
+
+  test('an agent that reads only the standard variables (OPENAI_BASE_URL, OPENAI_API_KEY) is charged to the owner and handle', async () => {
+    const proxy = await buildProxy();
+    const network = await docker
+      .getNetwork(TENANT_NETWORK)
+      .inspect()
+      .catch(() => undefined);
+    const gateway = network?.IPAM?.Config?.[0]?.Gateway;
+    const served = Bun.serve({ hostname: '0.0.0.0', port: 0, fetch: proxy.app.fetch });
+    try {
+      const keys = {
+        mint: async (user: string, handle: string) => proxy.keyFor(user, handle),
+        revokeHandle: async () => {},
+      };
+      // The tenants' network exists once a container was made on it; its gateway is this machine.
+      const hostIp = gateway ?? '172.17.0.1';
+      const { containers } = createPlatformParts(undefined, {
+        keys,
+        secrets: createSecrets({ runtimeDir, mode: 'hardened', log: quiet }),
+        env: { BEACON_PROXY_URL: `http://${hostIp}:${served.port}` },
+      });
+      const handle = `${prefix}-agent`;
+      await containers.create({ handle, owner: 'olga', health: 'none' }, { wait: false });
+      const env = await execIn(handle, 'env');
+      expect(env).toContain(`OPENAI_BASE_URL=http://${hostIp}:${served.port}/v1`);
+      expect(env).toContain(`ANTHROPIC_BASE_URL=http://${hostIp}:${served.port}`);
+      // An agent with nothing but the variables: a raw HTTP call (busybox has nc, no HTTP client).
+      const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+      const script = [
+        'hostport=${OPENAI_BASE_URL#http://}; hostport=${hostport%%/*}',
+        `printf 'POST /v1/chat/completions HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n%s' "$hostport" "$OPENAI_API_KEY" '${body}' | nc -w 5 \${hostport%:*} \${hostport#*:}`,
+      ].join('; ');
+      expect(await execIn(handle, 'sh', '-c', script)).toContain('fake answer');
+      const [row] = await proxy.rows();
+      expect(row).toMatchObject({ user: 'olga', handle, status: 'ok' });
+      // `aiEnv: false` leaves them out.
+      const bare = `${prefix}-bare`;
+      await containers.create({ handle: bare, health: 'none', aiEnv: false }, { wait: false });
+      expect(await execIn(bare, 'env')).not.toContain('OPENAI_API_KEY');
+    } finally {
+      served.stop(true);
+      await proxy.stop();
     }
   });
 

@@ -57,6 +57,8 @@ export interface PartsOptions {
   /** A stand-in for the proxy's key API, to see what was minted and revoked. */
   keys?: DepsOverrides['keys'];
   restartPolicy?: BackoffPolicy;
+  /** More of the platform's env (BEACON_PROXY_URL). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -81,6 +83,7 @@ export function createPlatformParts(client = createDockerClient(docker), options
           BEACON_RESTART_BACKOFF_MAX: String(policy.maxMs / 1000),
         }
       : {}),
+    ...options.env,
   });
   const platform = createDeps(
     config,

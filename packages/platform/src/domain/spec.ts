@@ -87,6 +87,8 @@ export const createContainerSchema = z.object({
     .array(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'secret names are file names: letters, digits, _ . -'))
     .max(64)
     .optional(),
+  /** false: no OPENAI_* / ANTHROPIC_* variables pointing the container's agents at the proxy. */
+  aiEnv: z.boolean().optional(),
   /** Processes the container may run (default BEACON_DEFAULT_PIDS_LIMIT). */
   pidsLimit: z.number().int().min(16).max(65_536).optional(),
   ttlSeconds: z.number().int().min(0).optional(),
@@ -110,6 +112,8 @@ export interface ContainerSpec {
   pidsLimit?: number;
   /** Shared secrets named at create (the owner's own always come). */
   secrets?: string[];
+  /** false: the standard AI variables are left out. */
+  aiEnv?: boolean;
   /** What the container's kernel asks of its HTTP callers; never in a list or view, only the detail. */
   kernelToken?: string;
   ttlSeconds: number;
@@ -149,6 +153,7 @@ export function specFrom(input: CreateContainerInput, defaults: SpecDefaults): C
     cpus: input.cpus ?? defaults.cpus,
     ...(input.pidsLimit ? { pidsLimit: input.pidsLimit } : {}),
     ...(input.secrets?.length ? { secrets: input.secrets } : {}),
+    ...(input.aiEnv === false ? { aiEnv: false } : {}),
     ttlSeconds: input.ttlSeconds ?? defaults.ttlSeconds,
     health: input.health ?? 'http',
   };

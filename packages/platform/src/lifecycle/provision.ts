@@ -11,6 +11,26 @@ import type { PlatformMetrics } from '../metrics';
  */
 export const TENANT_NETWORK = 'beacon-tenants';
 
+/**
+ * The variables every agent reads (the OpenAI and Anthropic SDKs, Codex, Claude Code, LangChain), pointing at
+ * the proxy with the container's own key: an image that is not Beacon's kernel is charged too. Left out with
+ * `aiEnv: false`, and for pooled containers (their key changes with the tenant; agents read env once).
+ */
+function aiEnv(
+  proxyUrl: string | undefined,
+  key: string | undefined,
+  spec: ContainerSpec,
+): Record<string, string> {
+  if (!proxyUrl || !key || spec.aiEnv === false || spec.pool) return {};
+  const base = proxyUrl.replace(/\/$/, '');
+  return {
+    OPENAI_BASE_URL: `${base}/v1`,
+    OPENAI_API_KEY: key,
+    ANTHROPIC_BASE_URL: base,
+    ANTHROPIC_API_KEY: key,
+  };
+}
+
 export interface ProvisionerDeps {
   docker: DockerClient;
   metrics: PlatformMetrics;
@@ -61,12 +81,13 @@ export function createProvisioner({
     if (spec.kernelToken && secrets) files[basename(KERNEL_TOKEN_FILE)] = spec.kernelToken;
     const tokenEnv: Record<string, string> =
       spec.kernelToken && !secrets ? { BEACON_KERNEL_TOKEN: spec.kernelToken } : {};
+    const beaconEnv = env?.(handle) ?? {};
     const binds = secrets ? await secrets.mount(handle, { files, user, owner, shared: spec.secrets }) : [];
     return docker.create({
       name,
       image: spec.image,
       ...(spec.command ? { command: spec.command } : {}),
-      env: { ...spec.env, ...env?.(handle), ...tokenEnv },
+      env: { ...spec.env, ...beaconEnv, ...tokenEnv, ...aiEnv(beaconEnv.BEACON_PROXY_URL, key, spec) },
       labels: {
         [LABELS.handle]: handle,
         [LABELS.owner]: owner,
