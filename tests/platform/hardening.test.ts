@@ -113,7 +113,7 @@ describe.skipIf(!available)('containers hardened by default', () => {
       // An agent with nothing but the variables: a raw HTTP call (busybox has nc, no HTTP client).
       const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
       const script = [
-        'hostport=${OPENAI_BASE_URL#http://}; hostport=${hostport%%/*}',
+        `hostport=\${OPENAI_BASE_URL#http://}; hostport=\${hostport%%/*}`,
         `printf 'POST /v1/chat/completions HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n%s' "$hostport" "$OPENAI_API_KEY" '${body}' | nc -w 5 \${hostport%:*} \${hostport#*:}`,
       ].join('; ');
       expect(await execIn(handle, 'sh', '-c', script)).toContain('fake answer');
