@@ -114,7 +114,8 @@ describe.skipIf(!available)('containers hardened by default', () => {
       const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
       const script = [
         `hostport=\${OPENAI_BASE_URL#http://}; hostport=\${hostport%%/*}`,
-        `printf 'POST /v1/chat/completions HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n%s' "$hostport" "$OPENAI_API_KEY" '${body}' | nc -w 5 \${hostport%:*} \${hostport#*:}`,
+        // stdin held open a moment: busybox nc stops reading the answer once its input ends.
+        `(printf 'POST /v1/chat/completions HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n%s' "$hostport" "$OPENAI_API_KEY" '${body}'; sleep 3) | nc -w 5 \${hostport%:*} \${hostport#*:}`,
       ].join('; ');
       expect(await execIn(handle, 'sh', '-c', script)).toContain('fake answer');
       const [row] = await proxy.rows();
