@@ -3,6 +3,7 @@ import Docker from 'dockerode';
 import type { ContainerExit } from '../domain/exits';
 import type { DockerStatsJson } from '../domain/stats';
 import { demuxLogs, LineSplitter, type LogLine } from './engine-streams';
+import { ensureNetwork } from './tenant-network';
 
 export const MANAGED_LABEL = 'beacon.managed';
 /** The labels the platform writes on every container it runs. */
@@ -224,28 +225,7 @@ export function createDockerClient(
     remove: wrap('remove', async (id: string) => {
       await (await managed(id)).remove({ force: true, v: true });
     }),
-    ensureTenantNetwork: wrap('network', async (name: string) => {
-      const found = await docker
-        .getNetwork(name)
-        .inspect()
-        .catch((err: DockerodeError) => {
-          if (err.statusCode === 404) return undefined;
-          throw err;
-        });
-      if (found) return;
-      await docker
-        .createNetwork({
-          Name: name,
-          Driver: 'bridge',
-          // Containers on it cannot reach each other; they still reach the host (proxy, NATS) and beyond.
-          Options: { 'com.docker.network.bridge.enable_icc': 'false' },
-          Labels: { [MANAGED_LABEL]: 'true' },
-        })
-        .catch((err: DockerodeError) => {
-          // Another platform on this engine made it first.
-          if (err.statusCode !== 409) throw err;
-        });
-    }),
+    ensureTenantNetwork: wrap('network', (name: string) => ensureNetwork(docker, name, MANAGED_LABEL)),
     rename: wrap('rename', async (id: string, name: string) => {
       await (await managed(id)).rename({ name });
     }),

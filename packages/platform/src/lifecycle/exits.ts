@@ -5,6 +5,7 @@ import type { BackoffPolicy } from '../domain/restart-policy';
 import { containerName } from '../domain/spec';
 import type { PlatformMetrics } from '../metrics';
 import type { EngineStream } from './engine-events';
+import { createEngineStops, STOP_GRACE_MS } from './engine-stops';
 import type { Records } from './records';
 import type { Releases } from './releases';
 import { createRestarter } from './restarter';
@@ -19,12 +20,6 @@ export interface ExitDeps {
   /** How long a stop waits to be sure the engine outlived it (tests shorten it). */
   stopGraceMs?: number | undefined;
 }
-
-/**
- * A stop is the operator's only if the engine outlives it by this long: a shutting-down engine stops its
- * containers, then its event stream ends (Docker waits up to 15 s for containers by default).
- */
-export const STOP_GRACE_MS = 20_000;
 
 /** The platform's own stops and removals: the engine's `die` for them is not a death. */
 const OWN_ACTION_MS = 60_000;
@@ -65,31 +60,6 @@ export function createExits({
       records.emit('container.restarted', handle, { restarts, lastExit: row.lastExit });
     },
   });
-
-  /** Handles stopped by the engine whose meaning (the operator's stop, or the engine's shutdown) is not known yet. */
-  const stopping = new Set<string>();
-  async function settleStop(handle: string, id: string, stream: EngineStream | undefined) {
-    stopping.delete(handle);
-    const row = records.find(handle);
-    if (!row || row.containerId !== id || row.desired !== 'running' || row.state !== 'stopped') return;
-    const outlived =
-      (stream?.unbroken() ?? true) &&
-      (await docker.ping().then(
-        () => true,
-        () => false,
-      ));
-    if (outlived) {
-      records.setDesired(handle, 'stopped', { state: 'stopped' });
-      log.info(
-        { event: 'container.stopped_outside', handle },
-        'stopped behind the platform: it stays stopped',
-      );
-      return;
-    }
-    // The engine went down with it: it is meant to run, so it is started again once the engine is back.
-    log.warn({ event: 'container.stopped_by_engine', handle }, 'the engine stopped it while shutting down');
-    await exited(handle, id).catch(() => {});
-  }
 
   /** The container exited on its own: remember how, report it once, restart it if it is meant to run. */
   async function exited(handle: string, id: string) {
@@ -135,6 +105,8 @@ export function createExits({
     await releases?.schedule(handle);
   }
 
+  const stops = createEngineStops({ docker, records, log, exited, graceMs: stopGraceMs });
+
   return {
     exited,
     vanished,
@@ -172,8 +144,7 @@ export function createExits({
         // But an engine shutting down stops every container too: only a stop the engine outlives counts.
         restarter.cancel(handle);
         records.setState(handle, 'stopped');
-        stopping.add(handle);
-        setTimeout(() => void settleStop(handle, id, stream), stopGraceMs).unref?.();
+        stops.stopped(handle, id, stream);
       }
       if (action === 'destroy') {
         records.setState(handle, 'gone', null);
@@ -188,7 +159,7 @@ export function createExits({
         !row?.containerId ||
         row.desired !== 'running' ||
         restarter.isPending(handle) ||
-        stopping.has(handle)
+        stops.pending(handle)
       )
         return;
       await exited(handle, row.containerId);

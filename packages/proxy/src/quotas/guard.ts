@@ -1,5 +1,4 @@
 import { coalescedByKey, type Logger } from '@beacon/core';
-import { and, eq, gt } from 'drizzle-orm';
 import type { ProxyStore } from '../db';
 import type { QuotaRow } from '../db/schema/quotas';
 import type { SpendRow } from '../db/schema/spend';
@@ -7,6 +6,8 @@ import { type Limits, type Refusal, refusalOf } from '../domain/budget';
 import type { ProxyMetrics } from '../metrics';
 import type { UsageStore } from '../usage-store';
 import { createLimits } from './limits';
+import { createRecounts } from './recount';
+import { untilWritten } from './settle';
 import { createSpendStatements } from './statements';
 
 export type QuotaLimits = Limits;
@@ -27,8 +28,6 @@ export function createQuotaGuard(
   log: Logger,
   now: () => Date = () => new Date(),
 ) {
-  const { db, t } = store;
-  const s = t.spend;
   const limits = createLimits(store, now);
   const limitsOf = limits.of;
 
@@ -74,45 +73,7 @@ export function createQuotaGuard(
     },
   );
 
-  let unsettled = 0;
-  /** Reservations seen held with no call in flight at the last look (recountOrphans). */
-  let orphans = new Map<string, number>();
-  /**
-   * A settle the database refused is tried again (1 s doubling to 30 s) until it is written, as usage rows
-   * are: the cost reaches the budget and the reservation is given back once the database is back.
-   */
-  function settle(
-    user: string,
-    give: { reserved: number; actual: number },
-    done: (row: SpendRow | undefined) => void,
-    attempt = 0,
-  ) {
-    release(user, give).then(
-      (row) => {
-        if (attempt > 0) {
-          unsettled--;
-          log.info(
-            { event: 'proxy.settle_written', user, attempts: attempt + 1 },
-            'a late settle was written',
-          );
-        }
-        done(row);
-      },
-      (err: unknown) => {
-        if (attempt === 0) {
-          unsettled++;
-          log.error(
-            { event: 'proxy.settle_failed', user, err: String(err) },
-            'a settle was not written; retrying',
-          );
-        }
-        setTimeout(
-          () => settle(user, give, done, attempt + 1),
-          Math.min(30_000, 1000 * 2 ** attempt),
-        ).unref?.();
-      },
-    );
-  }
+  const { settle, unsettled } = untilWritten(release, log);
 
   return {
     /** Resolves once this replica hears the others' changes. */
@@ -120,7 +81,8 @@ export function createQuotaGuard(
 
     /** For /health: settles still waiting for the database. */
     check() {
-      if (unsettled > 0) throw new Error(`${unsettled} budget settles not yet written`);
+      const waiting = unsettled();
+      if (waiting > 0) throw new Error(`${waiting} budget settles not yet written`);
     },
 
     async set(user: string, values: QuotaLimits) {
@@ -186,57 +148,7 @@ export function createQuotaGuard(
       await release(user, { reserved: reservedUsd, actual: reservedUsd });
     },
 
-    /**
-     * On a shared database (PostgreSQL), once a minute: a spend row holding a reservation that no call in
-     * flight accounts for — a replica died between a reserve and its settle — and that has not moved since the
-     * last look is counted again from the usage table. The update holds only if the row still holds exactly
-     * that reservation, so a call reserving meanwhile is never wiped. Returns the users counted again.
-     */
-    async recountOrphans(): Promise<string[]> {
-      const holding = await db
-        .select({ user: s.user, reservedUsd: s.reservedUsd })
-        .from(s)
-        .where(gt(s.reservedUsd, 0));
-      const counted: string[] = [];
-      const next = new Map<string, number>();
-      for (const { user, reservedUsd } of holding) {
-        if (orphans.get(user) !== reservedUsd || (await usage.inFlight(user))) {
-          next.set(user, reservedUsd);
-          continue;
-        }
-        const done = await db
-          .update(s)
-          .set(await statements.countedFromUsage(user, now()))
-          .where(and(eq(s.user, user), eq(s.reservedUsd, reservedUsd)))
-          .returning({ user: s.user });
-        if (done.length > 0) counted.push(user);
-      }
-      orphans = next;
-      return counted;
-    },
-
-    /**
-     * With one proxy on the store (SQLite) no call is in flight at its start, so the usage table, its crash
-     * leftovers closed first, is the whole truth: the spend rows of the users a stop cut off — those with
-     * `interrupted` calls, and any still holding a reservation — are counted again from it, and hold nothing.
-     * A settle that came just before the kill had charged its real cost while its row stayed pending (the
-     * row is written up to 5 ms later): counting again charges that call once, as its row says. A
-     * reservation no pending row accounts for (a kill between the two) is given back. Returns the users
-     * who held more than their interrupted calls account for.
-     */
-    async recount(interrupted: ReadonlyMap<string, number>): Promise<string[]> {
-      const holding = await db
-        .select({ user: s.user, reservedUsd: s.reservedUsd })
-        .from(s)
-        .where(gt(s.reservedUsd, 0));
-      const at = now();
-      for (const user of new Set([...interrupted.keys(), ...holding.map((h) => h.user)]))
-        await db
-          .update(s)
-          .set(await statements.countedFromUsage(user, at))
-          .where(eq(s.user, user));
-      return holding.filter((h) => h.reservedUsd - (interrupted.get(h.user) ?? 0) > 1e-9).map((h) => h.user);
-    },
+    ...createRecounts(store, usage, statements, now),
   };
 }
 
