@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { SHIPPED_ALERTS } from '../../packages/gateway/src/domain/alerts';
 import { runCommand } from '../support/command';
@@ -35,7 +37,16 @@ const SPEC_ALERTS = [
 
 describe('Prometheus configuration and alert rules', () => {
   test.skipIf(!hasTool('promtool'))('promtool check config and check rules', async () => {
-    const config = await run(['promtool', 'check', 'config', `${dir}/prometheus.yml`]);
+    // The shipped file, with the metrics token file compose mounts at /etc/prometheus/ put where it is here.
+    const work = mkdtempSync(join(tmpdir(), 'beacon-promcheck-'));
+    writeFileSync(join(work, 'metrics-token'), 'a-metrics-token');
+    const shipped = readFileSync(`${dir}/prometheus.yml`, 'utf8')
+      .replaceAll('/etc/prometheus/metrics-token', join(work, 'metrics-token'))
+      .replace('- alerting/rules.yml', `- ${resolve(dir)}/alerting/rules.yml`)
+      .replaceAll('/etc/prometheus/platforms/', `${resolve(dir)}/platforms/`);
+    writeFileSync(join(work, 'prometheus.yml'), shipped);
+    const config = await run(['promtool', 'check', 'config', join(work, 'prometheus.yml')]);
+    rmSync(work, { recursive: true, force: true });
     expect(config.output).toContain('SUCCESS');
     expect(config.code).toBe(0);
     expect((await run(['promtool', 'check', 'rules', `${dir}/alerting/rules.yml`])).code).toBe(0);

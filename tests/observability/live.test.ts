@@ -8,6 +8,9 @@ import { ensureTestImage, handlePrefix, removeContainers, TEST_IMAGE } from '../
 import { freePort } from '../support/ports';
 import { dashboardQueries, resolveGrafanaVariables } from '../support/promql';
 import { type RunningService, startService } from '../support/service';
+
+const METRICS_TOKEN = 'live-metrics-token-0123456789';
+
 import { eventually } from '../support/wait';
 
 // The three services and a real Prometheus with the project's scrape jobs and rules pointed at them:
@@ -30,6 +33,8 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
     await ensureTestImage();
     for (const service of ['gateway', 'platform', 'proxy']) {
       services[service] = await startService(service, {
+        // Scraped with a token, as compose's Prometheus does (a file it reads).
+        BEACON_METRICS_TOKEN: METRICS_TOKEN,
         BEACON_DATA_DIR: join(work, service),
         BEACON_HOME: join(work, 'home'),
         BEACON_STATS_INTERVAL: '1',
@@ -47,6 +52,7 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
       .filter((j: { job_name: string }) => services[j.job_name])
       .map((j: { job_name: string; static_configs: { labels?: object }[]; file_sd_configs?: unknown }) => ({
         ...j,
+        authorization: { credentials_file: join(work, 'metrics-token') },
         static_configs: [
           { targets: [new URL(services[j.job_name]?.url ?? '').host], labels: j.static_configs[0]?.labels },
         ],
@@ -54,6 +60,7 @@ describe.skipIf(!available)('live: services scraped by a real Prometheus', () =>
         ...(j.file_sd_configs ? { file_sd_configs: [{ files: [join(work, 'platforms', '*.json')] }] } : {}),
       }));
     mkdirSync(join(work, 'platforms'));
+    writeFileSync(join(work, 'metrics-token'), METRICS_TOKEN);
     writeFileSync(
       join(work, 'platforms', 'host-b.json'),
       JSON.stringify([{ targets: [new URL(services.platform?.url ?? '').host], labels: { host: 'host-b' } }]),
