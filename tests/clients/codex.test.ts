@@ -6,10 +6,8 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { buildProxy, type TestProxy } from '../support/proxy';
-
-const USAGE = { input: 120, output: 40, cacheRead: 30, cacheWrite: 0, reasoning: 16 };
-const MINI_COST = (120 * 0.15 + 30 * 0.075 + 40 * 0.6) / 1e6;
+import type { TestProxy } from '../support/proxy';
+import { MINI_COST, servedProxy } from './served-proxy';
 
 /** The musl binary the npm package ships for this platform. */
 const codexBinary = join(
@@ -17,13 +15,13 @@ const codexBinary = join(
   'vendor/x86_64-unknown-linux-musl/bin/codex',
 );
 
+let served: Awaited<ReturnType<typeof servedProxy>>;
 let proxy: TestProxy;
-let server: ReturnType<typeof Bun.serve>;
 let home = '';
 
 beforeAll(async () => {
-  proxy = await buildProxy({ usage: USAGE, chunks: 3 });
-  server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: proxy.app.fetch });
+  served = await servedProxy(3);
+  proxy = served.proxy;
   home = mkdtempSync(join(tmpdir(), 'beacon-codex-'));
   writeFileSync(
     join(home, 'config.toml'),
@@ -32,15 +30,14 @@ beforeAll(async () => {
       'model_provider = "beacon"',
       '[model_providers.beacon]',
       'name = "Beacon"',
-      `base_url = "http://127.0.0.1:${server.port}/v1"`,
+      `base_url = "${served.baseURL}"`,
       'env_key = "BEACON_KEY"',
       'wire_api = "responses"',
     ].join('\n'),
   );
 });
 afterAll(async () => {
-  server?.stop(true);
-  await proxy?.stop();
+  await served?.stop();
   rmSync(home, { recursive: true, force: true });
 });
 

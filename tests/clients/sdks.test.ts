@@ -8,29 +8,22 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { Agent, run, setDefaultOpenAIClient, setTracingDisabled } from '@openai/agents';
 import { embed, generateText, streamText } from 'ai';
 import OpenAI from 'openai';
-import { buildProxy, type TestProxy } from '../support/proxy';
+import type { TestProxy } from '../support/proxy';
+import { MINI_COST, servedProxy } from './served-proxy';
 
-// Stand-in usage: 120 fresh input, 30 cached, 40 output of which 16 reasoning. gpt-4o-mini: $0.15 in,
-// $0.075 cached, $0.6 out per million (the catalogue's rates, @pydantic/genai-prices).
-const USAGE = { input: 120, output: 40, cacheRead: 30, cacheWrite: 0, reasoning: 16 };
-const MINI_COST = (120 * 0.15 + 30 * 0.075 + 40 * 0.6) / 1e6;
 // text-embedding-3-small: $0.02 per million input tokens.
 const EMBED_COST = (120 * 0.02) / 1e6;
 
+let served: Awaited<ReturnType<typeof servedProxy>>;
 let proxy: TestProxy;
-let server: ReturnType<typeof Bun.serve>;
 let baseURL = '';
 
 beforeAll(async () => {
-  proxy = await buildProxy({ usage: USAGE, chunks: 4 });
-  server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: proxy.app.fetch });
-  baseURL = `http://127.0.0.1:${server.port}/v1`;
+  served = await servedProxy(4);
+  ({ proxy, baseURL } = served);
   setTracingDisabled(true);
 });
-afterAll(async () => {
-  server?.stop(true);
-  await proxy?.stop();
-});
+afterAll(() => served?.stop());
 
 /** The SDK's error for a call that must fail (its APIPromise is thenable but already settled as a Promise). */
 const refusal = (call: PromiseLike<unknown>) =>
