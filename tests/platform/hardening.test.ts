@@ -5,11 +5,29 @@ import { createApp } from '../../packages/platform/src/app';
 import { createSecrets } from '../../packages/platform/src/clients/secrets';
 import { TENANT_NETWORK } from '../../packages/platform/src/lifecycle/provision';
 import { createPlatformParts, docker, execIn, onTestEngine } from '../support/docker';
-import { buildProxy } from '../support/proxy';
+import { buildProxy, openaiCall, type TestProxy } from '../support/proxy';
 
 const { available, prefix } = await onTestEngine('hard');
 const quiet = createLogger({ service: 'platform', level: 'silent' });
 const runtimeDir = `/dev/shm/beacon-hard-${process.pid}`;
+
+/** The platform's key calls, answered by an in-process proxy's admin API (the same routes the real client calls). */
+const proxyKeys = (proxy: TestProxy) => ({
+  mint: (user: string, handle: string) => proxy.keyFor(user, handle),
+  revokeHandle: async (handle: string) => {
+    const { keys } = await (await proxy.app.request(`/api/keys?handle=${handle}`)).json();
+    for (const k of keys)
+      if (!k.revokedAt) await proxy.app.request(`/api/keys/${k.id}`, { method: 'DELETE' });
+  },
+  bind: async (handle: string, user: string) => {
+    const res = await proxy.app.request(`/api/keys/handle/${handle}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user }),
+    });
+    if (res.status !== 200) throw new Error(`bind ${handle}: ${res.status}`);
+  },
+});
 afterAll(() => rmSync(runtimeDir, { recursive: true, force: true }));
 
 describe.skipIf(!available)('containers hardened by default', () => {
@@ -94,10 +112,7 @@ describe.skipIf(!available)('containers hardened by default', () => {
     const gateway = network?.IPAM?.Config?.[0]?.Gateway;
     const served = Bun.serve({ hostname: '0.0.0.0', port: 0, fetch: proxy.app.fetch });
     try {
-      const keys = {
-        mint: async (user: string, handle: string) => proxy.keyFor(user, handle),
-        revokeHandle: async () => {},
-      };
+      const keys = proxyKeys(proxy);
       // The tenants' network exists once a container was made on it; its gateway is this machine.
       const hostIp = gateway ?? '172.17.0.1';
       const { containers } = createPlatformParts(undefined, {
@@ -129,6 +144,51 @@ describe.skipIf(!available)('containers hardened by default', () => {
       await proxy.stop();
     }
   });
+
+  test('a pooled container keeps one key for life: each tenant is billed for the calls made while it holds it', async () => {
+    const proxy = await buildProxy();
+    const served = Bun.serve({ hostname: '0.0.0.0', port: 0, fetch: proxy.app.fetch });
+    const pool = `${prefix}-pk`;
+    const { pools, containers } = createPlatformParts(undefined, {
+      keys: proxyKeys(proxy),
+      secrets: createSecrets({ runtimeDir, mode: 'hardened', log: quiet }),
+      env: {
+        BEACON_PROXY_URL: `http://127.0.0.1:${served.port}`,
+        BEACON_POOLS: JSON.stringify([{ name: pool, min: 1, max: 1 }]),
+      },
+    });
+    try {
+      await pools.start();
+      /** What an agent in the container does: a call with the key its env gave it at start. */
+      const call = async (handle: string) => {
+        const env = await execIn(handle, 'env');
+        const key = env.match(/^OPENAI_API_KEY=(.*)$/m)?.[1] ?? '';
+        const res = await proxy.post('/v1/chat/completions', openaiCall(), {
+          authorization: `Bearer ${key}`,
+        });
+        return { status: res.status, key };
+      };
+      const a = await pools.acquire(pool, 'tenant-a');
+      const first = await call(a.handle);
+      expect(first.status).toBe(200);
+      // Released: wiped and kept warm for tenant-a; another tenant takes it over and keeps its env's key.
+      await pools.release(pool, 'tenant-a');
+      const b = await pools.acquire(pool, 'tenant-b');
+      expect(b.handle).toBe(a.handle);
+      const second = await call(b.handle);
+      expect(second.status).toBe(200);
+      const rows = (await proxy.rows()).map((r) => [r.user, r.handle]);
+      expect(rows).toEqual([
+        ['tenant-a', a.handle],
+        ['tenant-b', a.handle],
+      ]);
+      expect(containers.find(a.handle)?.state).toBe('running');
+    } finally {
+      pools.stop();
+      served.stop(true);
+      await proxy.stop();
+    }
+  }, 60_000);
 
   test('memory or CPUs above the operator maximum is a 400 before Docker sees it', async () => {
     const { containers } = createPlatformParts();

@@ -65,6 +65,7 @@ function setup({ instance = 'default', engineForgetsOom = false } = {}) {
         if (refuse) throw new Error('the proxy is unreachable');
         revoked.push(handle);
       },
+      bind: async () => {},
     },
     restartPolicy: { initialMs: 400, maxMs: 5000 },
   });

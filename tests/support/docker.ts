@@ -96,8 +96,8 @@ export function createPlatformParts(client = createDockerClient(docker), options
       ...(options.keys ? { keys: options.keys } : {}),
     },
   );
-  const { metrics, db, containers, reconcile, logSearch, console } = platform.parts;
-  return { registry, metrics, log, db, containers, docker: client, reconcile, logSearch, console };
+  const { metrics, db, containers, reconcile, logSearch, console, pools } = platform.parts;
+  return { registry, metrics, log, db, containers, docker: client, reconcile, logSearch, console, pools };
 }
 
 /** `docker exec` in a managed container; returns stdout. */

@@ -40,7 +40,7 @@ export interface DepsOverrides {
   secrets?: Secrets;
   events?: PlatformEvents;
   /** In place of the proxy's key API (mint and revoke). */
-  keys?: Pick<ProxyClient, 'mint' | 'revokeHandle'>;
+  keys?: Pick<ProxyClient, 'mint' | 'revokeHandle' | 'bind'>;
 }
 
 /** Everything outside the process the platform talks to, chosen once from the config. */
@@ -152,7 +152,8 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
     ...(keys
       ? {
           tenantKeys: {
-            give: async (handle, tenant) => containers.giveKey(handle, await keys.mint(tenant, handle)),
+            // The container keeps its key (its agents read it once, from env): the proxy moves the billing.
+            give: (handle, tenant) => keys.bind(handle, tenant),
             take: (handle) => keys.revokeHandle(handle),
           },
         }

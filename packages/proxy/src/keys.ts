@@ -72,6 +72,23 @@ export function createKeyStore(store: ProxyStore) {
       }));
     },
 
+    /**
+     * Bill the handle's live keys to `user` from now on (a pooled container handed to a tenant, or back): the
+     * container keeps its key, the server moves the binding. Returns how many keys moved.
+     */
+    async bind(handle: string, user: string): Promise<number> {
+      const moved = await db
+        .update(apiKeys)
+        .set({ user })
+        .where(and(eq(apiKeys.handle, handle), isNull(apiKeys.revokedAt)))
+        .returning({ keyHash: apiKeys.keyHash });
+      for (const { keyHash } of moved) {
+        cache.delete(keyHash);
+        await store.notify(CHANGES_CHANNEL, `key:${keyHash}`);
+      }
+      return moved.length;
+    },
+
     async revoke(id: string): Promise<boolean> {
       const [revoked] = await db
         .update(apiKeys)

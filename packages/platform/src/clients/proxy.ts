@@ -6,6 +6,9 @@ import {
   keysAnswer,
   mintedKeyAnswer,
 } from '@beacon/core';
+import { z } from 'zod';
+
+const bindAnswer = z.looseObject({ handle: z.string(), user: z.string() });
 
 /**
  * The proxy's admin API. Keys kernels use, so a container's AI calls are charged to its owner: one live
@@ -42,6 +45,13 @@ export function createProxyClient(proxyUrl: string, adminToken: string | undefin
       return (await proxy.json('/api/keys', mintedKeyAnswer, { method: 'POST', body })).key;
     },
     revokeHandle,
+    /** The handle's key bills `user` from now on (a pooled container's tenant); the container keeps it. */
+    async bind(handle: string, user: string): Promise<void> {
+      await proxy.json(`/api/keys/handle/${encodeURIComponent(handle)}`, bindAnswer, {
+        method: 'PUT',
+        body: { user },
+      });
+    },
 
     /** USD per handle, user (the tenant of a pooled container) and UTC day from `from`, from the usage rows. */
     async costByDay(from: Date): Promise<CostRow[]> {

@@ -230,10 +230,6 @@ export function createSecrets(config: SecretsConfig) {
       config.log.info({ event: 'secrets.mounted', handle, mode: 'hardened', keys }, 'secrets prepared');
       return [...binds, `${hardened}:/run/secrets:ro`];
     },
-    /** Replace one of the platform's files of a running container (a pool tenant's proxy key). */
-    async writeFile(handle: string, name: string, content: string, user?: FileOwner): Promise<void> {
-      await writeOwned(join(dirOf(handle), 'beacon', name), content, user);
-    },
     async unmount(handle: string): Promise<void> {
       await rm(dirOf(handle), { recursive: true, force: true });
     },

@@ -1,8 +1,7 @@
-import { basename } from 'node:path';
-import { type Logger, PROXY_KEY_FILE } from '@beacon/core';
+import type { Logger } from '@beacon/core';
 import type { ContainerDetail, DockerClient, LogOptions } from '../clients/docker';
 import type { LogLine } from '../clients/engine-streams';
-import { fileOwner, type Secrets } from '../clients/secrets';
+import type { Secrets } from '../clients/secrets';
 import type { PlatformDb } from '../db';
 import { toView } from '../domain/container-view';
 import type { BackoffPolicy } from '../domain/restart-policy';
@@ -22,7 +21,7 @@ export interface ContainerServiceDeps {
   log: Logger;
   defaults: SpecDefaults;
   events?: Pick<PlatformEvents, 'emit'>;
-  secrets?: Pick<Secrets, 'mount' | 'writeFile'>;
+  secrets?: Pick<Secrets, 'mount'>;
   releases?: Pick<Releases, 'schedule' | 'cancel'>;
   /** Non-secret env for every container (where NATS and the proxy are). */
   env?: (handle: string) => Record<string, string>;
@@ -139,14 +138,6 @@ export function createContainerService({
     async logs(handle: string, options: LogOptions): Promise<LogLine[]> {
       existing(handle);
       return docker.logs(containerName(handle), options);
-    },
-
-    /** Give a running container another proxy key (a pool's tenant), replacing its key file. */
-    async giveKey(handle: string, key: string) {
-      const row = existing(handle);
-      if (!secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
-      const user = fileOwner(await docker.imageUser(row.image));
-      await secrets.writeFile(handle, basename(PROXY_KEY_FILE), key, user);
     },
 
     /** Records whose container vanished get released; called by reconcile. */

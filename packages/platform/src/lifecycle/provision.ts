@@ -14,14 +14,14 @@ export const TENANT_NETWORK = 'beacon-tenants';
 /**
  * The variables every agent reads (the OpenAI and Anthropic SDKs, Codex, Claude Code, LangChain), pointing at
  * the proxy with the container's own key: an image that is not Beacon's kernel is charged too. Left out with
- * `aiEnv: false`, and for pooled containers (their key changes with the tenant; agents read env once).
+ * `aiEnv: false`. A pooled container keeps its key from tenant to tenant: the proxy moves whom it bills.
  */
 function aiEnv(
   proxyUrl: string | undefined,
   key: string | undefined,
   spec: ContainerSpec,
 ): Record<string, string> {
-  if (!proxyUrl || !key || spec.aiEnv === false || spec.pool) return {};
+  if (!proxyUrl || !key || spec.aiEnv === false) return {};
   const base = proxyUrl.replace(/\/$/, '');
   return {
     OPENAI_BASE_URL: `${base}/v1`,

@@ -81,6 +81,18 @@ const listKeys = createRoute({
   request: { query: keysQuery },
   responses: { 200: jsonAnswer(z.object({ keys: z.array(keyView) }), 'keys, without their secret') },
 });
+const bind = createRoute({
+  method: 'put',
+  path: '/handle/{handle}',
+  request: { params: z.object({ handle: name }), body: jsonBody(z.object({ user: name })) },
+  responses: {
+    200: jsonAnswer(
+      z.object({ handle: z.string(), user: z.string(), keys: z.number() }),
+      'the keys now bill the user',
+    ),
+    404: { description: 'no live key for the handle' },
+  },
+});
 const revoke = createRoute({
   method: 'delete',
   path: '/{id}',
@@ -119,6 +131,15 @@ export function keyRoutes({ keys, audit, adminToken }: AdminRoutesDeps) {
     return c.json(created, 201);
   });
   app.openapi(listKeys, async (c) => c.json({ keys: await keys.list(c.req.valid('query')) }, 200));
+  beforeRoute(app, bind, audit.audited('key.bind'));
+  app.openapi(bind, async (c) => {
+    const { handle } = c.req.valid('param');
+    const { user } = c.req.valid('json');
+    setAuditTarget(c, `${handle} → ${user}`);
+    const moved = await keys.bind(handle, user);
+    if (moved === 0) throw new AppError('not_found', `no live key for handle ${handle}`);
+    return c.json({ handle, user, keys: moved }, 200);
+  });
   beforeRoute(app, revoke, audit.audited('key.revoke'));
   app.openapi(revoke, async (c) => {
     const { id } = c.req.valid('param');
