@@ -95,7 +95,6 @@ export function tokenAuth(
     if (token) {
       const presented =
         presentedToken(c.req.header('authorization')) ?? (query ? c.req.query('token') : undefined);
-      // The Basic challenge lets a browser open a page (the token as password, any user name).
       if (presented === undefined || !secretMatches(presented, token)) {
         // The right token always passes; a source sending wrong ones is slowed.
         const throttle = throttleOf(c);
