@@ -232,12 +232,12 @@ describe.skipIf(!available)('dispatch end to end', () => {
     await stack.provision(quinn, 'quinn');
     const first = await liveKeys();
     expect(first).toHaveLength(1);
-    // The key is a file the container's user reads, never in its environment (`docker inspect` shows that).
+    // The kernel reads the key file; other agents read the same key from the standard variables.
     const env = (await docker.getContainer(`beacon-${quinn}`).inspect()).Config.Env;
     expect(env.some((e) => e.startsWith('BEACON_PROXY_KEY='))).toBe(false);
     const oldKey = (await execIn(quinn, 'cat', '/run/beacon/proxy-key')).trim();
     expect(oldKey).toStartWith('bk_');
-    expect(JSON.stringify(env)).not.toContain(oldKey);
+    expect(env).toContain(`OPENAI_API_KEY=${oldKey}`);
     expect((await askProxy(oldKey)).status).toBe(200);
     const recycled = await fetch(`${platformApi}/recycle`, { method: 'POST', headers: stackAuth });
     expect(recycled.status).toBe(200);

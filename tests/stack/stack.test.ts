@@ -266,12 +266,13 @@ ${fast}`,
   test('a provisioned container shows in Prometheus; its message over NATS is billed to its owner', async () => {
     const handle = `${project}-alice`;
     await provision(handle, 'alice');
-    // The container's user reads its key file; it is not in its environment.
+    // The container's user reads its key file; its agents read the same key from the standard variables.
     const info = await docker.getContainer(`beacon-${handle}`).inspect();
     expect(info.Config.User).toBe('1000:1000');
-    expect(info.Config.Env.join(' ')).not.toContain('bk_');
     const key = (await must(['docker', 'exec', info.Id, 'cat', '/run/beacon/proxy-key'])).trim();
     expect(key).toStartWith('bk_');
+    expect(info.Config.Env).toContain(`OPENAI_API_KEY=${key}`);
+    expect(info.Config.Env).toContain('OPENAI_BASE_URL=http://proxy:8080/v1');
 
     const seen = await eventually(async () => {
       const q = encodeURIComponent(`platform_container_up{handle="${handle}"}`);
