@@ -204,6 +204,32 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
     }
   });
 
+  test('killed again after a restart, however soon, is another OOM: each run counted once; restarts counted from 0', async () => {
+    const p = setup();
+    try {
+      await eventually(() => p.watcher.connections === 1);
+      const handle = `${prefix}-oomloop`;
+      await p.containers.create({
+        handle,
+        memoryMb: 16,
+        health: 'none',
+        command: ['dd', 'if=/dev/zero', 'of=/dev/shm/fill', 'bs=1M', 'count=48'],
+      });
+      expect(await p.registry.metrics()).toContain(`platform_container_restarts_total{handle="${handle}"} 0`);
+      // Restarted after 400 ms, then 800 ms: three runs in well under 30 s, each killed.
+      await eventually(() => (p.containers.find(handle)?.restarts ?? 0) >= 2, 20_000);
+      await eventually(() => p.containers.find(handle)?.state === 'stopped', 10_000);
+      await p.containers.stop(handle);
+      await Bun.sleep(500);
+      // Three runs at least, each its own incident (before, one within 30 s of the last was swallowed).
+      const ooms = p.events(handle, 'container.oom').length;
+      expect(ooms).toBeGreaterThanOrEqual(3);
+      expect(await p.registry.metrics()).toMatch(new RegExp(`platform_container_oom_kills_total ${ooms}\n`));
+    } finally {
+      await p.close();
+    }
+  });
+
   test('an exit the engine does not flag as OOM is still OOM once its oom event was seen', async () => {
     const p = setup({ engineForgetsOom: true });
     try {

@@ -25,6 +25,8 @@ export interface ExitDeps {
 const OWN_ACTION_MS = 60_000;
 /** Engine `oom` events of one container this close together are one incident. */
 const OOM_INCIDENT_MS = 30_000;
+/** One run of a container: its id and when it started (a restart keeps the id). */
+const runOf = (id: string, startedAt: string | undefined) => `${id}@${startedAt ?? ''}`;
 
 /**
  * What the engine says happened to a container the platform did not ask for: an exit (remembered, reported
@@ -68,17 +70,25 @@ export function createExits({
     const detail = await docker.inspect(id);
     // The engine's OOMKilled flag races its own exit (Docker 20.10 may deliver the exit first and say false):
     // an `oom` event seen for this container settles it.
-    const exit = detail?.exit && { ...detail.exit, oomKilled: detail.exit.oomKilled || oomIncidents.has(id) };
+    const run = runOf(id, detail?.startedAt);
+    const exit = detail?.exit && {
+      ...detail.exit,
+      oomKilled: detail.exit.oomKilled || oomIncidents.has(run),
+    };
     const { lastExit, upMs } = lastExitOf(exit, detail?.startedAt);
     records.update(handle, { state: 'stopped', lastExit });
-    if (lastExit.oomKilled) oomIncident(handle, id, lastExit.code);
+    if (lastExit.oomKilled) await oomIncident(handle, id, lastExit.code, detail?.startedAt);
     else records.emit('container.died', handle, { exitCode: lastExit.code });
     if (row.desired === 'running') restarter.exited(handle, upMs);
   }
 
-  /** One OOM incident, however many `oom` events and exits the engine reports for it. */
-  function oomIncident(handle: string, id: string, exitCode?: number) {
-    if (!oomIncidents.first(id, OOM_INCIDENT_MS)) return;
+  /**
+   * One OOM incident, however many `oom` events and exits the engine reports for it. An incident is one run of
+   * the container (its start): killed again after a restart is another, however soon.
+   */
+  async function oomIncident(handle: string, id: string, exitCode?: number, startedAt?: string) {
+    const started = startedAt ?? (await docker.inspect(id).catch(() => undefined))?.startedAt;
+    if (!oomIncidents.first(runOf(id, started), OOM_INCIDENT_MS)) return;
     const row = records.find(handle);
     // A process of the container was killed; if the container itself exits, exited() says so instead,
     // and an exit already recorded without the flag (the engine told the exit first) is corrected.

@@ -83,6 +83,8 @@ export function createMaker({
         expiresAt: spec.ttlSeconds > 0 ? new Date(now.getTime() + spec.ttlSeconds * 1000) : null,
       });
       await releases?.cancel(input.handle);
+      // The series exists from 0, so increase() sees the first restart (an alert on 3 needs 3, not 4).
+      metrics.restarts.inc({ handle: input.handle }, 0);
       try {
         const id = await counted('create', input.handle, () => provision(input.handle, owner, spec));
         records.setDesired(input.handle, 'running', { state: 'running', containerId: id });
