@@ -101,6 +101,20 @@ describe.skipIf(!available)('gateway events over real NATS', () => {
     await k.close();
   });
 
+  test("a result on another handle's subject for a task is dropped and counted: the task is not changed", async () => {
+    const g = start({ natsUrl: nats.url, durable: 'g-foreign' });
+    await eventually(() => natsUp(g));
+    const k = await kernel(nats.url);
+    // Bob's task, made known to the gateway by its own kernel's progress.
+    await k.publish('beacon.bob.progress', { taskId: 't-bob', traceId: 'tb', delta: 'working' });
+    await eventually(async () => (await g.app.request('/api/tasks/t-bob')).status === 200);
+    // Mallory's container publishes on its own subject a forged answer for Bob's task.
+    await k.publish('beacon.mallory.results', result('t-bob'));
+    await eventually(() => metric(g, 'gateway_bus_messages_foreign_total{kind="results"} 1'));
+    expect((await (await g.app.request('/api/tasks/t-bob')).json()).status).toBe('running');
+    await k.close();
+  });
+
   test('a result published while the gateway is stopped is delivered after it restarts', async () => {
     const first = start({ natsUrl: nats.url, durable: 'g-restart' });
     await eventually(() => natsUp(first));

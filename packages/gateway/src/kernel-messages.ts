@@ -76,6 +76,23 @@ export function createKernelMessages({ tasks, metrics, log, tell }: KernelMessag
     const data = checked.data;
     const id = data.taskId;
     const applyNow = () => {
+      // A message on one handle's subject for another handle's task: a tenant forging a neighbour's answer.
+      const known = tasks.cached(id);
+      if (known && known.handle !== handle) {
+        // Counted once: the same message may come by both of the bus's paths (the second quiet).
+        if (quiet) return;
+        metrics.busForeign.inc({ kind });
+        log.warn(
+          {
+            event: 'bus.foreign_message',
+            subject: subjects.kernel(handle, kind),
+            taskId: id,
+            taskHandle: known.handle,
+          },
+          "dropped a kernel message for another handle's task",
+        );
+        return;
+      }
       if (ENDS.has(kind)) {
         if (endedHere.has(id)) return;
         endedHere.add(id);

@@ -66,6 +66,12 @@ export function createMetrics(registry: Registry) {
       labelNames: ['kind'],
       registers,
     }),
+    busForeign: new Counter({
+      name: 'gateway_bus_messages_foreign_total',
+      help: "Kernel messages dropped because their subject's handle is not their task's (a forged answer), by kind.",
+      labelNames: ['kind'],
+      registers,
+    }),
     busInvalid: new Counter({
       name: 'gateway_bus_messages_invalid_total',
       help: 'Bus messages dropped because their payload failed validation, by kind.',
