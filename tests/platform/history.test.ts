@@ -6,6 +6,7 @@ import {
   firingNow,
   healthOf,
   poolOfHandle,
+  spentOn,
   splitCosts,
 } from '../../packages/platform/src/domain/console-rows';
 import {
@@ -238,6 +239,18 @@ describe('the console: health, alerts and cost attribution (pure)', () => {
       ],
       ['warm'],
     );
+    // The day's total is everything the proxy recorded: a user's own key (no handle) too.
+    expect(
+      spentOn(
+        [
+          { handle: 'alice', user: 'alice', day: '2026-12-02', costUsd: 2 },
+          { handle: null, user: 'script', day: '2026-12-02', costUsd: 9 },
+          { handle: 'gone-box', user: 'bob', day: '2026-12-02', costUsd: 0.5 },
+          { handle: 'alice', user: 'alice', day: '2026-12-01', costUsd: 1 },
+        ],
+        '2026-12-02',
+      ),
+    ).toBe(11.5);
     expect(split.containers).toEqual([
       { handle: 'alice', days: { '2026-12-01': 1, '2026-12-02': 2 }, totalUsd: 3 },
     ]);

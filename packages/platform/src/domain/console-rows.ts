@@ -85,6 +85,13 @@ export function splitCosts(rows: CostRow[], pools: string[]) {
   return { containers: [...containers.values()], tenants: [...tenants.values()], unattributed };
 }
 
+/**
+ * What the proxy recorded on one day, whoever spent it: containers listed or gone, pooled ones' tenants, and
+ * keys minted without a handle (a user's own). The console's "AI cost today" is this, not the rows' sum.
+ */
+export const spentOn = (rows: CostRow[], day: string) =>
+  rows.reduce((sum, r) => (r.day === day ? sum + r.costUsd : sum), 0);
+
 /** The last `count` UTC days ending today, oldest first (YYYY-MM-DD). */
 export function lastDays(count: number, now = Date.now()): string[] {
   return Array.from({ length: count }, (_, i) =>

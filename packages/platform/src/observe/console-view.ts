@@ -8,6 +8,7 @@ import {
   lastDays,
   poolOfHandle,
   recentPoints,
+  spentOn,
   splitCosts,
 } from '../domain/console-rows';
 import type { ContainerSpec } from '../domain/spec';
@@ -128,7 +129,7 @@ export function createConsole(deps: ConsoleDeps) {
         containers: rows.length,
         running: rows.filter((r) => r.state === 'running').length,
         trouble: rows.filter((r) => r.trouble).length,
-        costTodayUsd: cost.data ? rows.reduce((a, r) => a + (r.costTodayUsd ?? 0), 0) : null,
+        costTodayUsd: cost.data ? spentOn(costRows, days.at(-1) ?? '') : null,
       },
       alerts: { firing, ...(alert.problem ? { problem: alert.problem } : {}) },
       costs: {
