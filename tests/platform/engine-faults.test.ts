@@ -87,6 +87,39 @@ describe.skipIf(!available)("the engine's faults and the operator's word", () =>
     }
   }, 120_000);
 
+  test("a platform restart goes on with a crash-looping container's backoff, not from the first step", async () => {
+    const env = platformEnv('backoff', { BEACON_RESTART_BACKOFF_MAX: '120', BEACON_LOG_LEVEL: 'info' });
+    const first = await startService('platform', env);
+    const handle = `${prefix}-loop`;
+    try {
+      const res = await fetch(`${first.url}/api/containers`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ handle, health: 'none', command: ['sh', '-c', 'exit 3'] }),
+      });
+      expect(res.status).toBe(201);
+      // Steps of 1, 2 and 4 s: three restarts, the fourth scheduled.
+      await eventually(async () => (await container(first, handle)).restarts >= 3, 30_000);
+      await first.stop();
+      const second = await startService('platform', { ...env, BEACON_PORT: new URL(first.url).port });
+      try {
+        const scheduled = await eventually(() => {
+          const steps = [
+            ...second
+              .output()
+              .matchAll(/"event":"container.restart_scheduled","handle":"[^"]+","attempt":(\d+)/g),
+          ];
+          return steps.length ? Number(steps[0]?.[1]) : undefined;
+        }, 20_000);
+        expect(scheduled).toBeGreaterThanOrEqual(4);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop().catch(() => {});
+    }
+  }, 90_000);
+
   test('a recycle that cannot make its replacement (the proxy away) leaves the old container running, and says why', async () => {
     const proxy = await startService('proxy', {
       BEACON_ADMIN_TOKEN: ADMIN,

@@ -48,6 +48,13 @@ export function createExits({
   const restarter = createRestarter({
     policy: restartPolicy,
     log,
+    recall: (handle) => {
+      const step = records.find(handle)?.restartAttempt ?? -1;
+      return step < 0 ? undefined : step;
+    },
+    remember: (handle, attempt) => {
+      if (records.find(handle)) records.update(handle, { restartAttempt: attempt ?? -1 });
+    },
     restart: async (handle) => {
       const row = records.find(handle);
       if (row?.desired !== 'running' || row.state === 'gone') return;

@@ -6,20 +6,24 @@ export interface RestarterDeps {
   log: Logger;
   /** Start the exited container again; a failure is retried at the next delay. */
   restart: (handle: string) => Promise<void>;
+  /** The step a handle's backoff reached, kept with its record: a platform restart goes on from it. */
+  recall?: (handle: string) => number | undefined;
+  remember?: (handle: string, attempt: number | undefined) => void;
 }
 
 /**
  * Restarts containers that exited on their own, with backoff. One timer per handle: reporting the same
  * exit twice (an engine event and a health cycle) schedules one restart.
  */
-export function createRestarter({ policy, log, restart }: RestarterDeps) {
+export function createRestarter({ policy, log, restart, recall, remember }: RestarterDeps) {
   const pending = new Map<string, Timer>();
   const attempts = new Map<string, number>();
 
   function schedule(handle: string, upMs: number) {
     if (pending.has(handle)) return;
-    const attempt = nextAttempt(attempts.get(handle), upMs, policy);
+    const attempt = nextAttempt(attempts.get(handle) ?? recall?.(handle), upMs, policy);
     attempts.set(handle, attempt);
+    remember?.(handle, attempt);
     const delayMs = restartDelay(attempt, policy);
     log.info({ event: 'container.restart_scheduled', handle, attempt, delayMs }, `restart in ${delayMs} ms`);
     const timer = setTimeout(async () => {
@@ -44,6 +48,7 @@ export function createRestarter({ policy, log, restart }: RestarterDeps) {
       clearTimeout(pending.get(handle));
       pending.delete(handle);
       attempts.delete(handle);
+      remember?.(handle, undefined);
     },
     stop() {
       for (const timer of pending.values()) clearTimeout(timer);

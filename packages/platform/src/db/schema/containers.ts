@@ -23,6 +23,8 @@ export const containers = sqliteTable('containers', {
   desired: text('desired').notNull().default('running'),
   /** Restarts after the container exited on its own. */
   restarts: integer('restarts').notNull().default(0),
+  /** The backoff step its restarts reached (0-based; none yet: -1): a platform restart goes on from it. */
+  restartAttempt: integer('restart_attempt').notNull().default(-1),
   lastExit: text('last_exit', { mode: 'json' }).$type<LastExit>(),
   containerId: text('container_id'),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),

@@ -1,0 +1,1 @@
+ALTER TABLE `containers` ADD `restart_attempt` integer DEFAULT -1 NOT NULL;
