@@ -23,7 +23,7 @@ export interface JsonRequest {
 }
 
 /** What a refusal says, from Beacon's error shape; an empty or non-JSON body says nothing. */
-export async function saidIn(res: Response): Promise<string | undefined> {
+async function saidIn(res: Response): Promise<string | undefined> {
   const text = await res.text().catch(() => '');
   try {
     const message = (JSON.parse(text) as { error?: { message?: unknown } })?.error?.message;

@@ -36,8 +36,19 @@ export interface ServiceAppOptions extends MetricsExposure {
   maxBodyBytes?: number;
 }
 
-/** The bad-credential throttle of the app a request reached (tokenAuth and the proxy's key check count into it). */
-export const throttleOf = (c: Context): AuthThrottle | undefined => c.get('authThrottle' as never);
+/** The bad-credential throttle of the app a request reached. */
+const throttleOf = (c: Context): AuthThrottle | undefined => c.get('authThrottle' as never);
+
+/**
+ * A refused credential, counted against its source (tokenAuth and the proxy's key check): throws the 429 once
+ * the source is past its bad credentials for the minute.
+ */
+export function countRefusal(c: Context) {
+  const throttle = throttleOf(c);
+  const source = sourceOf(c);
+  throttle?.check(source);
+  throttle?.failed(source);
+}
 
 /** The routes and behaviour every Beacon service shares (docs/observability.md); services add their own. */
 export function createServiceApp({
@@ -97,10 +108,7 @@ export function tokenAuth(
         presentedToken(c.req.header('authorization')) ?? (query ? c.req.query('token') : undefined);
       if (presented === undefined || !secretMatches(presented, token)) {
         // The right token always passes; a source sending wrong ones is slowed.
-        const throttle = throttleOf(c);
-        const source = sourceOf(c);
-        throttle?.check(source);
-        throttle?.failed(source);
+        countRefusal(c);
         // The Basic challenge lets a browser open a page (the token as password, any user name).
         if (presented === undefined)
           throw new AppError('unauthorized', `this route needs the ${name}`, {

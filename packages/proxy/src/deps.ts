@@ -135,7 +135,6 @@ export function createDeps(
       authenticator,
       prices,
       routes,
-      upstream,
     },
     audit: createAuditTrail(store, log),
     probes: [

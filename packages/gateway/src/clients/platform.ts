@@ -24,12 +24,6 @@ export interface PlatformClient {
  */
 const CACHE_MS = 5000;
 
-/** The platform's own words for a refused handle (e.g. "handle: is reserved"). */
-async function platformReason(res: Response, handle: string): Promise<string> {
-  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  return body.error?.message ?? `handle ${handle} was refused by the platform`;
-}
-
 export function createPlatformClient(baseUrl: string, adminToken?: string): PlatformClient {
   const platform = createJsonClient({ name: 'platform', baseUrl, token: adminToken });
   const cache = new Map<string, { at: number; address: KernelAddress }>();
@@ -44,7 +38,12 @@ export function createPlatformClient(baseUrl: string, adminToken?: string): Plat
       if (hit && Date.now() - hit.at < CACHE_MS) return hit.address;
       const res = await platform.send(`/api/containers/${encodeURIComponent(handle)}`);
       if (res.status === 404) throw new AppError('not_found', `no container for handle ${handle}`);
-      if (res.status === 400) throw new AppError('bad_request', await platformReason(res, handle));
+      // The platform's own words for a refused handle (e.g. "handle: is reserved").
+      if (res.status === 400)
+        throw new AppError(
+          'bad_request',
+          (await platform.saidIn(res)) ?? `handle ${handle} was refused by the platform`,
+        );
       if (!res.ok) throw new AppError('unavailable', `platform answered ${res.status} for ${handle}`);
       const body = await platform.parse(res, containerAnswer, 'GET /api/containers/:handle');
       const address = {

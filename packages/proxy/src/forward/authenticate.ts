@@ -1,4 +1,4 @@
-import { AppError, type Logger, sourceOf, throttleOf } from '@beacon/core';
+import { AppError, countRefusal, type Logger } from '@beacon/core';
 import type { Context } from 'hono';
 import type { Provider } from '../domain/prices';
 import type { KeyOwner, KeyStore } from '../keys';
@@ -21,15 +21,12 @@ export function createAuthenticator(keys: Pick<KeyStore, 'verify'>, log: Logger)
 
   /** A refused key: counted against its source, which is slowed past the limit (a right key always passes). */
   function refuse(c: Context, provider: Provider, message: string) {
-    const throttle = throttleOf(c);
-    const source = sourceOf(c);
     try {
-      throttle?.check(source);
+      countRefusal(c);
     } catch (err) {
       if (err instanceof AppError) return fail(c, provider, 429, 'rate_limited', err.message, err.headers);
       throw err;
     }
-    throttle?.failed(source);
     return fail(c, provider, 401, 'unauthorized', message);
   }
 

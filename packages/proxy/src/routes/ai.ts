@@ -1,7 +1,6 @@
 import { jsonAnswer, openRouter } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import type { UpstreamClient } from '../clients/upstream';
 import type { Routes } from '../domain/routing';
 import type { Authenticator } from '../forward/authenticate';
 import type { Forwarder } from '../forward/forwarder';
@@ -46,11 +45,10 @@ export interface AiRoutesDeps {
   authenticator: Authenticator;
   prices: Pick<PriceBook, 'models' | 'rates'>;
   routes: Routes;
-  upstream: Pick<UpstreamClient, 'candidates'>;
 }
 
 /** /v1: the OpenAI- and Anthropic-compatible surface callers (kernels, SDKs, agent CLIs) talk to, with their Beacon key. */
-export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes, upstream }: AiRoutesDeps) {
+export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes }: AiRoutesDeps) {
   /** A Beacon key is needed to list models too; refused in OpenAI's shape. */
   const keyGuard: MiddlewareHandler = async (c, next) => {
     const owner = await authenticator.authenticate(c, 'openai');
@@ -68,7 +66,7 @@ export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes
     for (const name of routes.named()) listed.set(name, 'beacon');
     for (const kind of ['openai', 'anthropic'] as const)
       for (const model of prices.models(kind)) {
-        const [first] = upstream.candidates(model, kind);
+        const [first] = routes.candidates(model, kind);
         if (first && !listed.has(model)) listed.set(model, first);
       }
     return [...listed].map(([model, owner]) => ({
