@@ -77,8 +77,8 @@ describe("the kernel's HTTP port", () => {
   test('with a token, POST /v1/dispatch answers only its holder; /health stays open', async () => {
     const log = createLogger({ service: 'kernel', level: 'silent' });
     const runner = createRunner(
-      async (_c, onDelta) => {
-        onDelta('hi');
+      async (_c, onProgress) => {
+        onProgress({ delta: 'hi' });
         return {
           text: 'hi',
           model: 'm',

@@ -3,7 +3,7 @@
  * formats of OpenAI's /v1/chat/completions, /v1/responses (with stored responses: GET, input_items, DELETE,
  * cancel, previous_response_id) and /v1/embeddings, and Anthropic's /v1/messages and
  * /v1/messages/count_tokens (JSON and SSE streaming, with usage), with configurable latency, chunking and
- * failures. It generates no real text.
+ * failures, and (toolCommand) a call of the agent CLIs' shell tool. It generates no real text.
  * The proxy has no special case for it: point BEACON_UPSTREAM_*_URL at it.
  *
  *   bun tests/support/fake-upstream.ts [port] [latencyMs] [chunkDelayMs]   # 127.0.0.1:8999, 0 ms, 20 ms
@@ -32,6 +32,12 @@ export interface FakeUpstreamOptions {
   hang?: boolean;
   /** How a Responses call ends: completed (default), incomplete (max_output_tokens) or failed. */
   responseEnd?: 'completed' | 'incomplete' | 'failed';
+  /**
+   * When a request offers a shell tool (Codex's `exec_command` or `shell`, Claude Code's `Bash`) and carries no
+   * tool result since the user's last message, answer with a call of that tool running this command, as a
+   * model would; the next request (with the tool's output) gets the text answer.
+   */
+  toolCommand?: string;
 }
 
 export interface ReceivedCall {
@@ -42,6 +48,25 @@ export interface ReceivedCall {
 
 const sse = (data: unknown, event?: string) =>
   `${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+
+const SHELL_TOOLS = ['exec_command', 'shell', 'Bash'];
+type Item = { type?: string; role?: string; content?: unknown };
+
+/** The shell tool a request offers, when the model should call it now (no tool result since the user spoke). */
+function shellToolToCall(body: Record<string, unknown>, resultType: string): string | undefined {
+  const tools = (body.tools as { name?: string }[] | undefined) ?? [];
+  const tool = tools.find((t) => SHELL_TOOLS.includes(t.name ?? ''))?.name;
+  if (!tool) return undefined;
+  const items = ((Array.isArray(body.input) ? body.input : body.messages) as Item[] | undefined) ?? [];
+  const userSaid = (i: Item) =>
+    i.role === 'user' &&
+    (typeof i.content === 'string' || (i.content as Item[]).some((c) => c.type !== resultType));
+  const since = items.slice(items.findLastIndex(userSaid));
+  const answered = (i: Item) =>
+    i.type === resultType ||
+    (Array.isArray(i.content) && (i.content as Item[]).some((c) => c.type === resultType));
+  return since.some(answered) ? undefined : tool;
+}
 
 export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
   const opts = {
@@ -107,6 +132,7 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
   /** Responses this provider keeps, as the Responses API does with `store` (the default). */
   const stored = new Map<string, { response: Record<string, unknown>; input: unknown }>();
   let responseCount = 0;
+  let toolUses = 0;
 
   function responseUsage() {
     const u = opts.usage;
@@ -141,6 +167,17 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
       role: 'assistant',
       content: [{ type: 'output_text', text: text.join(''), annotations: [], logprobs: [] }],
     };
+    const tool = opts.toolCommand ? shellToolToCall(body, 'function_call_output') : undefined;
+    const call = tool && {
+      id: `fc_fake${responseCount}`,
+      type: 'function_call',
+      status: 'completed',
+      call_id: `call_fake${responseCount}`,
+      name: tool,
+      arguments: JSON.stringify(
+        tool === 'shell' ? { command: ['sh', '-c', opts.toolCommand] } : { cmd: opts.toolCommand },
+      ),
+    };
     const end = opts.responseEnd ?? 'completed';
     const response = (status: string, output: unknown[], usage: unknown) => ({
       id,
@@ -166,16 +203,31 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
       usage,
       metadata: {},
     });
-    const final = response(end, [message], responseUsage());
+    const final = response(end, [call || message], responseUsage());
     if (body.store !== false) stored.set(id, { response: final, input: body.input });
     if (body.stream !== true) return Response.json(final);
     let seq = 0;
     const event = (type: string, data: Record<string, unknown>) =>
       sse({ type, sequence_number: seq++, ...data }, type);
     const item = { output_index: 0, item_id: message.id, content_index: 0 };
-    const parts = [
+    const opening = [
       event('response.created', { response: response('in_progress', [], null) }),
       event('response.in_progress', { response: response('in_progress', [], null) }),
+    ];
+    if (call) {
+      const ref = { output_index: 0, item_id: call.id };
+      const parts = [
+        ...opening,
+        event('response.output_item.added', { output_index: 0, item: { ...call, arguments: '' } }),
+        event('response.function_call_arguments.delta', { ...ref, delta: call.arguments }),
+        event('response.function_call_arguments.done', { ...ref, arguments: call.arguments }),
+        event('response.output_item.done', { output_index: 0, item: call }),
+        event(`response.${end}`, { response: final }),
+      ];
+      return new Response(streamOf(parts), { headers: { 'content-type': 'text/event-stream' } });
+    }
+    const parts = [
+      ...opening,
       event('response.output_item.added', {
         output_index: 0,
         item: { ...message, status: 'in_progress', content: [] },
@@ -247,14 +299,49 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
       cache_read_input_tokens: u.cacheRead,
     };
     const message = { id: 'msg_fake', type: 'message', role: 'assistant', model, stop_reason: null };
+    const tool = opts.toolCommand ? shellToolToCall(body, 'tool_result') : undefined;
+    const use = tool && {
+      type: 'tool_use',
+      id: `toolu_fake${++toolUses}`,
+      name: tool,
+      input: { command: opts.toolCommand, description: 'a harmless command' },
+    };
+    const stop = use ? 'tool_use' : 'end_turn';
     if (body.stream !== true) {
       return Response.json({
         ...message,
-        content: [{ type: 'text', text: 'fake answer' }],
-        stop_reason: 'end_turn',
+        content: [use || { type: 'text', text: 'fake answer' }],
+        stop_reason: stop,
         usage,
       });
     }
+    const block = use
+      ? [
+          sse(
+            { type: 'content_block_start', index: 0, content_block: { ...use, input: {} } },
+            'content_block_start',
+          ),
+          sse(
+            {
+              type: 'content_block_delta',
+              index: 0,
+              delta: { type: 'input_json_delta', partial_json: JSON.stringify(use.input) },
+            },
+            'content_block_delta',
+          ),
+        ]
+      : [
+          sse(
+            { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+            'content_block_start',
+          ),
+          ...Array.from({ length: opts.chunks }, (_, i) =>
+            sse(
+              { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `tok${i} ` } },
+              'content_block_delta',
+            ),
+          ),
+        ];
     const parts = [
       sse(
         {
@@ -263,20 +350,11 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}) {
         },
         'message_start',
       ),
-      sse(
-        { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
-        'content_block_start',
-      ),
-      ...Array.from({ length: opts.chunks }, (_, i) =>
-        sse(
-          { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `tok${i} ` } },
-          'content_block_delta',
-        ),
-      ),
+      ...block,
       sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
       // Cumulative, as Anthropic sends it: a proxy that adds this to message_start's figure double-counts.
       sse(
-        { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: u.output } },
+        { type: 'message_delta', delta: { stop_reason: stop }, usage: { output_tokens: u.output } },
         'message_delta',
       ),
       sse({ type: 'message_stop' }, 'message_stop'),

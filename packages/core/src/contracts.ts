@@ -32,7 +32,13 @@ export const usageSchema = z.object({
 
 export const busSchemas = {
   questions: z.object({ ...taskRef, question: z.string() }),
-  progress: z.object({ ...taskRef, delta: z.string().optional(), message: z.string().optional() }),
+  progress: z.object({
+    ...taskRef,
+    delta: z.string().optional(),
+    message: z.string().optional(),
+    /** An agent's tool call, when it starts and when it ends (kernels that drive Codex or Claude Code). */
+    tool: z.object({ name: z.string(), phase: z.enum(['started', 'ended']) }).optional(),
+  }),
   results: z.object({
     ...taskRef,
     text: z.string(),

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { type Command, type KernelResult, type Logger, SseParser } from '@beacon/core';
+import { type Command, type KernelProgress, type KernelResult, type Logger, SseParser } from '@beacon/core';
 
 export interface AgentOptions {
   proxyUrl: string;
@@ -62,20 +62,33 @@ export class AgentError extends Error {
   }
 }
 
+/** What a dispatch reports while it runs: text as it comes, a tool call as it starts and ends. */
+export type AgentProgress = Pick<KernelProgress, 'delta' | 'tool'>;
+
+/** A kernel's driver: answers one command (the built-in agent, or an agent CLI it runs). */
+export type AgentRun = (
+  command: Command,
+  onProgress: (p: AgentProgress) => void,
+  cancel: AbortSignal,
+  /** The run's W3C trace context: the proxy's span is its child. */
+  traceparent?: string,
+) => Promise<Omit<KernelResult, 'taskId' | 'traceId'>>;
+
 /**
  * Answers one command by calling the LLM through Beacon's proxy (OpenAI shape, streaming) with the
  * container's key, passing the text on as it arrives (what one read brings, as one delta). Tokens come
  * from the final usage chunk and the cost from the proxy's closing `beacon-cost-usd` comment, so they
  * equal what the proxy recorded.
  */
-export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, retryMs = 30_000, log }: AgentOptions) {
-  return async function run(
-    command: Command,
-    onDelta: (delta: string) => void,
-    cancel: AbortSignal,
-    /** The run's W3C trace context: the proxy's span is its child. */
-    traceparent?: string,
-  ): Promise<Omit<KernelResult, 'taskId' | 'traceId'>> {
+export function createAgent({
+  proxyUrl,
+  proxyKey,
+  model,
+  timeoutMs,
+  retryMs = 30_000,
+  log,
+}: AgentOptions): AgentRun {
+  return async function run(command, onProgress, cancel, traceparent) {
     const started = performance.now();
     const signal = AbortSignal.any([cancel, AbortSignal.timeout(timeoutMs)]);
     let res: Response;
@@ -133,7 +146,7 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, retryMs = 30
         }
         if (deltas) {
           text += deltas;
-          onDelta(deltas);
+          onProgress({ delta: deltas });
         }
       }
     } catch (err) {
@@ -148,5 +161,3 @@ export function createAgent({ proxyUrl, proxyKey, model, timeoutMs, retryMs = 30
     return { text, model: usedModel, usage, toolsUsed: [], durationMs };
   };
 }
-
-export type Agent = ReturnType<typeof createAgent>;

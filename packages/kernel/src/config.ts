@@ -16,7 +16,12 @@ const schema = z.object({
   BEACON_KERNEL_TOKEN: z.string().min(16).optional(),
   BEACON_KERNEL_TOKEN_FILE: z.string().default(KERNEL_TOKEN_FILE),
   BEACON_NATS_URL: env.url(),
-  BEACON_MODEL: z.string().default('gpt-4o-mini'),
+  /** Who answers a message: the built-in agent (one chat call), or Codex CLI or Claude Code run per message. */
+  BEACON_AGENT: z.enum(['builtin', 'codex', 'claude']).default('builtin'),
+  /** Where an agent CLI runs and keeps its sessions; the image's working directory by default. */
+  BEACON_WORKSPACE: z.string().default(process.cwd()),
+  /** Unset: gpt-4o-mini for the built-in agent, each CLI driver's own default for the others. */
+  BEACON_MODEL: z.string().min(1).optional(),
   BEACON_LLM_TIMEOUT: env.seconds(300),
   /** How long a proxy refusing connections (restarting) is tried again before a dispatch fails. */
   BEACON_PROXY_RETRY: env.seconds(30),

@@ -2,6 +2,9 @@ import { configOrExit, createLogger, createTracing, type Probe, serveApp } from 
 import pkg from '../package.json';
 import { createAgent, proxyKeyFrom } from './agent';
 import { createApp } from './app';
+import { claudeDriver } from './cli/claude';
+import { createCliAgent } from './cli/cli-agent';
+import { codexDriver } from './cli/codex';
 import { loadConfig } from './config';
 import { startNatsSide } from './nats-side';
 import { createRunner } from './runner';
@@ -10,14 +13,32 @@ const config = configOrExit(() => loadConfig(Bun.env));
 const log = createLogger({ service: 'kernel', level: config.BEACON_LOG_LEVEL }).child({
   handle: config.BEACON_HANDLE,
 });
-const agent = createAgent({
-  proxyUrl: config.BEACON_PROXY_URL,
-  proxyKey: proxyKeyFrom(config.BEACON_PROXY_KEY_FILE, config.BEACON_PROXY_KEY ?? ''),
-  model: config.BEACON_MODEL,
-  timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
-  retryMs: config.BEACON_PROXY_RETRY * 1000,
-  log,
-});
+const proxyKey = proxyKeyFrom(config.BEACON_PROXY_KEY_FILE, config.BEACON_PROXY_KEY ?? '');
+const drivers = { codex: codexDriver, claude: claudeDriver };
+const agent =
+  config.BEACON_AGENT === 'builtin'
+    ? createAgent({
+        proxyUrl: config.BEACON_PROXY_URL,
+        proxyKey,
+        model: config.BEACON_MODEL ?? 'gpt-4o-mini',
+        timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
+        retryMs: config.BEACON_PROXY_RETRY * 1000,
+        log,
+      })
+    : createCliAgent({
+        driver: drivers[config.BEACON_AGENT](),
+        workspace: config.BEACON_WORKSPACE,
+        proxyUrl: config.BEACON_PROXY_URL,
+        proxyKey,
+        model: config.BEACON_MODEL,
+        timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
+        env: Bun.env,
+        log,
+      });
+log.info(
+  { event: 'kernel.agent', agent: config.BEACON_AGENT },
+  `answering with the ${config.BEACON_AGENT} agent`,
+);
 // Spans exported with BEACON_OTLP_URL (the platform passes it); logs reach Loki from stdout (Alloy).
 const tracing = createTracing({ service: 'kernel', version: pkg.version, otlpUrl: config.BEACON_OTLP_URL });
 const runner = createRunner(agent, log, tracing);

@@ -11,7 +11,7 @@ import {
   traceFields,
   traceparentOf,
 } from '@beacon/core';
-import { type Agent, AgentError } from './agent';
+import { AgentError, type AgentRun } from './agent';
 
 /** Where a task's messages go: the bus (beacon.<handle>.*) or the HTTP caller's SSE stream. */
 export interface TaskSink {
@@ -25,7 +25,7 @@ export interface TaskSink {
 const SEEN = 10_000;
 
 /** Runs commands concurrently; each can be cancelled by its taskId. */
-export function createRunner(agent: Agent, log: Logger, tracing: Pick<Tracing, 'start'>) {
+export function createRunner(agent: AgentRun, log: Logger, tracing: Pick<Tracing, 'start'>) {
   const inFlight = new Map<string, AbortController>();
   const seen = new Set<string>();
   return {
@@ -52,7 +52,7 @@ export function createRunner(agent: Agent, log: Logger, tracing: Pick<Tracing, '
       try {
         const result = await agent(
           command,
-          (delta) => sink.progress({ taskId, traceId, delta }),
+          (p) => sink.progress({ taskId, traceId, ...p }),
           controller.signal,
           traceparentOf(span),
         );

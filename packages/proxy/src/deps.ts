@@ -133,6 +133,7 @@ export function createDeps(
       }),
       passthrough: createPassthrough({ authenticator, owners, upstream, log }),
       authenticator,
+      usage,
       prices,
       routes,
     },

@@ -136,7 +136,6 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
     },
     flush,
 
-    /** USD charged to a user since `from`. */
     /** Whether any call of the user's is in flight on any replica (a pending row). */
     async inFlight(user: string): Promise<boolean> {
       const [row] = await db
@@ -146,6 +145,34 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
         .limit(1);
       return row !== undefined;
     },
+    /**
+     * A user's calls of one trace (a dispatch) per model, with how many are still in flight: what a kernel
+     * reports for the agent CLI it ran, equal to what GET /api/usage counts.
+     */
+    async ofTrace(user: string, traceId: string) {
+      await flush();
+      const rows = await db
+        .select({
+          model: u.model,
+          calls: count(),
+          inFlight: sql<number>`sum(case when ${u.status} = 'pending' then 1 else 0 end)`,
+          costUsd: sum(u.costUsd),
+          inputTokens: sum(u.inputTokens),
+          outputTokens: sum(u.outputTokens),
+        })
+        .from(u)
+        .where(and(eq(u.traceId, traceId), eq(u.user, user)))
+        .groupBy(u.model);
+      return rows.map((r) => ({
+        model: r.model,
+        calls: Number(r.calls),
+        inFlight: Number(r.inFlight ?? 0),
+        costUsd: Number(r.costUsd ?? 0),
+        inputTokens: Number(r.inputTokens ?? 0),
+        outputTokens: Number(r.outputTokens ?? 0),
+      }));
+    },
+    /** USD charged to a user since `from`. */
     async spentSince(user: string, from: Date): Promise<number> {
       await flush();
       const [row] = await db

@@ -6,6 +6,7 @@ import type { Authenticator } from '../forward/authenticate';
 import type { Forwarder } from '../forward/forwarder';
 import type { Passthrough } from '../forward/passthrough';
 import type { PriceBook } from '../prices';
+import type { UsageStore } from '../usage-store';
 
 /**
  * The provider's answer, JSON or a stream, passed on as the upstream sent it. The request body is not declared
@@ -39,22 +40,69 @@ const models = createRoute({
   },
 });
 
+const traceUsage = createRoute({
+  method: 'get',
+  path: '/usage',
+  request: { query: z.object({ traceId: z.string().min(1).max(200) }) },
+  responses: {
+    200: jsonAnswer(
+      z.object({
+        traceId: z.string(),
+        calls: z.number(),
+        inFlight: z.number(),
+        costUsd: z.number(),
+        inputTokens: z.number(),
+        outputTokens: z.number(),
+        models: z.array(z.object({ model: z.string(), calls: z.number(), costUsd: z.number() })),
+      }),
+      "the key's user's calls of one trace (a dispatch), summed",
+    ),
+  },
+});
+
 export interface AiRoutesDeps {
   forwarder: Forwarder;
   passthrough: Passthrough;
   authenticator: Authenticator;
   prices: Pick<PriceBook, 'models' | 'rates'>;
   routes: Routes;
+  usage: Pick<UsageStore, 'ofTrace'>;
 }
 
+/** How long GET /v1/usage waits for a trace's calls still in flight (their answer ends a moment later). */
+const SETTLE_WAIT_MS = 5000;
+
 /** /v1: the OpenAI- and Anthropic-compatible surface callers (kernels, SDKs, agent CLIs) talk to, with their Beacon key. */
-export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes }: AiRoutesDeps) {
+export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes, usage }: AiRoutesDeps) {
   /** A Beacon key is needed to list models too; refused in OpenAI's shape. */
   const keyGuard: MiddlewareHandler = async (c, next) => {
     const owner = await authenticator.authenticate(c, 'openai');
     if (owner instanceof Response) return owner;
     await next();
   };
+  /**
+   * What the key's user spent in one trace: a kernel asks when the agent CLI it ran has finished, and waits a
+   * moment for a call whose answer reached the CLI before the proxy had recorded it.
+   */
+  async function usageOf(user: string, traceId: string) {
+    const until = Date.now() + SETTLE_WAIT_MS;
+    let rows = await usage.ofTrace(user, traceId);
+    while (rows.some((r) => r.inFlight > 0) && Date.now() < until) {
+      await Bun.sleep(100);
+      rows = await usage.ofTrace(user, traceId);
+    }
+    const total = (k: 'calls' | 'inFlight' | 'costUsd' | 'inputTokens' | 'outputTokens') =>
+      rows.reduce((n, r) => n + r[k], 0);
+    return {
+      traceId,
+      calls: total('calls'),
+      inFlight: total('inFlight'),
+      costUsd: total('costUsd'),
+      inputTokens: total('inputTokens'),
+      outputTokens: total('outputTokens'),
+      models: rows.map(({ model, calls, costUsd }) => ({ model, calls, costUsd })),
+    };
+  }
   /** Named by a route, or priced for a kind some route serves it with (the table is fixed: made once). */
   let listed: ReturnType<typeof list> | undefined;
   const served = () => {
@@ -98,5 +146,10 @@ export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes
     )
     .openapi({ ...models, middleware: [keyGuard] }, (c) =>
       c.json({ object: 'list' as const, data: served() }, 200),
-    );
+    )
+    .openapi(traceUsage, async (c) => {
+      const owner = await authenticator.authenticate(c, 'openai');
+      if (owner instanceof Response) return owner as never;
+      return c.json(await usageOf(owner.user, c.req.valid('query').traceId), 200);
+    });
 }

@@ -41,6 +41,8 @@ export const usage = sqliteTable(
   (t) => [
     index('usage_user_at').on(t.user, t.at),
     index('usage_at').on(t.at),
+    // A dispatch's calls, which its kernel asks for when an agent CLI it ran has finished (GET /v1/usage).
+    index('usage_trace').on(t.traceId),
     // Only the rows of calls in flight, so the start's look for crash leftovers reads no more; not free:
     // a pending row adds an entry and its settle takes it out (~10–20 µs of a pending insert, 2-core VM).
     index('usage_pending').on(t.status).where(sql`${t.status} = 'pending'`),
@@ -73,6 +75,7 @@ export const usagePg = pgTable(
   (t) => [
     pgIndex('usage_user_at').on(t.user, t.at),
     pgIndex('usage_at').on(t.at),
+    pgIndex('usage_trace').on(t.traceId),
     pgIndex('usage_pending').on(t.status).where(sql`${t.status} = 'pending'`),
   ],
 );

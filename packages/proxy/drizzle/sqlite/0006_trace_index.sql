@@ -1,0 +1,1 @@
+CREATE INDEX `usage_trace` ON `usage` (`trace_id`);
