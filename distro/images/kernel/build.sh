@@ -1,31 +1,84 @@
 #!/usr/bin/env bash
-# Builds the kernel image (beacon-kernel:latest) from local files only, for machines without a registry:
-# the kernel compiled with `bun build --compile`, the glibc files `ldd` names, and busybox for a shell.
-# The Dockerfile beside this script builds the same image where a registry is reachable.
+# Builds a kernel image from local files only, for machines without a registry:
+#   bash distro/images/kernel/build.sh [IMAGE] [builtin|codex|claude]     # beacon-kernel:latest, builtin
+# The kernel compiled with `bun build --compile`, the glibc files `ldd` names, busybox for the usual commands,
+# and for `codex` / `claude` that agent's CLI (with bash, which both run their shell tool with) and
+# BEACON_AGENT set. The CLIs are the native binaries their pinned npm packages ship, fetched once from the npm
+# registry into a cache (BEACON_CACHE_DIR, ~200 MB each) and never at run time. The image runs as 1000:1000
+# in /workspace, where an agent keeps its sessions. The Dockerfile beside this script builds the builtin image
+# where a registry is reachable.
 set -euo pipefail
 TAG=${1:-beacon-kernel:latest}
+AGENT=${2:-builtin}
+# The versions tests/clients pins (a test keeps them equal).
+CODEX_PACKAGE=@openai/codex@0.171.0-linux-x64
+CLAUDE_PACKAGE=@anthropic-ai/claude-code-linux-x64@2.1.337
+case "$AGENT" in
+  builtin|codex|claude) ;;
+  *) echo "unknown agent '$AGENT': builtin, codex or claude" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/../../.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-bun build --compile --minify packages/kernel/src/main.ts --outfile "$out/beacon-kernel" >/dev/null
-
 root="$out/rootfs"
-mkdir -p "$root"/{bin,tmp,etc,proc,sys,dev,run}
-cp "$out/beacon-kernel" "$root/bin/beacon-kernel"
-# The compiled binary is dynamically linked against glibc: copy what it needs, at the same paths.
-ldd "$out/beacon-kernel" | grep -oE '/[^ ]+' | while read -r lib; do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
-if command -v busybox >/dev/null; then
-  cp "$(command -v busybox)" "$root/bin/busybox"
-  for applet in sh cat ls env sleep; do ln -sf busybox "$root/bin/$applet"; done
-fi
-echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
-mkdir -p "$root/root"
+mkdir -p "$root"/{bin,tmp,etc,proc,sys,dev,run,workspace}
 
-tar -C "$root" -c . | docker import \
+# A binary and the shared libraries ldd names, at the same paths.
+add() {
+  cp "$1" "$root/bin/$(basename "${2:-$1}")"
+  ldd "$1" 2>/dev/null | grep -oE '/[^ ]+' | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
+# An npm package's tarball, from the cache or fetched into it once.
+package() {
+  local cache=${BEACON_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/beacon}/npm
+  local name
+  name=$(echo "${1#@}" | tr '/' '-' | sed 's/@/-/').tgz
+  mkdir -p "$cache"
+  if [[ ! -s "$cache/$name" ]]; then
+    echo "fetching $1 into $cache (once)" >&2
+    (cd "$cache" && npm pack --silent "$1" >/dev/null)
+  fi
+  mkdir -p "$out/pkg"
+  tar -xzf "$cache/$name" -C "$out/pkg"
+}
+
+bun build --compile --minify packages/kernel/src/main.ts --outfile "$out/beacon-kernel" >/dev/null
+add "$out/beacon-kernel"
+cp "$(command -v busybox)" "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+  [[ -e "$root/bin/$applet" ]] || ln -s busybox "$root/bin/$applet"
+done
+case "$AGENT" in
+  codex)
+    package "$CODEX_PACKAGE"
+    cp "$out"/pkg/package/vendor/x86_64-unknown-linux-musl/bin/codex "$root/bin/codex"
+    ;;
+  claude)
+    package "$CLAUDE_PACKAGE"
+    add "$out/pkg/package/claude"
+    ;;
+esac
+if [[ $AGENT != builtin ]]; then
+  rm -f "$root/bin/bash"
+  add "$(command -v bash)"
+fi
+printf 'root:x:0:0:root:/root:/bin/sh\nbeacon:x:1000:1000:beacon:/workspace:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\nbeacon:x:1000:\n' > "$root/etc/group"
+mkdir -p "$root/root"
+chmod 1777 "$root/tmp"
+chown 1000:1000 "$root/workspace"
+
+# Numeric user, so the platform gives the container's key and token files (0400) to it.
+tar -C "$root" --numeric-owner -c . | docker import \
   --change 'ENV PATH=/bin' \
+  --change 'ENV HOME=/workspace' \
+  --change "ENV BEACON_AGENT=$AGENT" \
+  --change 'WORKDIR /workspace' \
+  --change 'USER 1000:1000' \
   --change 'EXPOSE 7681' \
   --change 'CMD ["/bin/beacon-kernel"]' \
   - "$TAG" >/dev/null

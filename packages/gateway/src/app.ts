@@ -55,7 +55,7 @@ export function createApp(deps: GatewayDeps): Hono {
   const streamAuth = tokenAuth(deps.apiToken, { ...user, query: true });
   if (sse && tasks) {
     app.route('/api/events', eventRoutes({ sse, streamAuth }));
-    app.route('/api/tasks', taskRoutes({ tasks, userAuth }));
+    app.route('/api/tasks', taskRoutes({ tasks, userAuth, dispatcher: deps.dispatcher }));
     const alerts = alertRoutes({ sse, metrics, log, alertToken: deps.alertToken, userAuth });
     app.route('/api/alert', alerts.receive);
     app.route('/api/alerts', alerts.read);

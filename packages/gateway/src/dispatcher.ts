@@ -142,7 +142,14 @@ export function createDispatcher({ platform, ledger, transport, timeoutMs, traci
       throw new AppError('unavailable', `${handle} is ${found.state}, not running`);
   }
 
-  return { dispatch, ensureRunning };
+  /** A caller's cancel of a running task (this gateway's or another's: the kernel is told either way). */
+  async function cancel(task: Pick<Task, 'id' | 'handle' | 'traceId' | 'status'>): Promise<void> {
+    if (task.status !== 'running')
+      throw new AppError('conflict', `task ${task.id} is ${task.status}, not running`);
+    await transport.cancel(task.handle, task.id, task.traceId, '');
+  }
+
+  return { dispatch, ensureRunning, cancel };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -1,4 +1,5 @@
 import {
+  AppError,
   commandSchema,
   createServiceApp,
   type Logger,
@@ -62,6 +63,13 @@ export function createApp({ identity, runner, log, probes = [], token }: KernelD
     return new Response(body, {
       headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
     });
+  });
+  // The gateway's cancel of a dispatch over HTTP: the task ends as `cancelled` on its own stream.
+  app.post('/v1/tasks/:taskId/cancel', callerAuth, (c) => {
+    const taskId = c.req.param('taskId');
+    if (!runner.cancel(taskId, 'cancelled by request'))
+      throw new AppError('not_found', `task ${taskId} is not running here`);
+    return c.json({ taskId, cancelled: true }, 202);
   });
   return app;
 }

@@ -158,6 +158,8 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
           inFlight: sql<number>`sum(case when ${u.status} = 'pending' then 1 else 0 end)`,
           costUsd: sum(u.costUsd),
           inputTokens: sum(u.inputTokens),
+          cacheReadTokens: sum(u.cacheReadTokens),
+          cacheWriteTokens: sum(u.cacheWriteTokens),
           outputTokens: sum(u.outputTokens),
         })
         .from(u)
@@ -169,6 +171,8 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
         inFlight: Number(r.inFlight ?? 0),
         costUsd: Number(r.costUsd ?? 0),
         inputTokens: Number(r.inputTokens ?? 0),
+        cacheReadTokens: Number(r.cacheReadTokens ?? 0),
+        cacheWriteTokens: Number(r.cacheWriteTokens ?? 0),
         outputTokens: Number(r.outputTokens ?? 0),
       }));
     },

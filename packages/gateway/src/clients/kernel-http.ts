@@ -61,7 +61,18 @@ export function createHttpTransport(platform: Pick<PlatformClient, 'resolve'>): 
           if (kind) message(kind, JSON.parse(e.data));
         }
     },
-    // The dispatch's signal ends the request, which the kernel takes as the cancel.
-    cancel: async () => {},
+    /** The kernel stops the task and ends its stream with `cancelled` (a dispatch past its deadline has ended it). */
+    async cancel(handle, taskId, _traceId, traceparent) {
+      const kernel = await platform.resolve(handle);
+      if (!kernel.ip) throw new AppError('unavailable', `${handle} is not running`);
+      const res = await fetch(`http://${kernel.ip}:7681/v1/tasks/${encodeURIComponent(taskId)}/cancel`, {
+        method: 'POST',
+        headers: { traceparent, ...(kernel.token ? { authorization: `Bearer ${kernel.token}` } : {}) },
+        signal: AbortSignal.timeout(5000),
+      });
+      if (res.status === 404) throw new AppError('conflict', `task ${taskId} is not running in ${handle}`);
+      if (!res.ok)
+        throw new AppError('bad_gateway', `kernel of ${handle} answered ${res.status} to the cancel`);
+    },
   };
 }

@@ -18,6 +18,6 @@ export interface SendOptions {
 export interface KernelTransport {
   readonly name: 'nats' | 'http';
   send(handle: string, command: Command, options: SendOptions): Promise<void>;
-  /** A dispatch past its deadline: tell the kernel to stop (over HTTP, ending the request is the cancel). */
+  /** Tell the kernel to stop a task (asked by a caller, or past its deadline); it answers `cancelled`. */
   cancel(handle: string, taskId: string, traceId: string, traceparent: string): Promise<void>;
 }

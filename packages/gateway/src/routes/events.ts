@@ -1,6 +1,7 @@
 import { AppError, failure, jsonAnswer, openRouter, otherAnswer, type SseBroadcaster } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import type { Dispatcher } from '../dispatcher';
 import type { TaskStore } from '../tasks';
 
 const stream = createRoute({
@@ -33,14 +34,39 @@ const list = createRoute({
   responses: { 200: jsonAnswer(z.object({ tasks: z.array(task) }), 'recent tasks, of one handle if asked') },
 });
 
-/** GET /api/tasks[/{id}]: dispatched messages and how they ended (user API). */
-export function taskRoutes({ tasks, userAuth }: { tasks: TaskStore; userAuth: MiddlewareHandler }) {
+const cancel = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  request: { params: z.object({ id: z.string().max(128) }) },
+  responses: {
+    202: jsonAnswer(z.object({ taskId: z.string(), status: z.literal('cancelling') }), 'the kernel was told'),
+    404: failure('no task with that id'),
+    409: failure('the task is not running'),
+  },
+});
+
+/** GET /api/tasks[/{id}]: dispatched messages and how they ended; POST …/{id}/cancel stops one (user API). */
+export function taskRoutes({
+  tasks,
+  userAuth,
+  dispatcher,
+}: {
+  tasks: TaskStore;
+  userAuth: MiddlewareHandler;
+  dispatcher?: Pick<Dispatcher, 'cancel'> | undefined;
+}) {
+  const found = async (id: string) => {
+    const task = await tasks.get(id);
+    if (!task) throw new AppError('not_found', `no task ${id}`);
+    return task;
+  };
   return openRouter(userAuth)
-    .openapi(one, async (c) => {
-      const { id } = c.req.valid('param');
-      const found = await tasks.get(id);
-      if (!found) throw new AppError('not_found', `no task ${id}`);
-      return c.json(found, 200);
+    .openapi(one, async (c) => c.json(await found(c.req.valid('param').id), 200))
+    .openapi(cancel, async (c) => {
+      const task = await found(c.req.valid('param').id);
+      if (!dispatcher) throw new AppError('conflict', 'this gateway dispatches no messages');
+      await dispatcher.cancel(task);
+      return c.json({ taskId: task.id, status: 'cancelling' as const }, 202);
     })
     .openapi(list, async (c) => c.json({ tasks: await tasks.list(c.req.valid('query').handle) }, 200));
 }

@@ -38,9 +38,15 @@ export function createCliAgent(opts: CliAgentOptions): AgentRun {
         signal: AbortSignal.timeout(10_000),
       });
       if (!res.ok) throw new Error(`the proxy answered ${res.status}`);
-      const u = (await res.json()) as typeof NO_USAGE & { models: { model: string; costUsd: number }[] };
+      const u = (await res.json()) as typeof NO_USAGE & {
+        cacheReadTokens: number;
+        cacheWriteTokens: number;
+        models: { model: string; costUsd: number }[];
+      };
       const top = u.models.toSorted((a, b) => b.costUsd - a.costUsd)[0]?.model;
-      return { usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, costUsd: u.costUsd }, top };
+      // Input as the built-in agent reports it: every prompt token, cached or not.
+      const inputTokens = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+      return { usage: { inputTokens, outputTokens: u.outputTokens, costUsd: u.costUsd }, top };
     } catch (err) {
       log.warn({ event: 'kernel.usage_unknown', traceId: ctx.traceId, err: String(err) }, 'usage not known');
       return { usage: NO_USAGE, top: undefined };

@@ -52,6 +52,8 @@ const traceUsage = createRoute({
         inFlight: z.number(),
         costUsd: z.number(),
         inputTokens: z.number(),
+        cacheReadTokens: z.number(),
+        cacheWriteTokens: z.number(),
         outputTokens: z.number(),
         models: z.array(z.object({ model: z.string(), calls: z.number(), costUsd: z.number() })),
       }),
@@ -91,14 +93,15 @@ export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes
       await Bun.sleep(100);
       rows = await usage.ofTrace(user, traceId);
     }
-    const total = (k: 'calls' | 'inFlight' | 'costUsd' | 'inputTokens' | 'outputTokens') =>
-      rows.reduce((n, r) => n + r[k], 0);
+    const total = (k: Exclude<keyof (typeof rows)[number], 'model'>) => rows.reduce((n, r) => n + r[k], 0);
     return {
       traceId,
       calls: total('calls'),
       inFlight: total('inFlight'),
       costUsd: total('costUsd'),
       inputTokens: total('inputTokens'),
+      cacheReadTokens: total('cacheReadTokens'),
+      cacheWriteTokens: total('cacheWriteTokens'),
       outputTokens: total('outputTokens'),
       models: rows.map(({ model, calls, costUsd }) => ({ model, calls, costUsd })),
     };
