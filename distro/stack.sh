@@ -51,10 +51,18 @@ base() {
 export BEACON_SERVICE_BASE=${BEACON_SERVICE_BASE:-$(base oven/bun:1.4.4-slim)}
 build_base=${BEACON_KERNEL_BUILD_BASE:-$(base oven/bun:1.4.4)}
 kernel_base=${BEACON_KERNEL_BASE:-$(base debian:12-slim)}
-kernel=${BEACON_KERNEL_IMAGE:-beacon-kernel:latest}
-echo "building $kernel (the containers' image) on $kernel_base"
-docker build -q -f images/kernel/Dockerfile --build-arg "BUILD_BASE=$build_base" --build-arg "BASE=$kernel_base" \
-  -t "$kernel" .. >/dev/null
+# The containers' default image: the built-in kernel, or (BEACON_KERNEL_AGENT=codex|claude) one driving that CLI.
+agent=${BEACON_KERNEL_AGENT:-builtin}
+if [[ $agent == builtin ]]; then
+  export BEACON_KERNEL_IMAGE=${BEACON_KERNEL_IMAGE:-beacon-kernel:latest}
+  echo "building $BEACON_KERNEL_IMAGE (the containers' image) on $kernel_base"
+  docker build -q -f images/kernel/Dockerfile --build-arg "BUILD_BASE=$build_base" --build-arg "BASE=$kernel_base" \
+    -t "$BEACON_KERNEL_IMAGE" .. >/dev/null
+else
+  export BEACON_KERNEL_IMAGE=${BEACON_KERNEL_IMAGE:-beacon-kernel-$agent:latest}
+  echo "building $BEACON_KERNEL_IMAGE (the containers' image, driving $agent)"
+  bash images/kernel/build.sh "$BEACON_KERNEL_IMAGE" "$agent" >/dev/null
+fi
 if ! "${compose[@]}" "${files[@]}" up -d --build "$@"; then
   cat >&2 <<FAILED
 

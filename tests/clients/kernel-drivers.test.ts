@@ -168,3 +168,12 @@ describe('a CLI that fails', () => {
     expect(running(slow)).toEqual([]);
   });
 });
+
+test('the kernel images are built from the versions tested here', () => {
+  const script = readFileSync(join(import.meta.dir, '../../distro/images/kernel/build.sh'), 'utf8');
+  const pins = JSON.parse(readFileSync(join(import.meta.dir, 'package.json'), 'utf8')).dependencies;
+  expect(script.match(/CODEX_PACKAGE=@openai\/codex@(\S+)-linux-x64/)?.[1]).toBe(pins['@openai/codex']);
+  expect(script.match(/CLAUDE_PACKAGE=@anthropic-ai\/claude-code-linux-x64@(\S+)/)?.[1]).toBe(
+    pins['@anthropic-ai/claude-code'],
+  );
+});

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker } from './docker';
-import { startFakeUpstream } from './fake-upstream';
+import { type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream';
 import { post } from './http';
 import { startNats } from './nats';
 import { startService } from './service';
@@ -42,17 +42,20 @@ export async function startStack(
   {
     pools = [],
     env = {},
+    fake: fakeOptions = {},
   }: {
     pools?: unknown[];
     /** Given to every service (e.g. where traces and logs go). */
     env?: Record<string, string>;
+    /** How the stand-in provider answers. */
+    fake?: FakeUpstreamOptions;
   } = {},
 ) {
   mkdirSync(work, { recursive: true });
   await buildKernelImage();
   const host = await bridgeAddress();
   const nats = await startNats(host);
-  const fake = startFakeUpstream({ chunks: 3 });
+  const fake = startFakeUpstream({ chunks: 3, ...fakeOptions });
   const proxyData = join(work, 'proxy');
   const home = join(work, 'home');
   // Info level, as in production: the e2e test follows one trace id through every service's log lines.
@@ -95,10 +98,10 @@ export async function startStack(
     home,
     proxyData,
     /** Create a kernel container and wait until it is healthy (HTTP up, NATS subscription live). */
-    async provision(handle: string, owner: string) {
+    async provision(handle: string, owner: string, spec: Record<string, unknown> = {}) {
       const created = await post(
         `${platform.url}/api/containers`,
-        { handle, owner, memoryMb: 256 },
+        { handle, owner, memoryMb: 256, ...spec },
         stackAuth,
       );
       if (created.status !== 201)
