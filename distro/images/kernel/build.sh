@@ -62,9 +62,19 @@ case "$AGENT" in
     add "$out/pkg/package/claude"
     ;;
 esac
+cmd='["/bin/beacon-kernel"]'
 if [[ $AGENT != builtin ]]; then
   rm -f "$root/bin/bash"
   add "$(command -v bash)"
+  # An init as PID 1 reaps what an agent's tools leave behind (the orphans of a stopped CLI): the engine's own
+  # (docker-init, a static tini), which every machine that runs Docker has.
+  init=$(command -v docker-init || command -v tini || true)
+  if [[ -n $init ]]; then
+    cp -L "$init" "$root/bin/tini"
+    cmd='["/bin/tini", "--", "/bin/beacon-kernel"]'
+  else
+    echo "no docker-init or tini here: the image's kernel runs as PID 1 and orphans are not reaped" >&2
+  fi
 fi
 printf 'root:x:0:0:root:/root:/bin/sh\nbeacon:x:1000:1000:beacon:/workspace:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nbeacon:x:1000:\n' > "$root/etc/group"
@@ -80,6 +90,6 @@ tar -C "$root" --numeric-owner -c . | docker import \
   --change 'WORKDIR /workspace' \
   --change 'USER 1000:1000' \
   --change 'EXPOSE 7681' \
-  --change 'CMD ["/bin/beacon-kernel"]' \
+  --change "CMD $cmd" \
   - "$TAG" >/dev/null
 echo "$TAG"

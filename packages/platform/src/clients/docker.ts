@@ -196,8 +196,6 @@ export function createDockerClient(
             Memory: req.memoryBytes,
             NanoCpus: req.nanoCpus,
             RestartPolicy: { Name: 'no' },
-            // The engine's init as PID 1: it reaps what an agent's tools leave behind (orphans of a killed CLI).
-            Init: true,
             // Hardened by default: no capability, no privilege gained through setuid, a bounded process count.
             CapDrop: ['ALL'],
             SecurityOpt: ['no-new-privileges:true'],
