@@ -5,15 +5,16 @@ import { freePort } from './ports';
 
 /**
  * A real nats-server with JetStream on a free port of `host` (loopback unless containers must reach it);
- * restartable on the same port and store.
+ * restartable on the same port and store; `config`: a configuration file (e.g. Beacon's JWT accounts).
  */
-export async function startNats(host = '127.0.0.1') {
+export async function startNats(host = '127.0.0.1', { config }: { config?: string } = {}) {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'beacon-nats-'));
   let proc: ReturnType<typeof Bun.spawn> | undefined;
 
   const up = async () => {
-    proc = Bun.spawn(['nats-server', '-js', '-a', host, '-p', String(port), '-sd', storeDir], {
+    const args = ['-js', '-a', host, '-p', String(port), '-sd', storeDir, ...(config ? ['-c', config] : [])];
+    proc = Bun.spawn(['nats-server', ...args], {
       stdout: 'ignore',
       stderr: 'ignore',
     });

@@ -11,6 +11,7 @@ export * from './http-metrics';
 export * from './json-client';
 export * from './logger';
 export * from './metrics';
+export * from './nats-auth';
 export * from './nats-bus';
 export * from './routes';
 export * from './serve';

@@ -1,5 +1,7 @@
 import {
+  type Authenticator,
   connect,
+  credsAuthenticator,
   type JetStreamClient,
   type MsgHdrs,
   type NatsConnection,
@@ -33,6 +35,12 @@ export interface NatsBusOptions {
   log: Logger;
   /** Called on every connection state change (for /health and metrics). */
   onStatus?: (connected: boolean) => void;
+  /** The NATS credentials (a .creds file's text), read again on every (re)connect: a renewed file is used. */
+  credentials?: () => string;
+  /** Where replies come (a kernel's own `_INBOX_<handle>`, the only inbox its credentials may read). */
+  inboxPrefix?: string;
+  /** Make sure the streams exist before using them (false for a kernel, whose credentials manage none). */
+  manageStreams?: boolean;
 }
 
 const decoder = new TextDecoder();
@@ -56,7 +64,15 @@ function toMessage(subject: string, data: Uint8Array, hdrs?: MsgHdrs): BusMessag
  * The bus on NATS. Connects in the background and keeps reconnecting (with backoff and jitter) forever,
  * so a service starts and serves while NATS is away; /health reports it through check().
  */
-export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): EventBus {
+export function createNatsBus({
+  url,
+  name,
+  log,
+  onStatus,
+  credentials,
+  inboxPrefix,
+  manageStreams = true,
+}: NatsBusOptions): EventBus {
   let nc: NatsConnection | undefined;
   /** The connection's JetStream client (making one per publish cost a fresh client object each time). */
   let js: JetStreamClient | undefined;
@@ -99,7 +115,10 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
     })();
   };
 
-  const streams = createStreams(deliver, stops);
+  const streams = createStreams(deliver, stops, manageStreams);
+  const authenticator: Authenticator | undefined = credentials
+    ? (nonce) => credsAuthenticator(new TextEncoder().encode(credentials()))(nonce)
+    : undefined;
 
   const connectLoop = async () => {
     for (let attempt = 0; !closing; attempt++) {
@@ -114,6 +133,8 @@ export function createNatsBus({ url, name, log, onStatus }: NatsBusOptions): Eve
           waitOnFirstConnect: false,
           // No Error (a stack capture) made for every request, a JetStream publish's too, to enrich a timeout.
           noAsyncTraces: true,
+          ...(authenticator ? { authenticator } : {}),
+          ...(inboxPrefix ? { inboxPrefix } : {}),
         });
         nc = conn;
         js = conn.jetstream();

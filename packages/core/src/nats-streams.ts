@@ -11,11 +11,13 @@ export type RawMessage = Pick<Msg, 'subject' | 'data' | 'headers'>;
 export function createStreams(
   deliver: (handler: BusHandler, message: RawMessage) => Promise<void>,
   stops: (() => void)[],
+  /** false: the streams are someone else's to make (a kernel's credentials may not). */
+  manage = true,
 ) {
   /** Streams this connection has made sure of; forgotten on reconnect (a new server may not have them). */
   const ensured = new Set<string>();
   const ensure = async (conn: NatsConnection, stream: StreamConfig) => {
-    if (ensured.has(stream.name)) return;
+    if (!manage || ensured.has(stream.name)) return;
     const jsm = await conn.jetstreamManager();
     const config = { subjects: [...stream.subjects], max_age: stream.maxAgeSeconds * 1e9 };
     try {
