@@ -54,7 +54,11 @@ export async function startStack(
   mkdirSync(work, { recursive: true });
   await buildKernelImage();
   const host = await bridgeAddress();
-  const nats = await startNats(host);
+  // NATS with Beacon's accounts, as `bun run nats-auth` writes them: each kernel gets credentials of its own.
+  const auth = join(work, 'nats-auth');
+  const written = Bun.spawnSync(['bun', 'run', 'nats-auth', auth], { stdout: 'pipe', stderr: 'pipe' });
+  if (written.exitCode !== 0) throw new Error(`nats-auth: ${written.stderr.toString()}`);
+  const nats = await startNats(host, { config: join(auth, 'nats.conf') });
   const fake = startFakeUpstream({ chunks: 3, ...fakeOptions });
   const proxyData = join(work, 'proxy');
   const home = join(work, 'home');
@@ -73,6 +77,8 @@ export async function startStack(
     BEACON_ADMIN_TOKEN: STACK_TOKEN,
     BEACON_DATA_DIR: join(work, 'platform'),
     BEACON_NATS_URL: nats.url,
+    BEACON_NATS_AUTH_DIR: auth,
+    BEACON_NATS_CREDS: join(auth, 'platform.creds'),
     BEACON_PROXY_URL: proxy.url,
     BEACON_DEFAULT_IMAGE: 'beacon-kernel:e2e',
     BEACON_SECRETS_RUNTIME_DIR: join(work, 'secrets'),
@@ -86,7 +92,11 @@ export async function startStack(
     BEACON_HOME: home,
     BEACON_DISPATCH_TIMEOUT: '20',
   };
-  const gateway = await startService('gateway', { ...gatewayEnv, BEACON_NATS_URL: nats.url });
+  const gateway = await startService('gateway', {
+    ...gatewayEnv,
+    BEACON_NATS_URL: nats.url,
+    BEACON_NATS_CREDS: join(auth, 'gateway.creds'),
+  });
   const httpGateway = await startService('gateway', gatewayEnv);
   return {
     nats,

@@ -10,6 +10,8 @@ export const PLATFORM_FILES_DIR = '/run/beacon';
 export const PROXY_KEY_FILE = `${PLATFORM_FILES_DIR}/proxy-key`;
 /** The token a kernel's HTTP port asks of its caller (the gateway gets it from the platform). */
 export const KERNEL_TOKEN_FILE = `${PLATFORM_FILES_DIR}/kernel-token`;
+/** The kernel's NATS credentials (a user JWT for its own subjects only), when NATS runs with Beacon's accounts. */
+export const NATS_CREDS_FILE = `${PLATFORM_FILES_DIR}/nats.creds`;
 
 /** Bus payloads (docs/dispatch.md). Unknown fields are ignored; the handle is the subject's second token. */
 export const busKinds = ['questions', 'progress', 'results', 'errors', 'cancelled'] as const;

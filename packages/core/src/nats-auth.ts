@@ -125,3 +125,6 @@ export function natsAuthority(dir: string) {
 }
 
 export type NatsAuthority = ReturnType<typeof natsAuthority>;
+
+/** A .creds file, read on every (re)connect so a renewed one is used; undefined without a path. */
+export const credsFile = (path: string | undefined) => (path ? () => readFileSync(path, 'utf8') : undefined);

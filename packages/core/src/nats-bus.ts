@@ -116,6 +116,24 @@ export function createNatsBus({
   };
 
   const streams = createStreams(deliver, stops, manageStreams);
+  /**
+   * A durable consumer, tried every second until it reads: its stream may not exist yet (a kernel's credentials
+   * make none; the gateway makes them), and a failure here must not cost the connection.
+   */
+  const consume = async (conn: NatsConnection, d: (typeof durables)[number]) => {
+    for (let logged = false; !closing && !conn.isClosed(); logged = true) {
+      try {
+        return await streams.consume(conn, d.sub, d.handler);
+      } catch (err) {
+        if (!logged)
+          log.warn(
+            { event: 'nats.consumer_waiting', durable: d.sub.durable, err: String(err) },
+            'durable consumer not ready; trying every second',
+          );
+        await Bun.sleep(1000);
+      }
+    }
+  };
   const authenticator: Authenticator | undefined = credentials
     ? (nonce) => credsAuthenticator(new TextEncoder().encode(credentials()))(nonce)
     : undefined;
@@ -151,7 +169,7 @@ export function createNatsBus({
           }
         })();
         for (const s of subscriptions) startSubscription(conn, s);
-        for (const d of durables) await streams.consume(conn, d.sub, d.handler);
+        for (const d of durables) void consume(conn, d);
         return;
       } catch (err) {
         setConnected(false);
@@ -196,7 +214,7 @@ export function createNatsBus({
     subscribeDurable(sub, handler) {
       const entry = { sub, handler };
       durables.push(entry);
-      if (nc) void streams.consume(nc, sub, handler);
+      if (nc) void consume(nc, entry);
     },
     async check() {
       if (!nc || !connected) throw new Error('not connected to NATS');

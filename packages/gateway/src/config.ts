@@ -6,6 +6,8 @@ const schema = z.object({
   BEACON_PORT: env.port(4000),
   BEACON_PLATFORM_URL: z.url().default('http://127.0.0.1:9000'),
   BEACON_NATS_URL: env.url(),
+  /** This service's NATS credentials (a .creds file `bun run nats-auth` wrote). */
+  BEACON_NATS_CREDS: z.string().optional(),
   BEACON_HOME: z.string().default('.data/home'),
   BEACON_DATA_DIR: z.string().default('.data/gateway'),
   BEACON_DATABASE_URL: env.databaseUrl(),

@@ -63,6 +63,7 @@ export function createDeps(
   const events = startEventSide({
     store,
     natsUrl: config.BEACON_NATS_URL,
+    natsCreds: config.BEACON_NATS_CREDS,
     platformUrl: config.BEACON_PLATFORM_URL,
     adminToken: config.BEACON_ADMIN_TOKEN,
     sseQueueSize: config.BEACON_SSE_QUEUE_SIZE,

@@ -1,6 +1,7 @@
 import {
   createMemoryBus,
   createNatsBus,
+  credsFile,
   type EventBus,
   type Logger,
   type Probe,
@@ -18,6 +19,8 @@ import { TaskStore } from './tasks';
 
 export interface EventSideOptions {
   natsUrl?: string | undefined;
+  /** The gateway's NATS credentials file (BEACON_NATS_CREDS). */
+  natsCreds?: string | undefined;
   platformUrl: string;
   /** The platform's GET /api/events is an admin route. */
   adminToken?: string | undefined;
@@ -39,6 +42,7 @@ export interface EventSideOptions {
  */
 export function startEventSide({
   natsUrl,
+  natsCreds,
   platformUrl,
   adminToken,
   sseQueueSize,
@@ -57,7 +61,7 @@ export function startEventSide({
   });
   const tasks = new TaskStore(10_000, store);
   const bus: EventBus = natsUrl
-    ? createNatsBus({ url: natsUrl, name: 'beacon-gateway', log })
+    ? createNatsBus({ url: natsUrl, name: 'beacon-gateway', log, credentials: credsFile(natsCreds) })
     : createMemoryBus(log);
   const ledger = createTaskLedger({ tasks, sse, metrics, log, interactions });
   const bridge = startBusBridge({

@@ -1,4 +1,12 @@
-import { commonEnv, type EnvSource, env, KERNEL_TOKEN_FILE, PROXY_KEY_FILE, parseEnv } from '@beacon/core';
+import {
+  commonEnv,
+  type EnvSource,
+  env,
+  KERNEL_TOKEN_FILE,
+  NATS_CREDS_FILE,
+  PROXY_KEY_FILE,
+  parseEnv,
+} from '@beacon/core';
 import { z } from 'zod';
 
 const schema = z.object({
@@ -16,6 +24,8 @@ const schema = z.object({
   BEACON_KERNEL_TOKEN: z.string().min(16).optional(),
   BEACON_KERNEL_TOKEN_FILE: z.string().default(KERNEL_TOKEN_FILE),
   BEACON_NATS_URL: env.url(),
+  /** Written by the platform when NATS runs with Beacon's accounts: this kernel's own subjects only. */
+  BEACON_NATS_CREDS: z.string().default(NATS_CREDS_FILE),
   /** Who answers a message: the built-in agent (one chat call), or Codex CLI or Claude Code run per message. */
   BEACON_AGENT: z.enum(['builtin', 'codex', 'claude']).default('builtin'),
   /** Where an agent CLI runs and keeps its sessions; the image's working directory by default. */

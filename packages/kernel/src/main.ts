@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { configOrExit, createLogger, createTracing, type Probe, serveApp } from '@beacon/core';
 import pkg from '../package.json';
 import { createAgent, proxyKeyFrom } from './agent';
@@ -47,7 +48,14 @@ const stopSteps: (() => unknown)[] = [];
 const probes: Probe[] = tracing.probe ? [tracing.probe] : [];
 
 if (config.BEACON_NATS_URL) {
-  const nats = startNatsSide({ url: config.BEACON_NATS_URL, handle: config.BEACON_HANDLE, runner, log });
+  const creds = existsSync(config.BEACON_NATS_CREDS) ? config.BEACON_NATS_CREDS : undefined;
+  const nats = startNatsSide({
+    url: config.BEACON_NATS_URL,
+    credsPath: creds,
+    handle: config.BEACON_HANDLE,
+    runner,
+    log,
+  });
   stopSteps.push(nats.stop);
   probes.push(nats.probe);
 }

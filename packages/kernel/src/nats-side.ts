@@ -1,9 +1,20 @@
-import { commandSchema, createNatsBus, type Logger, type Probe, streams, subjects } from '@beacon/core';
+import {
+  commandSchema,
+  createNatsBus,
+  credsFile,
+  kernelInbox,
+  type Logger,
+  type Probe,
+  streams,
+  subjects,
+} from '@beacon/core';
 import { z } from 'zod';
 import type { Runner, TaskSink } from './runner';
 
 export interface NatsSideOptions {
   url: string;
+  /** The kernel's credentials file, when the platform gave it one (its own subjects only). */
+  credsPath?: string | undefined;
   handle: string;
   runner: Runner;
   log: Logger;
@@ -29,8 +40,16 @@ async function retryUntilStored(publish: () => Promise<void>) {
  * (which also holds it while this kernel is away) — and runs once. A task's end is stored in JetStream,
  * retried while NATS is away, so the gateway gets it once NATS is back.
  */
-export function startNatsSide({ url, handle, runner, log }: NatsSideOptions) {
-  const bus = createNatsBus({ url, name: `beacon-kernel-${handle}`, log });
+export function startNatsSide({ url, credsPath, handle, runner, log }: NatsSideOptions) {
+  // With credentials, the kernel may read replies only on its own inbox and manages no stream.
+  const bus = createNatsBus({
+    url,
+    name: `beacon-kernel-${handle}`,
+    log,
+    ...(credsPath
+      ? { credentials: credsFile(credsPath), inboxPrefix: kernelInbox(handle), manageStreams: false }
+      : {}),
+  });
   const progress = (data: { traceId: string }) =>
     void bus.publish(subjects.kernel(handle, 'progress'), data, { traceId: data.traceId }).catch(() => {});
   const settle = (kind: 'results' | 'errors' | 'cancelled') => (data: { traceId: string }) =>

@@ -14,6 +14,10 @@ const schema = z
       .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must match ^[a-z0-9][a-z0-9-]{0,30}$')
       .default('default'),
     BEACON_NATS_URL: env.url(),
+    /** This service's NATS credentials (a .creds file `bun run nats-auth` wrote). */
+    BEACON_NATS_CREDS: z.string().optional(),
+    /** Beacon's NATS authority (`bun run nats-auth`'s folder): each container gets credentials of its own. */
+    BEACON_NATS_AUTH_DIR: z.string().optional(),
     /** The fleet every platform of several Docker hosts shares; unset, this platform is the whole fleet. */
     BEACON_DATABASE_URL: env.databaseUrl(),
     /** This platform's Docker host in the fleet. */

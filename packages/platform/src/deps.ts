@@ -3,6 +3,7 @@ import {
   createAuditTrail,
   createMemoryBus,
   createNatsBus,
+  credsFile,
   databaseProbe,
   diskProbe,
   type Logger,
@@ -61,7 +62,12 @@ function outside(
         metrics.dockerOperationDuration.observe({ operation, status }, seconds),
       ),
     bus: config.BEACON_NATS_URL
-      ? createNatsBus({ url: config.BEACON_NATS_URL, name: 'beacon-platform', log })
+      ? createNatsBus({
+          url: config.BEACON_NATS_URL,
+          name: 'beacon-platform',
+          log,
+          credentials: credsFile(config.BEACON_NATS_CREDS),
+        })
       : createMemoryBus(log),
     secrets:
       overrides.secrets ??

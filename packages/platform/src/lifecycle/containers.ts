@@ -27,6 +27,8 @@ export interface ContainerServiceDeps {
   env?: (handle: string) => Record<string, string>;
   /** A fresh proxy key for the container, delivered as the file PROXY_KEY_FILE (needs `secrets`). */
   mintKey?: (handle: string, owner: string) => Promise<string>;
+  /** The container's NATS credentials, delivered as a file (needs `secrets`). */
+  natsCreds?: (handle: string) => Promise<string>;
   restartPolicy?: BackoffPolicy;
   /** How long a create waits for the container's health check before answering 504. */
   readyTimeoutMs?: number;
@@ -48,6 +50,7 @@ export function createContainerService({
   releases,
   env,
   mintKey,
+  natsCreds,
   restartPolicy = { initialMs: 10_000, maxMs: 300_000 },
   readyTimeoutMs = 60_000,
   stopGraceMs,
@@ -64,6 +67,7 @@ export function createContainerService({
     ...(secrets ? { secrets } : {}),
     ...(env ? { env } : {}),
     ...(mintKey ? { mintKey } : {}),
+    ...(natsCreds ? { natsCreds } : {}),
   });
   const maker = createMaker({
     docker,

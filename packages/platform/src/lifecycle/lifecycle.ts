@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import type { Logger } from '@beacon/core';
+import { type Logger, natsAuthority } from '@beacon/core';
 import type { DockerClient } from '../clients/docker';
 import type { ProxyClient } from '../clients/proxy';
 import type { Secrets } from '../clients/secrets';
@@ -45,6 +45,7 @@ export function createLifecycle(
   { log, metrics, docker, db, secrets, events, keys, mintKey }: LifecycleParts,
 ) {
   const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
+  const authority = config.BEACON_NATS_AUTH_DIR ? natsAuthority(config.BEACON_NATS_AUTH_DIR) : undefined;
   const defaults = {
     image: config.BEACON_DEFAULT_IMAGE,
     ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
@@ -66,6 +67,8 @@ export function createLifecycle(
     releases,
     env: containerEnv(config),
     ...(mintKey ? { mintKey } : {}),
+    // With Beacon's NATS accounts, each container gets credentials for its own subjects only.
+    ...(authority ? { natsCreds: authority.kernelCreds } : {}),
     defaults,
     restartPolicy: {
       initialMs: config.BEACON_RESTART_BACKOFF * 1000,

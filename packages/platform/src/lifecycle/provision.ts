@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { KERNEL_TOKEN_FILE, type Logger, PROXY_KEY_FILE } from '@beacon/core';
+import { KERNEL_TOKEN_FILE, type Logger, NATS_CREDS_FILE, PROXY_KEY_FILE } from '@beacon/core';
 import { type DockerClient, LABELS } from '../clients/docker';
 import { fileOwner, type Secrets } from '../clients/secrets';
 import { type ContainerSpec, containerName, type SpecDefaults } from '../domain/spec';
@@ -43,6 +43,8 @@ export interface ProvisionerDeps {
   env?: (handle: string) => Record<string, string>;
   /** A fresh proxy key for the container, delivered as the file PROXY_KEY_FILE (needs `secrets`). */
   mintKey?: (handle: string, owner: string) => Promise<string>;
+  /** The container's NATS credentials (its own subjects only), delivered as the file NATS_CREDS_FILE. */
+  natsCreds?: (handle: string) => Promise<string>;
 }
 
 /**
@@ -59,6 +61,7 @@ export function createProvisioner({
   secrets,
   env,
   mintKey,
+  natsCreds,
 }: ProvisionerDeps) {
   let networkReady: Promise<void> | undefined;
   /** The tenants' network, made on the first provision (the engine may be away at start). */
@@ -79,6 +82,7 @@ export function createProvisioner({
     const files: Record<string, string> = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
     // Without the secrets writer (a test's platform) the token goes by env.
     if (spec.kernelToken && secrets) files[basename(KERNEL_TOKEN_FILE)] = spec.kernelToken;
+    if (natsCreds && secrets) files[basename(NATS_CREDS_FILE)] = await natsCreds(handle);
     const tokenEnv: Record<string, string> =
       spec.kernelToken && !secrets ? { BEACON_KERNEL_TOKEN: spec.kernelToken } : {};
     const beaconEnv = env?.(handle) ?? {};
