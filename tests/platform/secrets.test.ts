@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@beacon/core';
@@ -76,6 +76,24 @@ describe('secret resolution', () => {
     expect(fileOwner('1000')).toEqual({ uid: 1000, gid: 1000 });
     expect(fileOwner('1000:50')).toEqual({ uid: 1000, gid: 50 });
     expect(fileOwner('bun')).toBeUndefined();
+  });
+
+  test('a platform file is renewed in place, owned as before; a container without one gets none', async () => {
+    const log = createLogger({ service: 'platform', level: 'silent' });
+    const secrets = createSecrets({ runtimeDir, mode: 'hardened', log });
+    await secrets.mount('renewed', { files: { 'nats.creds': 'first' }, user: { uid: 1000, gid: 1000 } });
+    const path = join(runtimeDir, 'renewed', 'beacon', 'nats.creds');
+    expect(await secrets.renew('renewed', 'nats.creds', 'second')).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('second');
+    const file = statSync(path);
+    expect({ uid: file.uid, gid: file.gid, mode: file.mode & 0o777 }).toEqual({
+      uid: 1000,
+      gid: 1000,
+      mode: 0o400,
+    });
+    expect(await secrets.renew('never-made', 'nats.creds', 'x')).toBe(false);
+    await secrets.unmount('renewed');
+    expect(await secrets.renew('renewed', 'nats.creds', 'third')).toBe(false);
   });
 
   test('env names are ITEM_TITLE_FIELD_LABEL', () => {

@@ -4,7 +4,7 @@
  * subjects; bob's commands, results and consumer are out of its reach.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -109,7 +109,11 @@ describe.skipIf(!available)('NATS with per-kernel credentials', () => {
     const stored = await seenBy(subjects.kernel('alice', 'results'), () =>
       eventually(() =>
         kernel
-          .publishDurable(subjects.kernel('alice', 'results'), { taskId: 'alice-task-1' }, { stream: streams.results })
+          .publishDurable(
+            subjects.kernel('alice', 'results'),
+            { taskId: 'alice-task-1' },
+            { stream: streams.results },
+          )
           .then(
             () => true,
             () => false,
@@ -187,4 +191,60 @@ describe.skipIf(!available)('NATS with per-kernel credentials', () => {
     );
     await eventually(() => got.some((m) => (m.data as { taskId: string }).taskId === 'bob-task-1'));
   });
+});
+
+describe.skipIf(!available)("a kernel's NATS credentials expire unless renewed", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-nats-ttl-'));
+  const authority = natsAuthority(dir, { kernelTtlSeconds: 2 });
+  // (The platform renews every third of BEACON_NATS_CREDS_TTL; here every 0.7 s of 2.)
+  let nats: Awaited<ReturnType<typeof startNats>>;
+  const buses: EventBus[] = [];
+
+  beforeAll(async () => {
+    const config = join(dir, 'nats.conf');
+    writeFileSync(config, await authority.serverConfig());
+    nats = await startNats('127.0.0.1', { config });
+  });
+  afterAll(async () => {
+    for (const b of buses) await b.close();
+    await nats?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('expired credentials are refused; a kernel whose file is renewed stays connected', async () => {
+    const old = await authority.kernelCreds('carol');
+    const file = join(dir, 'carol.creds');
+    writeFileSync(file, old);
+    const gatewayCreds = await authority.serviceCreds('gateway');
+    const gateway = createNatsBus({ url: nats.url, name: 'gateway', log, credentials: () => gatewayCreds });
+    const kernel = createNatsBus({
+      url: nats.url,
+      name: 'kernel-carol',
+      log,
+      credentials: () => readFileSync(file, 'utf8'),
+      inboxPrefix: kernelInbox('carol'),
+      manageStreams: false,
+    });
+    buses.push(gateway, kernel);
+    const got: BusMessage[] = [];
+    kernel.subscribe(subjects.commands('carol'), (m) => void got.push(m));
+    await eventually(() =>
+      kernel.check().then(
+        () => true,
+        () => false,
+      ),
+    );
+    // Renewed every third of the lifetime, as the platform does, until past the first one's expiry.
+    for (let i = 0; i < 5; i++) {
+      await Bun.sleep(700);
+      writeFileSync(file, await authority.kernelCreds('carol'));
+    }
+    const connectWith = (creds: string) =>
+      connect({ servers: nats.url, reconnect: false, authenticator: credsAuthenticator(enc.encode(creds)) });
+    await expect(connectWith(old)).rejects.toThrow(/expired|Authorization/i);
+    await eventually(async () => {
+      await gateway.publish(subjects.commands('carol'), { n: got.length });
+      return got.length > 0;
+    }, 10_000);
+  }, 30_000);
 });

@@ -73,8 +73,12 @@ const UNLIMITED = {
   consumer: -1,
 };
 
-/** The authority in `dir` (made on first use: authority.json, 0600, holds the seeds). */
-export function natsAuthority(dir: string) {
+/**
+ * The authority in `dir` (made on first use: authority.json, 0600, holds the seeds). A kernel's credentials
+ * expire after `kernelTtlSeconds`: the platform renews the file of every container it runs, so those of a
+ * container that is gone die within that time.
+ */
+export function natsAuthority(dir: string, { kernelTtlSeconds = 3600 } = {}) {
   const file = join(dir, AUTHORITY_FILE);
   if (!existsSync(file)) {
     mkdirSync(dir, { recursive: true });
@@ -92,9 +96,11 @@ export function natsAuthority(dir: string) {
   const account = fromSeed(enc.encode(seeds.account));
 
   /** A user of the Beacon account: `permissions` absent, it may do anything in the account (a service). */
-  async function creds(name: string, permissions?: Permissions): Promise<string> {
+  async function creds(name: string, permissions?: Permissions, ttlSeconds?: number): Promise<string> {
     const user = createUser();
-    const jwt = await encodeUser(name, user, account, { ...permissions, subs: -1, data: -1, payload: -1 });
+    const limits = { ...permissions, subs: -1, data: -1, payload: -1 };
+    const exp = ttlSeconds ? { exp: Math.floor(Date.now() / 1000) + ttlSeconds } : {};
+    const jwt = await encodeUser(name, user, account, limits, exp);
     return dec.decode(fmtCreds(jwt, user));
   }
 
@@ -119,8 +125,9 @@ export function natsAuthority(dir: string) {
     },
     /** A service's credentials (gateway, platform): anything in the Beacon account. */
     serviceCreds: (name: string) => creds(name),
-    /** A kernel's credentials: its own subjects only (kernelPermissions). */
-    kernelCreds: (handle: string) => creds(`kernel-${handle}`, kernelPermissions(handle)),
+    /** A kernel's credentials: its own subjects only (kernelPermissions), for `kernelTtlSeconds`. */
+    kernelCreds: (handle: string) => creds(`kernel-${handle}`, kernelPermissions(handle), kernelTtlSeconds),
+    kernelTtlSeconds,
   };
 }
 

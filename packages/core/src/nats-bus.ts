@@ -170,6 +170,14 @@ export function createNatsBus({
         })();
         for (const s of subscriptions) startSubscription(conn, s);
         for (const d of durables) void consume(conn, d);
+        // The client gives up on a server that refuses its credentials twice (expired, not yet renewed):
+        // connect again from the start, with the credentials as they are then.
+        void conn.closed().then((err) => {
+          if (closing) return;
+          setConnected(false);
+          log.warn({ event: 'nats.closed', err: String(err) }, 'NATS connection closed; connecting again');
+          void Bun.sleep(1000).then(connectLoop);
+        });
         return;
       } catch (err) {
         setConnected(false);

@@ -138,7 +138,7 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
   const store = sqliteStore(db, schema);
   const events = overrides.events ?? createPlatformEvents(bus, log, db);
   const tenantOf = billTo(db);
-  const { releases, containers, reconcile, watcher } = createLifecycle(config, {
+  const { releases, containers, reconcile, watcher, natsRenewal } = createLifecycle(config, {
     log,
     metrics,
     docker,
@@ -235,6 +235,7 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
       void reconcileAtStart().then(() => pools.start());
       releases.start();
       watcher.start();
+      natsRenewal.start();
       startObservers();
     },
     stop: {
@@ -248,6 +249,7 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
         () => containers.close(),
         ...observerSteps,
         () => watcher.stop(),
+        () => natsRenewal.stop(),
         () => bus.close(),
         async () => fleet?.stop(),
         ...reporting.stopSteps,

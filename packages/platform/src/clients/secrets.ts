@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, type Logger, PLATFORM_FILES_DIR } from '@beacon/core';
 
@@ -229,6 +229,18 @@ export function createSecrets(config: SecretsConfig) {
       await own(hardened, user, 0o500);
       config.log.info({ event: 'secrets.mounted', handle, mode: 'hardened', keys }, 'secrets prepared');
       return [...binds, `${hardened}:/run/secrets:ro`];
+    },
+    /**
+     * Replace one of the platform's files of a container that has them (a renewed credential), owned as the one
+     * it replaces; false when the container has no such file (gone, or never given one).
+     */
+    async renew(handle: string, name: string, content: string): Promise<boolean> {
+      const path = join(dirOf(handle), 'beacon', name);
+      const was = await stat(path).catch(() => undefined);
+      if (!was) return false;
+      // A world-readable file had no known user: so is its successor.
+      await writeOwned(path, content, was.mode & 0o004 ? undefined : { uid: was.uid, gid: was.gid });
+      return true;
     },
     async unmount(handle: string): Promise<void> {
       await rm(dirOf(handle), { recursive: true, force: true });

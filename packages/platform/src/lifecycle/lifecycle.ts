@@ -1,5 +1,6 @@
 import { availableParallelism, totalmem } from 'node:os';
-import { type Logger, natsAuthority } from '@beacon/core';
+import { basename } from 'node:path';
+import { type Logger, NATS_CREDS_FILE, type NatsAuthority, natsAuthority } from '@beacon/core';
 import type { DockerClient } from '../clients/docker';
 import type { ProxyClient } from '../clients/proxy';
 import type { Secrets } from '../clients/secrets';
@@ -45,7 +46,9 @@ export function createLifecycle(
   { log, metrics, docker, db, secrets, events, keys, mintKey }: LifecycleParts,
 ) {
   const releases = createReleases({ db, log, secrets, revokeKeys: keys?.revokeHandle });
-  const authority = config.BEACON_NATS_AUTH_DIR ? natsAuthority(config.BEACON_NATS_AUTH_DIR) : undefined;
+  const authority = config.BEACON_NATS_AUTH_DIR
+    ? natsAuthority(config.BEACON_NATS_AUTH_DIR, { kernelTtlSeconds: config.BEACON_NATS_CREDS_TTL })
+    : undefined;
   const defaults = {
     image: config.BEACON_DEFAULT_IMAGE,
     ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
@@ -88,5 +91,38 @@ export function createLifecycle(
     onState: (handle, action, id, stream) => containers.applyEngineAction(handle, action, id, stream),
     instance: config.BEACON_INSTANCE,
   });
-  return { releases, containers, reconcile: reconcileOnce, watcher };
+  const natsRenewal = credsRenewal(authority, secrets, log);
+  return { releases, containers, reconcile: reconcileOnce, watcher, natsRenewal };
+}
+
+/**
+ * Every third of their lifetime, each container's NATS credentials are written anew; the kernel reads the file
+ * when the server ends its expired session. A container that is gone has no file to renew: its credentials die.
+ */
+function credsRenewal(
+  authority: NatsAuthority | undefined,
+  secrets: Pick<Secrets, 'handles' | 'renew'>,
+  log: Logger,
+) {
+  let timer: Timer | undefined;
+  const renew = async () => {
+    if (!authority) return;
+    for (const handle of await secrets.handles())
+      await authority
+        .kernelCreds(handle)
+        .then((creds) => secrets.renew(handle, basename(NATS_CREDS_FILE), creds))
+        .catch((err) =>
+          log.warn(
+            { event: 'nats.creds_renewal_failed', handle, err: String(err) },
+            'NATS credentials not renewed',
+          ),
+        );
+  };
+  return {
+    renew,
+    start() {
+      if (authority) timer = setInterval(() => void renew(), (authority.kernelTtlSeconds * 1000) / 3);
+    },
+    stop: () => clearInterval(timer),
+  };
 }
