@@ -39,6 +39,19 @@ chmod 644 .secrets/metrics-token
 if [[ $# -gt 0 && "$1" != up ]]; then exec "${compose[@]}" "${files[@]}" "$@"; fi
 [[ $# -gt 0 ]] && shift
 
+# NATS with Beacon's accounts: the server's configuration and the services' credentials (the authority is kept).
+bun ../packages/platform/src/nats-auth.ts .secrets/nats >/dev/null
+chmod 644 .secrets/nats/nats.conf .secrets/nats/gateway.creds
+# The users' containers' own bridge: traffic between them off; they reach the proxy and NATS on its gateway.
+export BEACON_KERNEL_NETWORK=${BEACON_KERNEL_NETWORK:-beacon-kernels}
+export BEACON_TENANT_SUBNET=${BEACON_TENANT_SUBNET:-172.31.250.0/24}
+export BEACON_TENANT_GATEWAY=${BEACON_TENANT_GATEWAY:-${BEACON_TENANT_SUBNET%.*}.1}
+if ! docker network inspect "$BEACON_KERNEL_NETWORK" >/dev/null 2>&1; then
+  docker network create --driver bridge -o com.docker.network.bridge.enable_icc=false \
+    --subnet "$BEACON_TENANT_SUBNET" --gateway "$BEACON_TENANT_GATEWAY" "$BEACON_KERNEL_NETWORK" >/dev/null
+fi
+
+
 # A registry's base where one answers, else one assembled here.
 base() {
   local image=$1

@@ -22,17 +22,18 @@ describe("the gateway's view of the platform", () => {
           handle: 'ada',
           owner: 'ada',
           state: 'running',
-          docker: { ip: `10.0.0.${asked}` },
+          // The second answer names a published address (a platform whose kernels are published).
+          docker: { ip: `10.0.0.${asked}`, ...(asked > 1 ? { address: '172.31.250.1:32771' } : {}) },
         });
       },
     });
     try {
       const client = createPlatformClient(`http://127.0.0.1:${platform.port}`);
-      expect((await client.resolve('ada')).ip).toBe('10.0.0.1');
-      expect((await client.resolve('ada')).ip).toBe('10.0.0.1');
+      expect((await client.resolve('ada')).address).toBe('10.0.0.1:7681');
+      expect((await client.resolve('ada')).address).toBe('10.0.0.1:7681');
       expect(asked).toBe(1);
       client.forget('ada');
-      expect((await client.resolve('ada')).ip).toBe('10.0.0.2');
+      expect((await client.resolve('ada')).address).toBe('172.31.250.1:32771');
     } finally {
       platform.stop(true);
     }

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kernelInbox } from '@beacon/core';
+import { connect, credsAuthenticator } from 'nats';
 import { runCommand } from '../support/command';
 import { hasDocker, hasTool } from '../support/deps';
 import { docker } from '../support/docker';
@@ -56,6 +58,10 @@ async function assembled(
 }
 
 const fake = startFakeUpstream({ chunks: 2, hostname: '0.0.0.0' });
+/** The users' containers' bridge, as `bun run stack` makes it (a subnet of its own for this run). */
+const kernelNetwork = `${project}-kernels`;
+const subnet = `172.31.${100 + Math.floor(Math.random() * 150)}`;
+const tenantGateway = `${subnet}.1`;
 let env: Record<string, string> = {};
 let ports: Record<string, number> = {};
 
@@ -144,6 +150,15 @@ describe.skipIf(!available)('the compose stack, built offline and run as an oper
     writeFileSync(join(work, 'alert-token'), `stack-alert-${id}-0123456789`);
     // What `bun run stack` writes: the services' /metrics token for Prometheus (no own one: the admin token).
     writeFileSync(join(work, 'metrics-token'), token);
+    // And NATS's accounts (gateway.creds readable by the gateway's user), and the kernels' bridge.
+    await must(['bun', 'run', 'nats-auth', join(work, 'nats')]);
+    await must(['chmod', '644', join(work, 'nats/nats.conf'), join(work, 'nats/gateway.creds')]);
+    await docker.createNetwork({
+      Name: kernelNetwork,
+      Driver: 'bridge',
+      Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+      IPAM: { Config: [{ Subnet: `${subnet}.0/24`, Gateway: tenantGateway }] },
+    });
     const fast = '    healthcheck: { interval: 2s, start_period: 0s }\n';
     writeFileSync(
       join(work, 'override.yml'),
@@ -182,6 +197,9 @@ ${fast}`,
       BEACON_KERNEL_IMAGE: KERNEL,
       BEACON_INSTANCE: project,
       BEACON_NETWORK: project,
+      BEACON_KERNEL_NETWORK: kernelNetwork,
+      BEACON_TENANT_GATEWAY: tenantGateway,
+      BEACON_NATS_AUTH_DIR: join(work, 'nats'),
       BEACON_SECRETS_RUNTIME_DIR: `/dev/shm/${project}`,
       BEACON_STATS_INTERVAL: '2',
       // A killed container stays down long enough for ContainerDown to fire.
@@ -210,10 +228,11 @@ ${fast}`,
           .catch(() => {}),
       ),
     );
-    await docker
-      .getNetwork(project)
-      .remove()
-      .catch(() => {});
+    for (const network of [project, kernelNetwork])
+      await docker
+        .getNetwork(network)
+        .remove()
+        .catch(() => {});
     await docker
       .getImage(`beacon-s3-standin:${id}`)
       .remove()
@@ -272,7 +291,7 @@ ${fast}`,
     const key = (await must(['docker', 'exec', info.Id, 'cat', '/run/beacon/proxy-key'])).trim();
     expect(key).toStartWith('bk_');
     expect(info.Config.Env).toContain(`OPENAI_API_KEY=${key}`);
-    expect(info.Config.Env).toContain('OPENAI_BASE_URL=http://proxy:8080/v1');
+    expect(info.Config.Env).toContain(`OPENAI_BASE_URL=http://${tenantGateway}:8080/v1`);
 
     const seen = await eventually(async () => {
       const q = encodeURIComponent(`platform_container_up{handle="${handle}"}`);
@@ -294,6 +313,69 @@ ${fast}`,
     );
     expect(usage.rows).toEqual([expect.objectContaining({ handle, calls: 1 })]);
     expect(fake.calls.length).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+
+  test("from inside one tenant's container: another's kernel, NATS subjects and the services are out of reach", async () => {
+    const alice = `${project}-alice`;
+    const mallory = `${project}-mallory`;
+    await provision(mallory, 'mallory');
+    const ipOf = async (handle: string) =>
+      (await docker.getContainer(`beacon-${handle}`).inspect()).NetworkSettings.Networks[kernelNetwork]
+        ?.IPAddress;
+    const aliceIp = await ipOf(alice);
+    expect(aliceIp).toStartWith(subnet);
+    // What mallory's container reaches over TCP (its kernel image has Bun).
+    const reach = (url: string, method = 'GET') =>
+      must([
+        'docker',
+        'exec',
+        `beacon-${mallory}`,
+        'bun',
+        '-e',
+        `fetch(${JSON.stringify(url)},{method:'${method}',signal:AbortSignal.timeout(3000)}).then(r=>console.log(r.status),()=>console.log('unreachable'))`,
+      ]).then((out) => out.trim());
+    // Alice's kernel is published on the bridge's gateway for the platform: there it asks for its token.
+    const detail = await (await api('platform', `/api/containers/${alice}`)).json();
+    expect(detail.docker.address).toStartWith(`${tenantGateway}:`);
+    expect(await reach(`http://${detail.docker.address}/v1/dispatch`, 'POST')).toBe('401');
+    expect(await reach(`http://${aliceIp}:7681/health`)).toBe('unreachable');
+    expect(await reach('http://platform:9000/health')).toBe('unreachable');
+    expect(await reach('http://minio:9000/')).toBe('unreachable');
+    expect(await reach(`http://${tenantGateway}:8080/metrics`)).toBe('401');
+    expect(await reach(`http://${tenantGateway}:8080/health`)).toBe('200');
+
+    // NATS with the credentials the platform gave mallory: alice's subjects bring nothing, and send nothing.
+    const creds = await must(['docker', 'exec', `beacon-${mallory}`, 'cat', '/run/beacon/nats.creds']);
+    const nc = await connect({
+      servers: `nats://${tenantGateway}:4222`,
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+      inboxPrefix: kernelInbox(mallory),
+    });
+    try {
+      const got: string[] = [];
+      for (const pattern of ['beacon.>', `beacon.${alice}.commands`]) {
+        const sub = nc.subscribe(pattern);
+        void (async () => {
+          try {
+            for await (const m of sub) got.push(m.subject);
+          } catch {}
+        })();
+      }
+      nc.publish(
+        `beacon.${alice}.commands`,
+        JSON.stringify({ taskId: 'forged', traceId: 't', text: 'rm -rf', source: 'api' }),
+      );
+      await nc.flush().catch(() => {});
+      const res = await post(`http://127.0.0.1:${ports.gateway}/api/message`, {
+        handle: alice,
+        text: 'private',
+      });
+      expect(res.status).toBe(200);
+      await Bun.sleep(300);
+      expect(got).toEqual([]);
+    } finally {
+      await nc.close();
+    }
   }, 120_000);
 
   test('a container whose process is killed fires an alert: Prometheus → Alertmanager → gateway SSE', async () => {

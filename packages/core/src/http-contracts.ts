@@ -10,7 +10,12 @@ export const containerAnswer = z.looseObject({
   handle: z.string(),
   owner: z.string(),
   state: z.string(),
-  docker: z.object({ ip: z.string().nullable() }).loose().nullable().optional(),
+  /** `address`: where the kernel answers (a published host:port, else ip:7681); absent from older platforms. */
+  docker: z
+    .object({ ip: z.string().nullable(), address: z.string().nullable().optional() })
+    .loose()
+    .nullable()
+    .optional(),
   /** What the kernel's HTTP port asks of its caller (the detail only, admin token). */
   kernelToken: z.string().nullable().optional(),
 });

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createAccount,
@@ -89,7 +89,6 @@ export function natsAuthority(dir: string, { kernelTtlSeconds = 3600 } = {}) {
     };
     writeFileSync(file, JSON.stringify(seeds), { mode: 0o600 });
   }
-  chmodSync(file, 0o600);
   const seeds = JSON.parse(readFileSync(file, 'utf8')) as Seeds;
   const operator = fromSeed(enc.encode(seeds.operator));
   const system = fromSeed(enc.encode(seeds.system));

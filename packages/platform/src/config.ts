@@ -18,6 +18,11 @@ const schema = z
     BEACON_NATS_CREDS: z.string().optional(),
     /** Beacon's NATS authority (`bun run nats-auth`'s folder): each container gets credentials of its own. */
     BEACON_NATS_AUTH_DIR: z.string().optional(),
+    /**
+     * Publish each container's kernel (and health-check) port on this host address, for a platform and gateway
+     * that run in containers of their own (compose): the containers' bridge lets no container reach another.
+     */
+    BEACON_KERNEL_PUBLISH_IP: z.string().optional(),
     /** How long a container's NATS credentials live; renewed every third of it while the container exists. */
     BEACON_NATS_CREDS_TTL: env.seconds(3600),
     /** The fleet every platform of several Docker hosts shares; unset, this platform is the whole fleet. */

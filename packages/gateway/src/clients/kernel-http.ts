@@ -25,18 +25,18 @@ async function withRetry(call: () => Promise<Response>, signal: AbortSignal): Pr
   return call();
 }
 
-/** A kernel over HTTP (no NATS): POST http://<container>:7681/v1/dispatch, answered as an SSE stream. */
+/** A kernel over HTTP (no NATS): POST http://<its address>/v1/dispatch, answered as an SSE stream. */
 export function createHttpTransport(platform: Pick<PlatformClient, 'resolve'>): KernelTransport {
   return {
     name: 'http',
     /** Each message the kernel streams is handed on as (kind, data). */
     async send(handle, command, { traceparent, signal, accepted, message }): Promise<void> {
       const kernel = await platform.resolve(handle);
-      if (!kernel.ip || kernel.state !== 'running')
+      if (!kernel.address || kernel.state !== 'running')
         throw new AppError('unavailable', `${handle} is not running`);
       const res = await withRetry(
         () =>
-          fetch(`http://${kernel.ip}:7681/v1/dispatch`, {
+          fetch(`http://${kernel.address}/v1/dispatch`, {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
@@ -64,8 +64,8 @@ export function createHttpTransport(platform: Pick<PlatformClient, 'resolve'>): 
     /** The kernel stops the task and ends its stream with `cancelled` (a dispatch past its deadline has ended it). */
     async cancel(handle, taskId, _traceId, traceparent) {
       const kernel = await platform.resolve(handle);
-      if (!kernel.ip) throw new AppError('unavailable', `${handle} is not running`);
-      const res = await fetch(`http://${kernel.ip}:7681/v1/tasks/${encodeURIComponent(taskId)}/cancel`, {
+      if (!kernel.address) throw new AppError('unavailable', `${handle} is not running`);
+      const res = await fetch(`http://${kernel.address}/v1/tasks/${encodeURIComponent(taskId)}/cancel`, {
         method: 'POST',
         headers: { traceparent, ...(kernel.token ? { authorization: `Bearer ${kernel.token}` } : {}) },
         signal: AbortSignal.timeout(5000),

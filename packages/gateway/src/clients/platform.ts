@@ -4,7 +4,8 @@ export interface KernelAddress {
   handle: string;
   owner: string;
   state: string;
-  ip: string | null;
+  /** Where the kernel's HTTP port answers ("host:port"). */
+  address: string | null;
   /** What the kernel's HTTP port asks of its caller. */
   token: string | null;
 }
@@ -50,10 +51,10 @@ export function createPlatformClient(baseUrl: string, adminToken?: string): Plat
         handle: body.handle,
         owner: body.owner,
         state: body.state,
-        ip: body.docker?.ip ?? null,
+        address: body.docker?.address ?? (body.docker?.ip ? `${body.docker.ip}:7681` : null),
         token: body.kernelToken ?? null,
       };
-      if (address.state === 'running' && address.ip) cache.set(handle, { at: Date.now(), address });
+      if (address.state === 'running' && address.address) cache.set(handle, { at: Date.now(), address });
       else cache.delete(handle);
       return address;
     },

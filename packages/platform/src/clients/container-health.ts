@@ -1,11 +1,11 @@
 import { AppError } from '@beacon/core';
 import { type ContainerSpec, containerName } from '../domain/spec';
-import { type ContainerDetail, type DockerClient, KERNEL_PORT } from './docker';
+import { addressOf, type ContainerDetail, type DockerClient, KERNEL_PORT } from './docker';
 
 export type CheckOutcome = { ok: true } | { ok: false; reason: string };
 
 /** Where an `http` or `{port, path}` check asks. */
-const httpTarget = (health: Exclude<ContainerSpec['health'], 'none' | 'docker'>) =>
+export const httpTarget = (health: Exclude<ContainerSpec['health'], 'none' | 'docker'>) =>
   health === 'http' ? { port: KERNEL_PORT, path: '/health' } : health;
 
 /** One container's health check, as its `health` setting says, on the container's own address. */
@@ -26,10 +26,11 @@ export async function checkContainer(
       return { ok: false, reason: 'docker HEALTHCHECK is starting' };
     return { ok: true };
   }
-  if (!detail.ip) return { ok: false, reason: 'container has no address' };
   const { port, path } = httpTarget(health);
+  const address = addressOf(detail, port);
+  if (!address) return { ok: false, reason: 'container has no address' };
   // Never followed: a container answering 302 must not make the platform fetch another address.
-  const res = await fetch(`http://${detail.ip}:${port}${path}`, { signal, redirect: 'manual' });
+  const res = await fetch(`http://${address}${path}`, { signal, redirect: 'manual' });
   await res.body?.cancel();
   return res.ok ? { ok: true } : { ok: false, reason: `GET :${port}${path} answered ${res.status}` };
 }

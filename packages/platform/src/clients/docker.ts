@@ -30,8 +30,10 @@ export interface ProvisionRequest {
   pidsLimit: number;
   /** Host paths bind-mounted into the container (`host:container:ro`), e.g. the secrets directory. */
   binds?: string[];
-  /** Docker network to attach to (compose: the stack's network, so kernels reach proxy and NATS by name). */
+  /** Docker network to attach to. */
   network?: string;
+  /** Publish these container ports on this host address (each on a port the engine picks). */
+  publish?: { on: string; ports: number[] };
 }
 
 export interface ManagedContainer {
@@ -43,8 +45,24 @@ export interface ManagedContainer {
   state: string;
 }
 
+/** Where a container's port is reached: its published address, else its own address on its network. */
+export const addressOf = (detail: Pick<ContainerDetail, 'ip' | 'published'>, port: number) =>
+  detail.published?.[port] ?? (detail.ip ? `${detail.ip}:${port}` : undefined);
+
+function publishedPorts(ports: Record<string, { HostIp: string; HostPort: string }[] | null> | undefined) {
+  const found = Object.entries(ports ?? {}).flatMap(([key, bindings]) => {
+    const binding = bindings?.[0];
+    return binding?.HostPort
+      ? [[Number.parseInt(key, 10), `${binding.HostIp}:${binding.HostPort}`] as const]
+      : [];
+  });
+  return found.length ? Object.fromEntries(found) : undefined;
+}
+
 export interface ContainerDetail extends ManagedContainer {
   ip?: string;
+  /** Container port → the host address it is published on ("ip:port"). */
+  published?: Record<number, string>;
   startedAt?: string;
   exit?: ContainerExit;
   memoryBytes: number;
@@ -134,6 +152,7 @@ export function createDockerClient(
       if (!isManaged(info.Config.Labels)) return undefined;
       const networks = Object.values(info.NetworkSettings.Networks ?? {});
       const ip = networks.find((n) => n.IPAddress)?.IPAddress || undefined;
+      const published = publishedPorts(info.NetworkSettings.Ports);
       return {
         id: info.Id,
         name: info.Name.replace(/^\//, ''),
@@ -141,6 +160,7 @@ export function createDockerClient(
         image: info.Config.Image,
         state: info.State.Status,
         ...(ip ? { ip } : {}),
+        ...(published ? { published } : {}),
         ...(info.State.StartedAt ? { startedAt: info.State.StartedAt } : {}),
         ...(info.State.Health?.Status ? { health: info.State.Health.Status } : {}),
         ...(info.State.Status === 'exited' || info.State.Status === 'dead'
@@ -191,7 +211,9 @@ export function createDockerClient(
           ...(req.command ? { Cmd: req.command } : {}),
           Env: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
           Labels: { ...req.labels, [MANAGED_LABEL]: 'true', [LABELS.instance]: instance },
-          ExposedPorts: { [`${KERNEL_PORT}/tcp`]: {} },
+          ExposedPorts: Object.fromEntries(
+            [KERNEL_PORT, ...(req.publish?.ports ?? [])].map((p) => [`${p}/tcp`, {}]),
+          ),
           HostConfig: {
             Memory: req.memoryBytes,
             NanoCpus: req.nanoCpus,
@@ -202,6 +224,13 @@ export function createDockerClient(
             PidsLimit: req.pidsLimit,
             ...(req.binds?.length ? { Binds: req.binds } : {}),
             ...(req.network ? { NetworkMode: req.network } : {}),
+            ...(req.publish
+              ? {
+                  PortBindings: Object.fromEntries(
+                    req.publish.ports.map((p) => [`${p}/tcp`, [{ HostIp: req.publish?.on, HostPort: '' }]]),
+                  ),
+                }
+              : {}),
           },
         })
         .catch((err: DockerodeError) => {

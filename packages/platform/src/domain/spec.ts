@@ -126,6 +126,11 @@ export interface SpecDefaults {
   image: string;
   /** Network every container joins; the engine's default bridge when unset. */
   network?: string;
+  /**
+   * A host address the containers' checked ports are published on (BEACON_KERNEL_PUBLISH_IP): how a platform
+   * and gateway in containers of their own reach kernels on a bridge whose containers cannot reach each other.
+   */
+  publishOn?: string;
   memoryMb: number;
   cpus: number;
   pidsLimit: number;

@@ -52,6 +52,7 @@ export function createLifecycle(
   const defaults = {
     image: config.BEACON_DEFAULT_IMAGE,
     ...(config.BEACON_CONTAINER_NETWORK ? { network: config.BEACON_CONTAINER_NETWORK } : {}),
+    ...(config.BEACON_KERNEL_PUBLISH_IP ? { publishOn: config.BEACON_KERNEL_PUBLISH_IP } : {}),
     memoryMb: config.BEACON_DEFAULT_MEMORY_MB,
     cpus: config.BEACON_DEFAULT_CPUS,
     pidsLimit: config.BEACON_DEFAULT_PIDS_LIMIT,

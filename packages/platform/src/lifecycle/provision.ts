@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { KERNEL_TOKEN_FILE, type Logger, NATS_CREDS_FILE, PROXY_KEY_FILE } from '@beacon/core';
-import { type DockerClient, LABELS } from '../clients/docker';
+import { type DockerClient, KERNEL_PORT, LABELS } from '../clients/docker';
 import { fileOwner, type Secrets } from '../clients/secrets';
 import { type ContainerSpec, containerName, type SpecDefaults } from '../domain/spec';
 import type { PlatformMetrics } from '../metrics';
@@ -10,6 +10,11 @@ import type { PlatformMetrics } from '../metrics';
  * platform on the engine, with traffic between its containers off, so tenants cannot reach each other.
  */
 export const TENANT_NETWORK = 'beacon-tenants';
+
+/** The ports the platform and the gateway reach a container on: the kernel's, and its health check's. */
+const checkedPorts = ({ health }: ContainerSpec) => [
+  ...new Set([KERNEL_PORT, ...(typeof health === 'object' ? [health.port] : [])]),
+];
 
 /**
  * The variables every agent reads (the OpenAI and Anthropic SDKs, Codex, Claude Code, LangChain), pointing at
@@ -102,6 +107,7 @@ export function createProvisioner({
       pidsLimit: spec.pidsLimit ?? defaults.pidsLimit,
       binds,
       network: defaults.network ?? TENANT_NETWORK,
+      ...(defaults.publishOn ? { publish: { on: defaults.publishOn, ports: checkedPorts(spec) } } : {}),
     });
   }
 

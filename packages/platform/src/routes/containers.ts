@@ -10,6 +10,7 @@ import {
   setAuditTarget,
 } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
+import { addressOf, KERNEL_PORT } from '../clients/docker';
 import type { SessionSummaries } from '../clients/langfuse';
 import { containerViewSchema, toView } from '../domain/container-view';
 import { timeWindow } from '../domain/history';
@@ -60,7 +61,13 @@ const one = createRoute({
     200: jsonAnswer(
       containerViewSchema.extend({
         docker: z
-          .object({ state: z.string(), ip: z.string().nullable(), startedAt: z.string().nullable() })
+          .object({
+            state: z.string(),
+            ip: z.string().nullable(),
+            /** Where the kernel answers: its published address, else ip:7681. */
+            address: z.string().nullable(),
+            startedAt: z.string().nullable(),
+          })
           .nullable(),
         stats: z.record(z.string(), z.unknown()).nullable(),
         langfuse: z.unknown().optional(),
@@ -126,7 +133,12 @@ export function containerRoutes({ containers, stats, audited, sessions, adminTok
       {
         ...toView(row),
         docker: detail
-          ? { state: detail.state, ip: detail.ip ?? null, startedAt: detail.startedAt ?? null }
+          ? {
+              state: detail.state,
+              ip: detail.ip ?? null,
+              address: addressOf(detail, KERNEL_PORT) ?? null,
+              startedAt: detail.startedAt ?? null,
+            }
           : null,
         stats: latest ? current : null,
         kernelToken: (row.spec as ContainerSpec).kernelToken ?? null,
