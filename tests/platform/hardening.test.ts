@@ -202,4 +202,45 @@ describe.skipIf(!available)('containers hardened by default', () => {
     }
     expect(containers.find(`${prefix}-big`)).toBeUndefined();
   });
+
+  test("weakening is the operator's choice: more PIDs or a capability only as far as config allows", async () => {
+    const strict = createPlatformParts().containers;
+    const asks: [Record<string, unknown>, string][] = [
+      [{ pidsLimit: 4096 }, 'BEACON_MAX_PIDS_LIMIT'],
+      [{ capAdd: ['NET_RAW'] }, 'BEACON_ALLOWED_CAPABILITIES: none'],
+    ];
+    for (const [ask, named] of asks) {
+      const err = await strict.create({ handle: `${prefix}-weak`, health: 'none', ...ask }).catch((e) => e);
+      expect({ status: err.status, message: err.message }).toMatchObject({
+        status: 400,
+        message: expect.stringContaining(named),
+      });
+    }
+    const lenient = createPlatformParts(undefined, {
+      env: { BEACON_MAX_PIDS_LIMIT: '4096', BEACON_ALLOWED_CAPABILITIES: 'CHOWN' },
+    }).containers;
+    await lenient.create(
+      { handle: `${prefix}-weak`, health: 'none', pidsLimit: 4096, capAdd: ['CHOWN'] },
+      { wait: false },
+    );
+    const info = await docker.getContainer(`beacon-${prefix}-weak`).inspect();
+    expect({ pids: info.HostConfig.PidsLimit, add: info.HostConfig.CapAdd }).toEqual({
+      pids: 4096,
+      add: ['CHOWN'],
+    });
+    expect((await execIn(`${prefix}-weak`, 'sh', '-c', 'chown 1234 /tmp && echo chowned')).trim()).toBe(
+      'chowned',
+    );
+  });
+
+  test('readOnlyRootfs: the image read-only, /tmp and the working directory writable', async () => {
+    const { containers } = createPlatformParts();
+    const handle = `${prefix}-ro`;
+    await containers.create({ handle, health: 'none', readOnlyRootfs: true }, { wait: false });
+    const info = await docker.getContainer(`beacon-${handle}`).inspect();
+    expect(info.HostConfig.ReadonlyRootfs).toBe(true);
+    const probe =
+      'for d in /bin /tmp /workspace; do touch $d/beacon-probe 2>/dev/null && echo "$d rw" || echo "$d ro"; done';
+    expect(await execIn(handle, 'sh', '-c', probe)).toBe('/bin ro\n/tmp rw\n/workspace rw\n');
+  });
 });

@@ -58,6 +58,10 @@ const schema = z
     BEACON_DEFAULT_CPUS: z.coerce.number().positive().default(1),
     /** Processes a container may run unless its create asks otherwise. */
     BEACON_DEFAULT_PIDS_LIMIT: env.positiveInt(512),
+    /** The most a create may ask for (pidsLimit); unset: the default, so raising it is the operator's choice. */
+    BEACON_MAX_PIDS_LIMIT: env.positiveInt(0),
+    /** Capabilities a create may add back (capAdd), comma-separated; none by default. */
+    BEACON_ALLOWED_CAPABILITIES: env.list(),
     /** The most memory (MiB) and CPUs one container may ask for; unset: the host's memory less 1 GiB, its cores. */
     BEACON_MAX_MEMORY_MB: z.coerce.number().int().positive().optional(),
     BEACON_MAX_CPUS: z.coerce.number().positive().optional(),

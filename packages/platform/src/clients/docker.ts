@@ -32,6 +32,10 @@ export interface ProvisionRequest {
   binds?: string[];
   /** Docker network to attach to. */
   network?: string;
+  /** The image's filesystem read-only; /tmp (tmpfs) and `workdir` (an anonymous volume) writable. */
+  readOnly?: { workdir: string };
+  /** Capabilities added back after dropping all. */
+  capAdd?: string[];
   /** Publish these container ports on this host address (each on a port the engine picks). */
   publish?: { on: string; ports: number[] };
 }
@@ -99,7 +103,8 @@ export interface DockerClient {
   /** The engine's event stream (NDJSON) for managed containers; ends when `signal` aborts. */
   events(signal: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** The user an image runs as (`Config.User`: "", "1000", "1000:1000" or a name). */
-  imageUser(image: string): Promise<string>;
+  /** The image's user ('' for root) and working directory ('' for /). */
+  imageConfig(image: string): Promise<{ user: string; workdir: string }>;
 }
 
 type DockerodeError = Error & { statusCode?: number; code?: string };
@@ -220,6 +225,14 @@ export function createDockerClient(
             RestartPolicy: { Name: 'no' },
             // Hardened by default: no capability, no privilege gained through setuid, a bounded process count.
             CapDrop: ['ALL'],
+            ...(req.capAdd?.length ? { CapAdd: req.capAdd } : {}),
+            ...(req.readOnly
+              ? {
+                  ReadonlyRootfs: true,
+                  Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777,size=268435456' },
+                  Mounts: [{ Type: 'volume' as const, Source: '', Target: req.readOnly.workdir }],
+                }
+              : {}),
             SecurityOpt: ['no-new-privileges:true'],
             PidsLimit: req.pidsLimit,
             ...(req.binds?.length ? { Binds: req.binds } : {}),
@@ -258,7 +271,7 @@ export function createDockerClient(
     rename: wrap('rename', async (id: string, name: string) => {
       await (await managed(id)).rename({ name });
     }),
-    imageUser: wrap('image_inspect', async (image: string) => {
+    imageConfig: wrap('image_inspect', async (image: string) => {
       const info = await docker
         .getImage(image)
         .inspect()
@@ -266,7 +279,7 @@ export function createDockerClient(
           if (err.statusCode === 404) throw noSuchImage(image);
           throw err;
         });
-      return info.Config?.User ?? '';
+      return { user: info.Config?.User ?? '', workdir: info.Config?.WorkingDir ?? '' };
     }),
     list: wrap('list', async () => {
       const all = await docker.listContainers({ all: true, filters: { label: [`${MANAGED_LABEL}=true`] } });

@@ -89,8 +89,15 @@ export const createContainerSchema = z.object({
     .optional(),
   /** false: no OPENAI_* / ANTHROPIC_* variables pointing the container's agents at the proxy. */
   aiEnv: z.boolean().optional(),
-  /** Processes the container may run (default BEACON_DEFAULT_PIDS_LIMIT). */
+  /** Processes the container may run (default BEACON_DEFAULT_PIDS_LIMIT, at most BEACON_MAX_PIDS_LIMIT). */
   pidsLimit: z.number().int().min(16).max(65_536).optional(),
+  /** The image's filesystem read-only; /tmp (tmpfs) and the working directory (a volume) stay writable. */
+  readOnlyRootfs: z.boolean().optional(),
+  /** Capabilities given back after dropping all: each one the operator allowed (BEACON_ALLOWED_CAPABILITIES). */
+  capAdd: z
+    .array(z.string().regex(/^[A-Z_]{2,32}$/, 'capability names are like NET_BIND_SERVICE'))
+    .max(16)
+    .optional(),
   ttlSeconds: z.number().int().min(0).optional(),
   health: healthSettingSchema.optional(),
   /** The Docker host to run on, in a fleet of several (BEACON_HOST_ID); else the least reserved one. */
@@ -110,6 +117,9 @@ export interface ContainerSpec {
   memoryMb: number;
   cpus: number;
   pidsLimit?: number;
+  readOnlyRootfs?: boolean;
+  /** Capabilities added back (allowed by the operator, weakening: logged at create). */
+  capAdd?: string[];
   /** Shared secrets named at create (the owner's own always come). */
   secrets?: string[];
   /** false: the standard AI variables are left out. */
@@ -135,17 +145,28 @@ export interface SpecDefaults {
   cpus: number;
   pidsLimit: number;
   ttlSeconds: number;
-  /** The most one container may ask for (BEACON_MAX_MEMORY_MB, BEACON_MAX_CPUS). */
+  /** The most one container may ask for (BEACON_MAX_MEMORY_MB, BEACON_MAX_CPUS, BEACON_MAX_PIDS_LIMIT). */
   maxMemoryMb: number;
   maxCpus: number;
+  maxPidsLimit: number;
+  /** Capabilities a create may add back (BEACON_ALLOWED_CAPABILITIES); none by default. */
+  allowedCapabilities: string[];
 }
 
 /** A request past the operator's maximum, as "body.memoryMb: …", or undefined. */
-export function overMaximum(spec: Pick<ContainerSpec, 'memoryMb' | 'cpus'>, defaults: SpecDefaults) {
+export function overMaximum(
+  spec: Pick<ContainerSpec, 'memoryMb' | 'cpus' | 'pidsLimit' | 'capAdd'>,
+  defaults: SpecDefaults,
+) {
   if (spec.memoryMb > defaults.maxMemoryMb)
     return `body.memoryMb: ${spec.memoryMb} MiB is over this platform's maximum of ${defaults.maxMemoryMb} MiB (BEACON_MAX_MEMORY_MB)`;
   if (spec.cpus > defaults.maxCpus)
     return `body.cpus: ${spec.cpus} is over this platform's maximum of ${defaults.maxCpus} (BEACON_MAX_CPUS)`;
+  if ((spec.pidsLimit ?? 0) > defaults.maxPidsLimit)
+    return `body.pidsLimit: ${spec.pidsLimit} is over this platform's maximum of ${defaults.maxPidsLimit} (BEACON_MAX_PIDS_LIMIT)`;
+  const refused = spec.capAdd?.find((cap) => !defaults.allowedCapabilities.includes(cap));
+  if (refused)
+    return `body.capAdd: ${refused} is not a capability this platform allows (BEACON_ALLOWED_CAPABILITIES: ${defaults.allowedCapabilities.join(', ') || 'none'})`;
   return undefined;
 }
 
@@ -157,6 +178,8 @@ export function specFrom(input: CreateContainerInput, defaults: SpecDefaults): C
     memoryMb: input.memoryMb ?? defaults.memoryMb,
     cpus: input.cpus ?? defaults.cpus,
     ...(input.pidsLimit ? { pidsLimit: input.pidsLimit } : {}),
+    ...(input.readOnlyRootfs ? { readOnlyRootfs: true } : {}),
+    ...(input.capAdd?.length ? { capAdd: [...new Set(input.capAdd)] } : {}),
     ...(input.secrets?.length ? { secrets: input.secrets } : {}),
     ...(input.aiEnv === false ? { aiEnv: false } : {}),
     ttlSeconds: input.ttlSeconds ?? defaults.ttlSeconds,

@@ -60,6 +60,8 @@ export function createLifecycle(
     // Unset: the host's memory less 1 GiB for the host itself, and its cores.
     maxMemoryMb: config.BEACON_MAX_MEMORY_MB ?? Math.max(64, Math.floor(totalmem() / 1048576) - 1024),
     maxCpus: config.BEACON_MAX_CPUS ?? availableParallelism(),
+    maxPidsLimit: Math.max(config.BEACON_MAX_PIDS_LIMIT, config.BEACON_DEFAULT_PIDS_LIMIT),
+    allowedCapabilities: config.BEACON_ALLOWED_CAPABILITIES,
   };
   const containers = createContainerService({
     docker,

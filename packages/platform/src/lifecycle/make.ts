@@ -68,6 +68,17 @@ export function createMaker({
       const spec = { ...specFrom(input, defaults), ...(pool ? { pool } : {}), kernelToken };
       const over = overMaximum(spec, defaults);
       if (over) throw new AppError('bad_request', over);
+      // Allowed by the operator, still a weakening: said where the audit trail's create line is read.
+      if (spec.capAdd || (spec.pidsLimit ?? 0) > defaults.pidsLimit)
+        log.warn(
+          {
+            event: 'container.weakened',
+            handle: input.handle,
+            capAdd: spec.capAdd,
+            pidsLimit: spec.pidsLimit,
+          },
+          'created with a weaker confinement than the default',
+        );
       const owner = input.owner ?? input.handle;
       const now = new Date();
       if (previous) records.remove(input.handle);

@@ -81,7 +81,8 @@ export function createProvisioner({
   async function build(handle: string, owner: string, spec: ContainerSpec, name = containerName(handle)) {
     if (!defaults.network) await network();
     // Asked first: a missing image is a clear 400 before a key is minted or a file written.
-    const user = fileOwner(await docker.imageUser(spec.image));
+    const image = await docker.imageConfig(spec.image);
+    const user = fileOwner(image.user);
     const key = mintKey ? await mintKey(handle, owner) : undefined;
     if (key && !secrets) throw new Error('a proxy key needs the secrets writer to reach the container');
     const files: Record<string, string> = key ? { [basename(PROXY_KEY_FILE)]: key } : {};
@@ -105,6 +106,9 @@ export function createProvisioner({
       memoryBytes: spec.memoryMb * 1024 * 1024,
       nanoCpus: Math.round(spec.cpus * 1e9),
       pidsLimit: spec.pidsLimit ?? defaults.pidsLimit,
+      ...(spec.capAdd ? { capAdd: spec.capAdd } : {}),
+      // Read-only: the image's working directory stays writable (where an agent keeps its sessions).
+      ...(spec.readOnlyRootfs ? { readOnly: { workdir: image.workdir || '/workspace' } } : {}),
       binds,
       network: defaults.network ?? TENANT_NETWORK,
       ...(defaults.publishOn ? { publish: { on: defaults.publishOn, ports: checkedPorts(spec) } } : {}),
