@@ -376,6 +376,30 @@ ${fast}`,
     } finally {
       await nc.close();
     }
+
+    // A fork bomb in mallory's container stops at its PIDs limit; alice still answers.
+    const bombed = await must([
+      'docker',
+      'exec',
+      `beacon-${mallory}`,
+      'sh',
+      '-c',
+      'for i in $(seq 700); do (sleep 20 &) 2>/dev/null || { echo stopped at $i; exit 0; }; done; echo not stopped',
+    ]);
+    expect(bombed).toMatch(/stopped at \d+/);
+    const after = await post(`http://127.0.0.1:${ports.gateway}/api/message`, {
+      handle: alice,
+      text: 'still there?',
+    });
+    expect(after.status).toBe(200);
+    // More memory than the host has is refused before Docker sees it.
+    const big = await api('platform', '/api/containers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle: `${project}-big`, memoryMb: 1_048_576 }),
+    });
+    expect(big.status).toBe(400);
+    expect((await big.json()).error.message).toContain('BEACON_MAX_MEMORY_MB');
   }, 120_000);
 
   test('a container whose process is killed fires an alert: Prometheus → Alertmanager → gateway SSE', async () => {
