@@ -84,7 +84,12 @@ export async function buildProxy(
     /** PUT /api/quotas/:user with the given limits. */
     async setQuota(
       user: string,
-      limits: { dailyUsd?: number; monthlyUsd?: number; requestsPerMinute?: number },
+      limits: {
+        dailyUsd?: number;
+        monthlyUsd?: number;
+        requestsPerMinute?: number;
+        defaultMaxTokens?: number;
+      },
     ) {
       const res = await app.request(`/api/quotas/${user}`, {
         method: 'PUT',

@@ -6,6 +6,8 @@ export interface AgentOptions {
   /** The key to call the proxy with, asked before every call (a pooled container's changes with its tenant). */
   proxyKey: () => string;
   model: string;
+  /** The answer's limit in tokens, sent as max_completion_tokens (so a budget reserves for that much). */
+  maxTokens?: number;
   timeoutMs: number;
   /** How long a proxy that refuses connections (restarting) is tried again before the dispatch fails. */
   retryMs?: number;
@@ -84,6 +86,7 @@ export function createAgent({
   proxyUrl,
   proxyKey,
   model,
+  maxTokens = 1024,
   timeoutMs,
   retryMs = 30_000,
   log,
@@ -101,7 +104,12 @@ export function createAgent({
           'x-beacon-trace-id': command.traceId,
           ...(traceparent ? { traceparent } : {}),
         },
-        body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: command.text }] }),
+        body: JSON.stringify({
+          model,
+          stream: true,
+          max_completion_tokens: maxTokens,
+          messages: [{ role: 'user', content: command.text }],
+        }),
       };
       res = await reach(`${proxyUrl.replace(/\/$/, '')}/v1/chat/completions`, init, retryMs, log, signal);
     } catch (err) {

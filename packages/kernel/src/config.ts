@@ -33,6 +33,11 @@ const schema = z.object({
   /** Unset: gpt-4o-mini for the built-in agent, each CLI driver's own default for the others. */
   BEACON_MODEL: z.string().min(1).optional(),
   BEACON_LLM_TIMEOUT: env.seconds(300),
+  /**
+   * The built-in agent's answer limit (max_completion_tokens): what a budget reserves for its call, rather than
+   * the proxy's default for a call that says nothing (4,096).
+   */
+  BEACON_MAX_TOKENS: env.positiveInt(1024),
   /** How long a proxy refusing connections (restarting) is tried again before a dispatch fails. */
   BEACON_PROXY_RETRY: env.seconds(30),
 });

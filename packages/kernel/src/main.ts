@@ -22,6 +22,7 @@ const agent =
         proxyUrl: config.BEACON_PROXY_URL,
         proxyKey,
         model: config.BEACON_MODEL ?? 'gpt-4o-mini',
+        maxTokens: config.BEACON_MAX_TOKENS,
         timeoutMs: config.BEACON_LLM_TIMEOUT * 1000,
         retryMs: config.BEACON_PROXY_RETRY * 1000,
         log,

@@ -16,6 +16,11 @@ const schema = z
     BEACON_UPSTREAM_ANTHROPIC_URL: z.url().default('https://api.anthropic.com'),
     BEACON_UPSTREAM_ANTHROPIC_KEY: z.string().optional(),
     BEACON_UPSTREAM_TIMEOUT: env.seconds(300),
+    /**
+     * Output tokens a call that sends no max_tokens reserves from a budget (a quota's defaultMaxTokens wins).
+     * Unset: 4,096 for chat and messages, the model's own limit for the Responses API.
+     */
+    BEACON_DEFAULT_MAX_TOKENS: z.coerce.number().int().min(1).max(1_000_000).optional(),
     BEACON_PRICES_FILE: z.string().optional(),
     /** Upstreams by model (docs/configuration.md); without it, the BEACON_UPSTREAM_* variables. */
     BEACON_ROUTES_FILE: z.string().optional(),

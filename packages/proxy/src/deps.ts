@@ -130,6 +130,7 @@ export function createDeps(
         prices,
         owners,
         generations,
+        defaultMaxTokens: config.BEACON_DEFAULT_MAX_TOKENS,
       }),
       passthrough: createPassthrough({ authenticator, owners, upstream, log }),
       authenticator,

@@ -2,6 +2,7 @@ import { excluded, type Logger, preparedRows } from '@beacon/core';
 import { and, count, eq, getTableColumns, gte, lt, type SQL, sql, sum } from 'drizzle-orm';
 import type { ProxyStore } from './db';
 import type { usage } from './db/schema/usage';
+import { microUsd } from './domain/budget';
 
 export type UsageInsert = Omit<typeof usage.$inferInsert, 'id'>;
 
@@ -199,6 +200,7 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
         .select({
           ...keys,
           calls: count(),
+          refused: sql<number>`sum(case when ${usage.status} = 'rejected' then 1 else 0 end)`,
           costUsd: sum(usage.costUsd),
           inputTokens: sum(usage.inputTokens),
           outputTokens: sum(usage.outputTokens),
@@ -213,8 +215,10 @@ export function createUsageStore(store: ProxyStore, log: Logger) {
         .orderBy(...Object.values(keys).map((k) => sql`${k} ASC NULLS FIRST`));
       return rows.map((r) => ({
         ...Object.fromEntries(q.groupBy.map((d) => [d, r[d as keyof typeof r]])),
-        calls: Number(r.calls),
-        costUsd: Number(r.costUsd ?? 0),
+        // Served and refused apart: a budget's refusals are calls nobody was charged for.
+        calls: Number(r.calls) - Number(r.refused ?? 0),
+        refusedCalls: Number(r.refused ?? 0),
+        costUsd: microUsd(Number(r.costUsd ?? 0)),
         inputTokens: Number(r.inputTokens ?? 0),
         outputTokens: Number(r.outputTokens ?? 0),
         cacheReadTokens: Number(r.cacheReadTokens ?? 0),

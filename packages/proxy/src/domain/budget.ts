@@ -12,8 +12,8 @@ const nextMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMon
 export interface ParsedCall {
   model: string;
   stream: boolean;
-  /** Output tokens the call may produce; undefined: the model's own limit. */
-  maxOutput: number | undefined;
+  /** Output tokens the caller allows (undefined: it said nothing) and its choices per call. */
+  output: { tokens: number | undefined; choices: number };
   /** A Responses call that continues another response or a conversation: its owner is checked. */
   continues: string[];
   upstreamBody: string;
@@ -27,8 +27,8 @@ export function parseCall(api: Api, body: unknown): ParsedCall | string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body: must be a JSON object';
   const call = body as Record<string, unknown>;
   if (typeof call.model !== 'string' || !call.model) return 'body.model: required string';
-  const maxOutput = outputLimit(api, call);
-  if (typeof maxOutput === 'string') return maxOutput;
+  const output = outputLimit(api, call);
+  if (typeof output === 'string') return output;
   const stream = api !== 'embeddings' && call.stream === true;
   // OpenAI's chat completions report a stream's usage only when asked to (the Responses API always does).
   if (api === 'chat' && stream)
@@ -44,7 +44,7 @@ export function parseCall(api: Api, body: unknown): ParsedCall | string {
       if (id) continues.push(id);
     }
   }
-  return { model: call.model, stream, maxOutput, continues, upstreamBody: JSON.stringify(call) };
+  return { model: call.model, stream, output, continues, upstreamBody: JSON.stringify(call) };
 }
 
 /**
@@ -61,13 +61,20 @@ export interface Limits {
   dailyUsd?: number | null;
   monthlyUsd?: number | null;
   requestsPerMinute?: number | null;
+  /** Output tokens reserved for a call that sends no max_tokens. */
+  defaultMaxTokens?: number | null;
 }
 
 export interface Refusal {
   reason: 'daily' | 'monthly' | 'requests_per_minute';
   retryAfterSeconds: number;
   message: string;
+  /** A budget's refusal: what the window holds, and when it starts again. */
+  budget?: { limitUsd: number; spentUsd: number; reservedUsd: number; resetsAt: string };
 }
+
+/** USD rounded to the micro-dollar, as every answer gives it (sums of floats carry noise past that). */
+export const microUsd = (usd: number) => Math.round(usd * 1e6) / 1e6;
 
 /** The spend a budget is checked against; `lastMinuteCalls` is the sliding-window estimate of calls. */
 export interface SpendNow {
@@ -103,17 +110,25 @@ export function refusalOf(
     };
   }
   const committed = spend.reserved + worstCase;
+  const refuse = (
+    reason: 'daily' | 'monthly',
+    limitUsd: number,
+    spentUsd: number,
+    resets: Date,
+  ): Refusal => ({
+    reason,
+    retryAfterSeconds: Math.ceil((resets.getTime() - t) / 1000),
+    message: `${user} has spent $${spentUsd.toFixed(4)} of a $${limitUsd} ${reason} budget`,
+    budget: {
+      limitUsd,
+      spentUsd: microUsd(spentUsd),
+      reservedUsd: microUsd(spend.reserved),
+      resetsAt: resets.toISOString(),
+    },
+  });
   if (limits?.dailyUsd != null && spend.day + committed > limits.dailyUsd)
-    return {
-      reason: 'daily',
-      retryAfterSeconds: Math.ceil((nextDay(now).getTime() - t) / 1000),
-      message: `${user} has spent $${spend.day.toFixed(4)} of a $${limits.dailyUsd} daily budget`,
-    };
+    return refuse('daily', limits.dailyUsd, spend.day, nextDay(now));
   if (limits?.monthlyUsd != null && spend.month + committed > limits.monthlyUsd)
-    return {
-      reason: 'monthly',
-      retryAfterSeconds: Math.ceil((nextMonth(now).getTime() - t) / 1000),
-      message: `${user} has spent $${spend.month.toFixed(4)} of a $${limits.monthlyUsd} monthly budget`,
-    };
+    return refuse('monthly', limits.monthlyUsd, spend.month, nextMonth(now));
   return undefined;
 }

@@ -23,22 +23,47 @@ function integerIn(body: Record<string, unknown>, field: string, max: number): n
   return value;
 }
 
+/** The field a caller sets an API's output limit with, for messages. */
+export const outputField = (api: Api) => FIELDS[api].at(-1) ?? 'max_tokens';
+
 /**
- * The most output tokens a call may produce, for its budget reservation; a string names the field that
- * is out of range. Money is reserved from this, so a negative or absurd value never reaches the upstream.
- * A Responses call without `max_output_tokens` is `undefined`: the model's own limit applies (reasoning
- * models write far past 4,096 tokens).
+ * The most output tokens the caller allows (its max tokens field, times OpenAI's `n` choices), for the budget
+ * reservation; `undefined` when it says nothing (a default applies: outputToReserve). A string names the field
+ * that is out of range. Money is reserved from this, so a negative or absurd value never reaches the upstream.
  */
-export function outputLimit(api: Api, body: Record<string, unknown>): number | string | undefined {
-  if (!APIS[api].output) return 0;
+export function outputLimit(
+  api: Api,
+  body: Record<string, unknown>,
+): { tokens: number | undefined; choices: number } | string {
+  if (!APIS[api].output) return { tokens: 0, choices: 1 };
   const limits: number[] = [];
   for (const field of FIELDS[api]) {
     const v = integerIn(body, field, MAX_OUTPUT_TOKENS);
     if (typeof v === 'string') return v;
     if (v !== undefined) limits.push(v);
   }
-  if (api === 'responses') return limits[0];
-  const n = integerIn(body, 'n', MAX_CHOICES);
+  const n = api === 'chat' ? integerIn(body, 'n', MAX_CHOICES) : undefined;
   if (typeof n === 'string') return n;
-  return (limits[0] ?? DEFAULT_MAX_OUTPUT) * (n ?? 1);
+  const choices = n ?? 1;
+  return { tokens: limits[0] === undefined ? undefined : limits[0] * choices, choices };
+}
+
+/** Where a call's reserved output came from (the 429 says it). */
+export type OutputSource = 'request' | 'quota' | 'default' | 'model';
+
+/**
+ * The output tokens a call's reservation counts: the caller's limit; else the user's quota's defaultMaxTokens;
+ * else BEACON_DEFAULT_MAX_TOKENS; else 4,096 for chat and messages, and for a Responses call the model's own
+ * limit (reasoning models write far past 4,096 tokens).
+ */
+export function outputToReserve(
+  api: Api,
+  asked: { tokens: number | undefined; choices: number },
+  defaults: { quota?: number | null | undefined; global?: number | undefined; model?: number | undefined },
+): { tokens: number; source: OutputSource } {
+  if (asked.tokens !== undefined) return { tokens: asked.tokens, source: 'request' };
+  if (defaults.quota) return { tokens: defaults.quota * asked.choices, source: 'quota' };
+  if (defaults.global) return { tokens: defaults.global * asked.choices, source: 'default' };
+  if (api === 'responses') return { tokens: defaults.model ?? DEFAULT_MAX_OUTPUT, source: 'model' };
+  return { tokens: DEFAULT_MAX_OUTPUT * asked.choices, source: 'default' };
 }

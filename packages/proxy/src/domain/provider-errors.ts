@@ -1,10 +1,10 @@
 import type { Provider } from './prices';
 
 /** An error body in the caller's provider's own format, so official SDKs surface it properly. */
-export function providerError(provider: Provider, type: string, message: string) {
+export function providerError(provider: Provider, type: string, message: string, more?: object) {
   return provider === 'openai'
-    ? { error: { message, type, param: null, code: type } }
-    : { type: 'error', error: { type, message } };
+    ? { error: { message, type, param: null, code: type, ...more } }
+    : { type: 'error', error: { type, message, ...more } };
 }
 
 /** Beacon's kinds of failure, named as each provider names the same thing. */

@@ -4,9 +4,10 @@ import type { Generations } from '../clients/langfuse';
 import type { UpstreamClient } from '../clients/upstream';
 import { APIS, type Api } from '../domain/apis';
 import { worstCaseUsd } from '../domain/budget';
-import { DEFAULT_MAX_OUTPUT } from '../domain/output-limit';
+import { outputToReserve } from '../domain/output-limit';
 import { NO_USAGE } from '../domain/prices';
 import { providerError } from '../domain/provider-errors';
+import { budgetRefusal } from '../domain/refusal-words';
 import type { ProxyMetrics } from '../metrics';
 import type { PriceBook } from '../prices';
 import type { QuotaGuard } from '../quotas/guard';
@@ -30,6 +31,8 @@ export interface ForwarderDeps {
   owners: ResponseOwners;
   /** With Langfuse configured: each call as a generation. */
   generations?: Generations | undefined;
+  /** Output tokens reserved for a call without max_tokens (BEACON_DEFAULT_MAX_TOKENS), unless its quota says. */
+  defaultMaxTokens?: number | undefined;
 }
 
 /** Forwards one AI call: authenticate, reserve budget, call upstream, pass the answer through, record usage. */
@@ -40,6 +43,7 @@ export function createForwarder({
   recorder,
   metrics,
   log,
+  defaultMaxTokens,
   tracing,
   prices,
   owners,
@@ -87,11 +91,17 @@ export function createForwarder({
       ...(owner.handle ? { 'beacon.handle': owner.handle } : {}),
     });
     const metricUser = recorder.userLabel(owner.user);
-    const maxOutput = parsed.maxOutput ?? prices.rates(model, provider)?.maxOutput ?? DEFAULT_MAX_OUTPUT;
+    const quota = await quotas.limitsOf(owner.user).catch((err: unknown) => away(c, provider, err));
+    if (quota instanceof Response) return quota;
+    const output = outputToReserve(api, parsed.output, {
+      quota: quota?.defaultMaxTokens,
+      global: defaultMaxTokens,
+      model: prices.rates(model, provider)?.maxOutput,
+    });
     const worstCase = worstCaseUsd(
       (u) => recorder.costOf(model, u, provider),
       upstreamBody.length,
-      maxOutput,
+      output.tokens,
     );
     const reservation = await quotas
       .reserve(owner.user, metricUser, worstCase)
@@ -128,7 +138,12 @@ export function createForwarder({
         reservation.message,
       );
       const retry = { 'retry-after': String(reservation.retryAfterSeconds), 'x-should-retry': 'false' };
-      return c.json(providerError(provider, 'budget_exceeded', reservation.message), 429, retry);
+      const { message, detail } = budgetRefusal(api, reservation, { usd: worstCase, ...output });
+      return c.json(
+        providerError(provider, 'budget_exceeded', message, detail && { budget: detail }),
+        429,
+        retry,
+      );
     }
 
     const endUpstream = metrics.upstreamDuration.startTimer({

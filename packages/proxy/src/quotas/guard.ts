@@ -2,7 +2,7 @@ import { coalescedByKey, type Logger } from '@beacon/core';
 import type { ProxyStore } from '../db';
 import type { QuotaRow } from '../db/schema/quotas';
 import type { SpendRow } from '../db/schema/spend';
-import { type Limits, type Refusal, refusalOf } from '../domain/budget';
+import { type Limits, microUsd, type Refusal, refusalOf } from '../domain/budget';
 import type { ProxyMetrics } from '../metrics';
 import type { UsageStore } from '../usage-store';
 import { createLimits } from './limits';
@@ -78,6 +78,8 @@ export function createQuotaGuard(
   return {
     /** Resolves once this replica hears the others' changes. */
     ready: limits.ready,
+    /** A user's limits (through the short cache every replica clears on a change). */
+    limitsOf,
 
     /** For /health: settles still waiting for the database. */
     check() {
@@ -100,9 +102,10 @@ export function createQuotaGuard(
         dailyUsd: limits?.dailyUsd ?? null,
         monthlyUsd: limits?.monthlyUsd ?? null,
         requestsPerMinute: limits?.requestsPerMinute ?? null,
-        spentTodayUsd: spent.day,
-        spentThisMonthUsd: spent.month,
-        reservedUsd: spent.reserved,
+        defaultMaxTokens: limits?.defaultMaxTokens ?? null,
+        spentTodayUsd: microUsd(spent.day),
+        spentThisMonthUsd: microUsd(spent.month),
+        reservedUsd: microUsd(spent.reserved),
       };
     },
 

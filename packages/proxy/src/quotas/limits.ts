@@ -30,6 +30,7 @@ export function createLimits(store: ProxyStore, now: () => Date) {
         dailyUsd: limits.dailyUsd ?? null,
         monthlyUsd: limits.monthlyUsd ?? null,
         requestsPerMinute: limits.requestsPerMinute ?? null,
+        defaultMaxTokens: limits.defaultMaxTokens ?? null,
         updatedAt: now(),
       };
       await db

@@ -21,6 +21,8 @@ const quotaBody = z.object({
   dailyUsd: money,
   monthlyUsd: money,
   requestsPerMinute: z.number().int().positive().max(1_000_000).nullable().optional(),
+  /** Output tokens reserved for a call without max_tokens (unset: BEACON_DEFAULT_MAX_TOKENS). */
+  defaultMaxTokens: z.number().int().min(1).max(1_000_000).nullable().optional(),
 });
 const isoTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
   error: 'must be an ISO date (2026-12-01) or date-time (2026-12-01T09:00:00Z)',
@@ -61,6 +63,7 @@ const quotaView = z.object({
   dailyUsd: z.number().nullable(),
   monthlyUsd: z.number().nullable(),
   requestsPerMinute: z.number().nullable(),
+  defaultMaxTokens: z.number().nullable(),
   spentTodayUsd: z.number(),
   spentThisMonthUsd: z.number(),
   reservedUsd: z.number(),

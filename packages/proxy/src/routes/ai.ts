@@ -1,6 +1,7 @@
 import { jsonAnswer, openRouter } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import { microUsd } from '../domain/budget';
 import type { Routes } from '../domain/routing';
 import type { Authenticator } from '../forward/authenticate';
 import type { Forwarder } from '../forward/forwarder';
@@ -98,12 +99,12 @@ export function aiRoutes({ forwarder, passthrough, authenticator, prices, routes
       traceId,
       calls: total('calls'),
       inFlight: total('inFlight'),
-      costUsd: total('costUsd'),
+      costUsd: microUsd(total('costUsd')),
       inputTokens: total('inputTokens'),
       cacheReadTokens: total('cacheReadTokens'),
       cacheWriteTokens: total('cacheWriteTokens'),
       outputTokens: total('outputTokens'),
-      models: rows.map(({ model, calls, costUsd }) => ({ model, calls, costUsd })),
+      models: rows.map(({ model, calls, costUsd }) => ({ model, calls, costUsd: microUsd(costUsd) })),
     };
   }
   /** Named by a route, or priced for a kind some route serves it with (the table is fixed: made once). */

@@ -12,6 +12,8 @@ export const quotas = sqliteTable('quotas', {
   dailyUsd: real('daily_usd'),
   monthlyUsd: real('monthly_usd'),
   requestsPerMinute: integer('requests_per_minute'),
+  /** Output tokens reserved for a call that sends no max_tokens (else BEACON_DEFAULT_MAX_TOKENS). */
+  defaultMaxTokens: integer('default_max_tokens'),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });
 
@@ -20,6 +22,7 @@ export const quotasPg = pgTable('quotas', {
   dailyUsd: doublePrecision('daily_usd'),
   monthlyUsd: doublePrecision('monthly_usd'),
   requestsPerMinute: pgInteger('requests_per_minute'),
+  defaultMaxTokens: pgInteger('default_max_tokens'),
   updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
 });
 

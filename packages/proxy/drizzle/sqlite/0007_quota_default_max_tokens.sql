@@ -1,0 +1,1 @@
+ALTER TABLE `quotas` ADD `default_max_tokens` integer;
