@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test';
+import { normalizeAlerts, runbookLink } from '../../packages/gateway/src/domain/alerts';
 import { getJson, type TestGateway, useGateways } from '../support/gateway';
 import { sseClient } from '../support/sse';
 
@@ -73,6 +74,30 @@ const post = (g: TestGateway, body: unknown, headers: Record<string, string> = {
   });
 
 const start = useGateways();
+
+describe('runbook links', () => {
+  test("a rule's path on the platform's page is kept, or sent to BEACON_RUNBOOK_URL's section; other links stay", () => {
+    expect(runbookLink('/docs/runbook#containerdown', undefined)).toBe('/docs/runbook#containerdown');
+    expect(runbookLink('/docs/runbook#containerdown', 'https://wiki.example/ops/beacon#top')).toBe(
+      'https://wiki.example/ops/beacon#containerdown',
+    );
+    expect(runbookLink('https://elsewhere/rb#x', 'https://wiki.example/rb')).toBe('https://elsewhere/rb#x');
+    const [alert] = normalizeAlerts(
+      {
+        alerts: [
+          {
+            status: 'firing',
+            labels: { alertname: 'ContainerDown' },
+            annotations: { runbook_url: '/docs/runbook#containerdown' },
+          },
+        ],
+      },
+      new Date(),
+      'https://wiki.example/rb',
+    );
+    expect(alert?.runbookUrl).toBe('https://wiki.example/rb#containerdown');
+  });
+});
 
 describe('POST /api/alert', () => {
   test('Alertmanager firing then resolved: broadcast on SSE, counted, kept', async () => {

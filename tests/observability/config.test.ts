@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { SHIPPED_ALERTS } from '../../packages/gateway/src/domain/alerts';
+import { runbookRoutes } from '../../packages/platform/src/routes/runbook';
 import { runCommand } from '../support/command';
 import { hasTool } from '../support/deps';
 
@@ -61,7 +62,7 @@ describe('Prometheus configuration and alert rules', () => {
     },
   );
 
-  test('every alert of the spec exists with severity, summary, description and a runbook section', () => {
+  test('every alert of the spec exists with severity, summary, description and a runbook section', async () => {
     const rules = parse(readFileSync(`${dir}/alerting/rules.yml`, 'utf8')).groups.flatMap(
       (g: { rules: unknown[] }) => g.rules,
     ) as { alert: string; labels: { severity: string }; annotations: Record<string, string> }[];
@@ -76,6 +77,12 @@ describe('Prometheus configuration and alert rules', () => {
       expect(anchor).toBe(rule.alert.toLowerCase());
       expect(runbook).toContain(`## ${rule.alert.toLowerCase()}`);
       expect(tests).toContain(`alertname: ${rule.alert}`);
+    }
+    // Every rule's runbook link is a section of the page the platform serves (offline, no token).
+    const page = await (await runbookRoutes().request('/')).text();
+    for (const rule of rules) {
+      expect(rule.annotations.runbook_url).toBe(`/docs/runbook#${rule.alert.toLowerCase()}`);
+      expect(page).toContain(`id="${rule.alert.toLowerCase()}"`);
     }
     // The gateway counts received alerts by these names (anything else is `other`).
     expect([...SHIPPED_ALERTS].sort()).toEqual(rules.map((r) => r.alert).sort());
@@ -150,12 +157,18 @@ describe('docker compose', () => {
       expect(JSON.stringify(config.services.alertmanager.volumes)).toContain(
         '/etc/alertmanager/gateway-token',
       );
-      // Published ports are on loopback only.
-      for (const service of Object.values(config.services) as {
-        ports?: (string | { host_ip?: string })[];
-      }[]) {
+      // Published ports are on loopback only, but the proxy's and NATS's: also on the kernels' bridge gateway
+      // (the only way the users' containers reach them), never on every address.
+      for (const [name, service] of Object.entries(config.services) as [
+        string,
+        { ports?: (string | { host_ip?: string })[] },
+      ][]) {
         for (const port of service.ports ?? []) {
-          expect(typeof port === 'string' ? port.split(':')[0] : port.host_ip).toBe('127.0.0.1');
+          const ip = typeof port === 'string' ? port.split(':')[0] : port.host_ip;
+          expect({ name, ip }).toEqual({
+            name,
+            ip: ['proxy', 'nats'].includes(name) ? '172.31.250.1' : '127.0.0.1',
+          });
         }
       }
     },

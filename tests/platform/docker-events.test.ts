@@ -118,7 +118,7 @@ describe.skipIf(!available)('Docker events on a real engine', () => {
       });
       await eventually(() => of(p.seen, handle, 'container.oom'), 10_000);
       const text = await p.registry.metrics();
-      expect(text).toMatch(/platform_container_oom_kills_total [1-9]/);
+      expect(text).toMatch(new RegExp(`platform_container_oom_kills_total\\{handle="${handle}"\\} [1-9]`));
       expect(text).toMatch(/platform_docker_events_total\{action="oom"\} [1-9]/);
     } finally {
       await p.watcher.stop();

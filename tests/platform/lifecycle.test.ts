@@ -121,6 +121,10 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
       await eventually(() => p.watcher.connections === 1);
       const handle = `${prefix}-stop`;
       await p.containers.create({ handle });
+      // Per-handle counters from 0 at create: increase() sees their first event.
+      const counted = await p.registry.metrics();
+      expect(counted).toContain(`platform_container_oom_kills_total{handle="${handle}"} 0`);
+      expect(counted).toContain(`platform_container_restarts_total{handle="${handle}"} 0`);
       const stopped = await (
         await p.app.request(`/api/containers/${handle}/stop`, { method: 'POST' })
       ).json();
@@ -193,7 +197,9 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
       await Bun.sleep(500);
       expect(p.events(handle, 'container.oom')).toHaveLength(1);
       expect(p.events(handle, 'container.died')).toHaveLength(0);
-      expect(await p.registry.metrics()).toMatch(/platform_container_oom_kills_total 1\n/);
+      expect(await p.registry.metrics()).toContain(
+        `platform_container_oom_kills_total{handle="${handle}"} 1\n`,
+      );
       expect(p.containers.find(handle)?.lastExit).toMatchObject({
         oomKilled: true,
         reason: 'oom',
@@ -224,7 +230,9 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
       // Three runs at least, each its own incident (before, one within 30 s of the last was swallowed).
       const ooms = p.events(handle, 'container.oom').length;
       expect(ooms).toBeGreaterThanOrEqual(3);
-      expect(await p.registry.metrics()).toMatch(new RegExp(`platform_container_oom_kills_total ${ooms}\n`));
+      expect(await p.registry.metrics()).toContain(
+        `platform_container_oom_kills_total{handle="${handle}"} ${ooms}\n`,
+      );
     } finally {
       await p.close();
     }

@@ -33,6 +33,8 @@ export interface GatewayDeps extends MetricsExposure {
   sse?: SseBroadcaster;
   tasks?: TaskStore;
   alertToken?: string;
+  /** BEACON_RUNBOOK_URL: the base of the alerts' runbook links. */
+  runbookBase?: string | undefined;
   dispatcher?: Dispatcher;
   upgradeWebSocket?: UpgradeWebSocket;
   artifacts?: Omit<ArtifactDeps, 'metrics' | 'log' | 'audited' | 'userAuth'>;
@@ -56,7 +58,14 @@ export function createApp(deps: GatewayDeps): Hono {
   if (sse && tasks) {
     app.route('/api/events', eventRoutes({ sse, streamAuth }));
     app.route('/api/tasks', taskRoutes({ tasks, userAuth, dispatcher: deps.dispatcher }));
-    const alerts = alertRoutes({ sse, metrics, log, alertToken: deps.alertToken, userAuth });
+    const alerts = alertRoutes({
+      sse,
+      metrics,
+      log,
+      alertToken: deps.alertToken,
+      userAuth,
+      runbookBase: deps.runbookBase,
+    });
     app.route('/api/alert', alerts.receive);
     app.route('/api/alerts', alerts.read);
   }

@@ -16,6 +16,8 @@ const schema = z.object({
   /** Days a task stays answerable on GET /api/tasks/:id (gateway.sqlite under BEACON_DATA_DIR). */
   BEACON_TASK_RETENTION: env.positiveInt(7),
   BEACON_ALERT_TOKEN: z.string().optional(),
+  /** Where the alerts' runbook sections are read (your copy of docs/runbook.md); else the platform's /docs/runbook. */
+  BEACON_RUNBOOK_URL: z.url().optional(),
   /** Guards the user API (message, web shell, events, tasks, alerts list, artifacts) when set. */
   BEACON_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   BEACON_COMMIT: z.string().optional(),

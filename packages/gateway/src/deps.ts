@@ -114,6 +114,7 @@ export function createDeps(
     sse: events.sse,
     tasks: events.tasks,
     alertToken: config.BEACON_ALERT_TOKEN ?? config.BEACON_ADMIN_TOKEN,
+    runbookBase: config.BEACON_RUNBOOK_URL,
     dispatcher,
     interactions,
     adminToken: config.BEACON_ADMIN_TOKEN,

@@ -28,6 +28,7 @@ import { containerRoutes, logRoutes } from './routes/containers';
 import { fleetForwarding, hostRoutes } from './routes/fleet';
 import { containerMetricRoutes, costRoutes, fleetMetricRoutes } from './routes/history';
 import { poolRoutes } from './routes/pools';
+import { runbookRoutes } from './routes/runbook';
 
 export interface PlatformDeps extends MetricsExposure {
   identity: ServiceIdentity;
@@ -72,6 +73,7 @@ export function createApp(deps: PlatformDeps): Hono {
       events.sse.connect(c.req.header('last-event-id'), c.req.raw.signal),
     );
   const audited = audit?.audited ?? unaudited;
+  app.route('/docs/runbook', runbookRoutes());
   if (audit) app.route('/api/audit', audit.routes(adminAuth(adminToken)));
   if (pools) app.route('/api/pools', poolRoutes({ pools, audited, adminToken }));
   if (!containers) return app;

@@ -85,7 +85,8 @@ export function createMetrics(registry: Registry) {
     }),
     oomKills: new Counter({
       name: 'platform_container_oom_kills_total',
-      help: 'OOM kills reported by the Docker engine for managed containers.',
+      help: 'OOM kills of managed containers, each once (one per run of a container), by handle.',
+      labelNames: ['handle'],
       registers,
     }),
     provisionDuration: new Histogram({

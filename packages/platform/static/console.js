@@ -121,6 +121,8 @@ function renderFleet(data) {
         el('b', {}, a.alertname),
         ` ${a.severity ?? ''} — ${a.summary ?? ''}`,
         a.startsAt ? ` (since ${a.startsAt.slice(0, 16).replace('T', ' ')} UTC)` : '',
+        a.runbookUrl ? ' — ' : '',
+        a.runbookUrl ? el('a', { href: a.runbookUrl, target: '_blank', rel: 'noopener' }, 'runbook') : '',
       ),
     ),
   );

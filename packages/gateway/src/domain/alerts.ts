@@ -31,6 +31,8 @@ export interface ReceivedAlert {
   severity?: string;
   summary?: string;
   description?: string;
+  /** The alert's runbook section: the platform's page (a path) unless BEACON_RUNBOOK_URL is the base. */
+  runbookUrl?: string;
   labels: Record<string, string>;
   startsAt?: string;
   endsAt?: string;
@@ -39,7 +41,21 @@ export interface ReceivedAlert {
   receivedAt: string;
 }
 
-export function normalizeAlerts(payload: AlertPayload, receivedAt = new Date()): ReceivedAlert[] {
+/**
+ * The rules' runbook links are paths of the platform's own page (/docs/runbook#<alert>); with a base (the
+ * operator's copy of the runbook), the section is looked up there. Any other link is kept as it came.
+ */
+export function runbookLink(url: string | undefined, base: string | undefined): string | undefined {
+  if (!url || !base || !url.startsWith('/docs/runbook')) return url;
+  const section = url.split('#')[1];
+  return section ? `${base.split('#')[0]}#${section}` : base;
+}
+
+export function normalizeAlerts(
+  payload: AlertPayload,
+  receivedAt = new Date(),
+  runbookBase?: string,
+): ReceivedAlert[] {
   // Grafana's payload carries orgId/state; Alertmanager's carries version "4" and groupKey.
   const source = 'orgId' in payload || 'state' in payload ? 'grafana' : 'alertmanager';
   return payload.alerts.map((a) => ({
@@ -48,6 +64,9 @@ export function normalizeAlerts(payload: AlertPayload, receivedAt = new Date()):
     ...(a.labels.severity ? { severity: a.labels.severity } : {}),
     ...(a.annotations?.summary ? { summary: a.annotations.summary } : {}),
     ...(a.annotations?.description ? { description: a.annotations.description } : {}),
+    ...(a.annotations?.runbook_url
+      ? { runbookUrl: runbookLink(a.annotations.runbook_url, runbookBase) as string }
+      : {}),
     labels: a.labels,
     ...(a.startsAt ? { startsAt: a.startsAt } : {}),
     ...(a.endsAt ? { endsAt: a.endsAt } : {}),

@@ -44,7 +44,10 @@ export function alertRoutes({
   log,
   alertToken: token,
   userAuth,
+  runbookBase,
 }: {
+  /** BEACON_RUNBOOK_URL: where the rules' runbook sections are read (else the platform's page). */
+  runbookBase?: string | undefined;
   userAuth: MiddlewareHandler;
   sse: SseBroadcaster;
   metrics: GatewayMetrics;
@@ -60,7 +63,7 @@ export function alertRoutes({
       })
     : undefined;
   const receive = openRouter(alertAuth).openapi(intake, (c) => {
-    const alerts = normalizeAlerts(c.req.valid('json'));
+    const alerts = normalizeAlerts(c.req.valid('json'), new Date(), runbookBase);
     for (const alert of alerts) {
       metrics.alertsReceived.inc({ alertname: alertNameLabel(alert.alertname), status: alert.status });
       sse.broadcast(`alert.${alert.status}`, alert);

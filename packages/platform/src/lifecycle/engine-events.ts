@@ -130,7 +130,7 @@ export class DockerEventWatcher {
     const { onState } = this.#o;
     const connection = this.#connections;
     if (!onState) {
-      if (action === 'oom') this.#o.metrics.oomKills.inc();
+      if (action === 'oom') this.#o.metrics.oomKills.inc({ handle });
       return report();
     }
     // Handled in order per stream: a die is settled before the destroy that follows it.

@@ -111,7 +111,7 @@ export function createExits({
                 reason: 'oom: a process was killed',
               },
       });
-    metrics.oomKills.inc();
+    metrics.oomKills.inc({ handle });
     records.emit('container.oom', handle, exitCode === undefined ? undefined : { exitCode });
   }
 

@@ -95,7 +95,9 @@ export function createMaker({
       });
       await releases?.cancel(input.handle);
       // The series exists from 0, so increase() sees the first restart (an alert on 3 needs 3, not 4).
+      // From 0 at create, so increase() sees the first restart and the first OOM kill.
       metrics.restarts.inc({ handle: input.handle }, 0);
+      metrics.oomKills.inc({ handle: input.handle }, 0);
       try {
         const id = await counted('create', input.handle, () => provision(input.handle, owner, spec));
         records.setDesired(input.handle, 'running', { state: 'running', containerId: id });

@@ -45,6 +45,7 @@ export function createRecords(
     forgetSeries(handle: string) {
       metrics.desiredRunning.remove({ handle });
       metrics.restarts.remove({ handle });
+      metrics.oomKills.remove({ handle });
     },
 
     emit: (type: string, handle: string, detail?: Record<string, unknown>) =>
