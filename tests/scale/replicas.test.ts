@@ -127,7 +127,9 @@ describe.skipIf(!available)('scale-out: replicas on one PostgreSQL and one NATS'
         // Answers give micro-dollars.
         return Math.abs((u.rows[0]?.costUsd ?? 0) - ok * perCall) < 1e-6 ? u : undefined;
       });
-      expect(usage.rows).toEqual([expect.objectContaining({ user: 'kim', calls: ok, refusedCalls: 50 - ok })]);
+      expect(usage.rows).toEqual([
+        expect.objectContaining({ user: 'kim', calls: ok, refusedCalls: 50 - ok }),
+      ]);
       expect(usage.rows[0].costUsd).toBeLessThanOrEqual(budget + 1e-6);
     }
     // Each reservation is released just behind its response: nothing stays held.
