@@ -36,8 +36,33 @@ chmod 644 .secrets/alert-token
 printf '%s' "${BEACON_METRICS_TOKEN:-$BEACON_ADMIN_TOKEN}" >.secrets/metrics-token
 chmod 644 .secrets/metrics-token
 
+if [[ "${1:-}" == down ]]; then
+  "${compose[@]}" "${files[@]}" "$@"
+  if [[ " $* " != *" -v "* && " $* " != *" --volumes "* ]]; then
+    echo "The data volumes are kept (a later \`bun run stack\` finds it again); \`bun run stack down -v\` also removes them."
+  fi
+  exit 0
+fi
 if [[ $# -gt 0 && "$1" != up ]]; then exec "${compose[@]}" "${files[@]}" "$@"; fi
 [[ $# -gt 0 ]] && shift
+
+# Every image the stack needs from a registry, looked at before anything is pulled or started: all that are
+# missing are named at once, with how to provide them without a registry.
+missing=()
+for image in $("${compose[@]}" "${files[@]}" config 2>/dev/null | sed -n 's/^ *image: *//p' | tr -d '"' | sort -u); do
+  case "$image" in beacon*|"${BEACON_IMAGE_PREFIX:-beacon}"-*) continue ;; esac
+  docker image inspect "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null 2>&1 || missing+=("$image")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  {
+    echo "These images are neither on this engine nor pullable (no registry reachable?):"
+    printf '  %s\n' "${missing[@]}"
+    echo "Provide each without a registry: \`docker load -i <file>.tar\` (saved elsewhere with \`docker save\`),"
+    echo "or \`docker tag <a local image> <name above>\`; tests/stack/assemble.sh makes NATS, Prometheus and"
+    echo "Alertmanager from Debian's packages (docs/observability.md). Nothing was started."
+  } >&2
+  exit 1
+fi
 
 # NATS with Beacon's accounts: the server's configuration and the services' credentials (the authority is kept).
 bun ../packages/platform/src/nats-auth.ts .secrets/nats >/dev/null
@@ -79,16 +104,15 @@ fi
 if ! "${compose[@]}" "${files[@]}" up -d --build "$@"; then
   cat >&2 <<FAILED
 
-compose did not bring the stack up. If an image could not be pulled (no registry reachable): Beacon's own
-images are built here, but NATS, MinIO, PostgreSQL, Prometheus, Alertmanager, Loki, Alloy and Grafana come
-from a registry; load them with \`docker load\` or tag local ones with the names the compose files pin
-(docs/observability.md). \`bun run stack down\` removes what was started.
+compose did not bring the stack up (its messages above). \`bun run stack down\` removes what was started
+(\`down -v\` its volumes too).
 FAILED
   exit 1
 fi
 cat <<DONE
 
 Beacon is up. Gateway http://localhost:${BEACON_GATEWAY_PORT:-4000}, admin page http://localhost:${BEACON_PLATFORM_PORT:-9000}/admin,
-Grafana http://localhost:3200, Prometheus http://localhost:${BEACON_PROMETHEUS_PORT:-9090}.
-The admin token is BEACON_ADMIN_TOKEN in distro/.env. Stop with: bun run stack down
+Grafana http://localhost:${BEACON_GRAFANA_PORT:-3200}, Prometheus http://localhost:${BEACON_PROMETHEUS_PORT:-9090}.
+The console's login: any user name, the admin token as password (BEACON_ADMIN_TOKEN in distro/.env).
+Stop with: bun run stack down (the data volumes are kept; down -v removes them too)
 DONE

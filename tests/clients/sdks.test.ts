@@ -176,7 +176,9 @@ describe('/api/usage agrees with the rows', () => {
       rows: { user: string; costUsd: number; reasoningTokens: number }[];
     };
     const ana = rows.find((r) => r.user === 'ana');
-    expect(ana?.costUsd).toBeCloseTo(2 * MINI_COST, 12);
+    // To the cent, and given to the micro-dollar.
+    expect(ana?.costUsd).toBeCloseTo(2 * MINI_COST, 2);
+    expect(Math.abs((ana?.costUsd ?? 0) - 2 * MINI_COST)).toBeLessThanOrEqual(5.000001e-7);
     expect(ana?.reasoningTokens).toBe(32);
   });
 });

@@ -210,7 +210,8 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify(openaiCall()),
     });
-    webCost = Number(call.headers.get('x-beacon-cost-usd'));
+    // As the proxy's usage answers give it: to the micro-dollar.
+    webCost = Math.round(Number(call.headers.get('x-beacon-cost-usd')) * 1e6) / 1e6;
     expect(webCost).toBeGreaterThan(0);
 
     await page.goto(`${platform.url}/admin`);
@@ -245,6 +246,39 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
     expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
     await page.screenshot({ path: 'docs/img/console-fleet.png' });
 
+    // A laptop's screen: the AI cost column is in view without scrolling, at 1280 and at 1024 pixels.
+    for (const [width, height] of [
+      [1280, 800],
+      [1024, 768],
+    ] as const) {
+      await page.setViewportSize({ width, height });
+      const cost = await row(web).locator('td.cost').boundingBox();
+      const header = await page.locator('#fleet th', { hasText: 'AI cost today' }).boundingBox();
+      expect({
+        width,
+        right: Math.ceil(Math.max(cost?.x ?? 1e9, header?.x ?? 1e9) + (cost?.width ?? 0)) <= width,
+      }).toEqual({
+        width,
+        right: true,
+      });
+      await page.screenshot({ path: `docs/img/console-${width}.png` });
+    }
+    await page.setViewportSize({ width: 1440, height: 900 });
+
+    // Spend on a key of no listed container is in the header's cost, and named as such.
+    const own = await fetch(`${proxy.url}/api/keys`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ user: 'ann' }),
+    });
+    const ownKey = ((await own.json()) as { key: string }).key;
+    await fetch(`${proxy.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(openaiCall()),
+    });
+    await page.locator('#cost-unattributed').waitFor({ timeout: 30_000 });
+
     // One container: charts drawn with data, its dispatches and logs.
     await page.click(`a[href="#/c/${busy}"]`);
     await page.locator('#chart-cpu canvas').waitFor();
@@ -271,6 +305,11 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
     await page.click('#c-ranges button[data-range="1h"]');
     await eventually(async () => (await seriesPixels()) > 50, 10_000);
     await page.screenshot({ path: 'docs/img/console-container.png', fullPage: true });
+    // Its logs as lines of time, level, event and message; a level filter.
+    await page.locator('#c-logs tbody tr').first().waitFor();
+    await page.click('#c-levels button[data-level="error"]');
+    await page.locator('#c-levels button.on[data-level="error"]').waitFor();
+    await page.click('#c-levels button[data-level=""]');
 
     // A stop from the page, confirmed: the container stops, the page says so, the audit trail has it.
     await page.click('header a[href="#/"]');
@@ -287,6 +326,11 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
     expect(audit.entries[0]).toMatchObject({ outcome: 'ok', actor: expect.stringMatching(/^admin-token:/) });
     // A dismissed confirmation does nothing.
     await page.click('header a[href="#/"]');
+    // The stopped container shows its last known figures, said to be such.
+    await eventually(
+      async () => (await row(web).locator('td.memory').textContent())?.includes('(last)'),
+      20_000,
+    );
     page.once('dialog', (dialog) => void dialog.dismiss());
     await row(late).locator('button[data-action="stop"]').click();
     await Bun.sleep(500);

@@ -26,6 +26,8 @@ export interface Interaction {
   model: string | null;
   durationMs: number;
   status: string;
+  /** Why a dispatch that did not end ok ended so (the kernel's error, the timeout, the cancel). */
+  error?: { code: string; message: string };
 }
 
 const PROMPT_LIMIT = 500;

@@ -157,6 +157,9 @@ export function createTaskLedger({ tasks, sse, metrics, log, interactions }: Led
         model: result?.model ?? null,
         durationMs,
         status,
+        ...(status !== 'ok'
+          ? { error: task.error ?? { code: status, message: `the dispatch ended: ${status}` } }
+          : {}),
       });
     },
 

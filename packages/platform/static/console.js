@@ -105,6 +105,13 @@ function renderFleet(data) {
       {},
       'AI cost today ',
       el('b', { id: 'cost' }, t.costTodayUsd === null ? '—' : usd(t.costTodayUsd)),
+      t.unattributedTodayUsd
+        ? el(
+            'span',
+            { id: 'cost-unattributed', class: 'muted' },
+            ` (${usd(t.unattributedTodayUsd)} of it on keys of no listed container)`,
+          )
+        : '',
     ),
   );
   const problems = [
@@ -139,18 +146,23 @@ function renderFleet(data) {
         ),
         el('td', {}, el('span', { class: `badge ${r.state}` }, r.state)),
         healthCell(r),
-        el('td', { class: 'num' }, r.restarts),
-        el('td', {}, duration(r.uptimeSeconds)),
-        el('td', {}, r.image),
-        el('td', { class: 'cpu' }, spark(r.spark.cpu, COLORS.cpu), r.text.cpu),
-        el('td', { class: 'memory' }, spark(r.spark.memory, COLORS.memory), r.text.memory),
-        el('td', { class: 'num' }, r.text.network),
-        el('td', { class: 'num' }, r.pids ?? '—'),
         el('td', { class: 'num cost' }, r.text.cost),
+        el('td', { class: 'cpu' }, spark(r.spark.cpu, COLORS.cpu, { width: 70 }), ' ', r.text.cpu),
         el(
           'td',
-          { class: 'trend', title: `${r.text.cost7d} in 7 days` },
-          r.costTrend ? spark(r.costTrend, COLORS.tx, { bars: true, width: 70 }) : '—',
+          { class: 'memory' },
+          spark(r.spark.memory, COLORS.memory, { width: 70 }),
+          ' ',
+          r.text.memory,
+        ),
+        el(
+          'td',
+          {
+            class: 'trend',
+            title: `AI cost per day, the last 7 days (oldest first): ${r.text.cost7d} in all`,
+          },
+          r.costTrend ? spark(r.costTrend, COLORS.tx, { bars: true, width: 56 }) : '',
+          el('span', { class: 'muted' }, ` ${r.text.cost7d}`),
         ),
         el('td', {}, actions(r)),
       ),
@@ -192,7 +204,8 @@ const RANGES = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 };
 let range = '1h';
 const charts = {};
 
-function chart(id, series, data, yLabel) {
+/** A chart over the range asked for: with no sample or one, its time axis still spans that range. */
+function chart(id, series, data, yLabel, [from, to]) {
   charts[id]?.destroy();
   const box = $(id);
   box.replaceChildren();
@@ -200,13 +213,27 @@ function chart(id, series, data, yLabel) {
     {
       width: Math.max(box.clientWidth, 300),
       height: 180,
-      series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 1.5, spanGaps: true }))],
+      scales: {
+        x: { time: true, range: () => [from, to] },
+        y: { range: (_u, lo, hi) => [0, Math.max(hi ?? 0, 1)] },
+      },
+      series: [
+        {},
+        ...series.map(([label, stroke]) => ({
+          label,
+          stroke,
+          width: 1.5,
+          spanGaps: true,
+          points: { show: true, size: 4 },
+        })),
+      ],
       axes: [{}, { label: yLabel, size: 60 }],
       legend: { live: false },
     },
     data,
     box,
   );
+  if (data[0].length === 0) box.append(el('p', { class: 'muted' }, 'no sample in this range'));
 }
 
 async function loadCharts(handle) {
@@ -217,11 +244,12 @@ async function loadCharts(handle) {
   );
   if (!res.ok) return;
   const { samples } = await res.json();
+  const span = [from.getTime() / 1000, to.getTime() / 1000];
   const x = samples.map((s) => Date.parse(s.at) / 1000);
   const col = (f) => samples.map((s) => (s[f] === null || s[f] === undefined ? null : s[f]));
   const mib = (f) => col(f).map((v) => (v === null ? null : v / 1048576));
   const kib = (f) => col(f).map((v) => (v === null ? null : v / 1024));
-  chart('chart-cpu', [['CPU %', COLORS.cpu]], [x, col('cpuPercent')], '%');
+  chart('chart-cpu', [['CPU %', COLORS.cpu]], [x, col('cpuPercent')], '%', span);
   chart(
     'chart-memory',
     [
@@ -230,6 +258,7 @@ async function loadCharts(handle) {
     ],
     [x, mib('memoryBytes'), mib('memoryLimitBytes')],
     'MiB',
+    span,
   );
   chart(
     'chart-network',
@@ -239,17 +268,79 @@ async function loadCharts(handle) {
     ],
     [x, kib('rxBytesPerSec'), kib('txBytesPerSec')],
     'KiB/s',
+    span,
   );
+}
+
+/** pino's numeric levels, and words for a plain line (stderr is a warning until it says otherwise). */
+const LEVELS = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const RANK = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5 };
+
+/** A log line as time, level, event and message; a JSON line's other fields open on a click. */
+function parsedLog(l) {
+  let json;
+  try {
+    json = l.message.startsWith('{') ? JSON.parse(l.message) : undefined;
+  } catch {}
+  const level = json
+    ? (LEVELS[json.level] ?? String(json.level ?? 'info'))
+    : l.stream === 'stderr'
+      ? 'warn'
+      : 'info';
+  const { level: _l, time: _t, msg, event, service: _s, handle: _h, ...rest } = json ?? {};
+  return {
+    time: l.timestamp.slice(11, 19),
+    level,
+    event: event ?? '',
+    message: json ? (msg ?? '') : l.message,
+    rest,
+  };
+}
+
+let logLevel = '';
+let logLines = [];
+function renderLogs() {
+  const shown = logLines.filter((l) => !logLevel || (RANK[l.level] ?? 2) >= RANK[logLevel]);
+  const rows = shown.map((l) => {
+    const more = Object.keys(l.rest).length ? JSON.stringify(l.rest, null, 1) : '';
+    const message = el('td', { class: 'message' }, l.message);
+    if (more) {
+      message.classList.add('more');
+      message.title = 'show the other fields';
+      message.addEventListener('click', () => {
+        const open = message.querySelector('pre');
+        if (open) open.remove();
+        else message.append(el('pre', {}, more));
+      });
+    }
+    return el(
+      'tr',
+      { class: `log ${l.level}` },
+      el('td', {}, l.time),
+      el('td', {}, l.level),
+      el('td', {}, l.event),
+      message,
+    );
+  });
+  if (!rows.length)
+    rows.push(
+      el('tr', {}, el('td', { colspan: 4 }, logLines.length ? 'nothing at this level' : '(no output)')),
+    );
+  $('c-logs').tBodies[0].replaceChildren(...rows);
 }
 
 async function loadLogs(handle) {
   const res = await fetch(`/api/containers/${handle}/logs?tail=200`);
   const body = await res.json().catch(() => ({}));
-  $('c-logs').textContent = res.ok
-    ? body.lines
-        .map((l) => `${l.timestamp.slice(11, 19)} ${l.stream === 'stderr' ? '!' : ' '} ${l.message}`)
-        .join('\n') || '(no output)'
-    : `logs unavailable: ${body.error?.message ?? res.status}`;
+  if (!res.ok) {
+    logLines = [];
+    $('c-logs').tBodies[0].replaceChildren(
+      el('tr', {}, el('td', { colspan: 4 }, `logs unavailable: ${body.error?.message ?? res.status}`)),
+    );
+    return;
+  }
+  logLines = body.lines.map(parsedLog);
+  renderLogs();
 }
 
 async function loadDispatches(handle) {
@@ -261,7 +352,12 @@ async function loadDispatches(handle) {
       'tr',
       {},
       el('td', {}, d.timestamp.slice(0, 19).replace('T', ' ')),
-      el('td', {}, d.status),
+      el(
+        'td',
+        { class: 'status' },
+        d.status,
+        d.error ? el('div', { class: 'muted' }, `${d.error.code}: ${d.error.message}`) : '',
+      ),
       el('td', {}, d.model ?? '—'),
       el('td', { class: 'num' }, `${d.tokens.input} / ${d.tokens.output}`),
       el('td', { class: 'num' }, usd(d.costUsd)),
@@ -285,7 +381,7 @@ function renderSummary() {
           el('span', { class: `badge ${row.state}` }, row.state),
           ' ',
           ...(row.oomKilled ? [el('span', { class: 'badge oom' }, 'OOM'), ' '] : []),
-          `${row.health} · ${row.image} · up ${duration(row.uptimeSeconds)} · ${row.restarts} restarts · ${row.text.cpu} CPU · ${row.text.memory} · cost today ${row.text.cost}`,
+          `${row.health} · ${row.image} · up ${duration(row.uptimeSeconds)} · ${row.restarts} restarts · ${row.text.cpu} CPU · ${row.text.memory} · ${row.pids ?? '—'} PIDs · network rx / tx ${row.text.network} · cost today ${row.text.cost}`,
         ]
       : ['not running on this platform (its history stays)']),
   );
@@ -316,6 +412,13 @@ $('c-ranges').addEventListener('click', (e) => {
   range = r;
   for (const b of $('c-ranges').children) b.classList.toggle('on', b.dataset.range === r);
   void loadCharts(decodeURIComponent(location.hash.slice(4)));
+});
+$('c-levels').addEventListener('click', (e) => {
+  const level = e.target.dataset?.level;
+  if (level === undefined) return;
+  logLevel = level;
+  for (const b of $('c-levels').children) b.classList.toggle('on', b.dataset.level === level);
+  renderLogs();
 });
 window.addEventListener('hashchange', route);
 route();

@@ -133,6 +133,8 @@ export function fleetRows(rows: FleetInput[], days: string[], now = Date.now()) 
       const health = healthOf(r, now);
       const s = r.stats;
       const cost = r.costDays;
+      // A stopped container's last sample of the hour: its last known figures, said to be such.
+      const last = s ? undefined : r.recent.at(-1);
       return {
         handle: r.handle,
         owner: r.owner,
@@ -160,10 +162,17 @@ export function fleetRows(rows: FleetInput[], days: string[], now = Date.now()) 
         costTodayUsd: cost ? (cost[today] ?? 0) : null,
         costTrend: cost ? days.map((d) => cost[d] ?? 0) : null,
         text: {
-          cpu: s?.cpuPercent === undefined ? '—' : `${s.cpuPercent.toFixed(1)}%`,
+          cpu:
+            s?.cpuPercent !== undefined
+              ? `${s.cpuPercent.toFixed(1)}%`
+              : last?.cpu != null
+                ? `${last.cpu.toFixed(1)}% (last)`
+                : '—',
           memory: s
             ? `${formatBytes(s.memoryBytes)} / ${formatBytes(s.memoryLimitBytes)}${percentOf(s.memoryBytes, s.memoryLimitBytes)}`
-            : '—',
+            : last
+              ? `${formatBytes(last.mem)} (last)`
+              : '—',
           network: s ? `${formatBytes(s.networkRxBytes)} / ${formatBytes(s.networkTxBytes)}` : '—',
           cost: cost ? formatUsd(cost[today] ?? 0) : '—',
           cost7d: cost ? formatUsd(days.reduce((a, d) => a + (cost[d] ?? 0), 0)) : '—',

@@ -103,6 +103,7 @@ export function createConsole(deps: ConsoleDeps) {
       byHandle.set(r.handle, line);
     }
     const records = containers.list().filter((r) => r.state !== 'gone');
+    const listed = new Set(records.map((r) => r.handle));
     const inputs = await Promise.all(
       records.map(async (r) => ({
         handle: r.handle,
@@ -130,6 +131,13 @@ export function createConsole(deps: ConsoleDeps) {
         running: rows.filter((r) => r.state === 'running').length,
         trouble: rows.filter((r) => r.trouble).length,
         costTodayUsd: cost.data ? spentOn(costRows, days.at(-1) ?? '') : null,
+        // The part of it no listed container spent: keys minted without a handle, containers since removed.
+        unattributedTodayUsd: cost.data
+          ? spentOn(
+              costRows.filter((r) => !r.handle || !listed.has(r.handle)),
+              days.at(-1) ?? '',
+            )
+          : null,
       },
       alerts: { firing, ...(alert.problem ? { problem: alert.problem } : {}) },
       costs: {
