@@ -36,10 +36,17 @@ const MAIN: Record<Service, string> = {
 };
 const alive = (pid: number, s?: Service) => {
   try {
-    return !s || readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(MAIN[s]);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    // A zombie (ended, not yet reaped) has an empty command line.
+    return cmdline !== '' && (!s || cmdline.includes(MAIN[s]));
   } catch {
     return false;
   }
+};
+const signal = (pid: number, sig: NodeJS.Signals) => {
+  try {
+    process.kill(pid, sig);
+  } catch {}
 };
 /** The processes this folder's run started and that still run. */
 function started(): [Service, number][] {
@@ -178,10 +185,10 @@ async function stop() {
   const running = started();
   if (!running.length) console.log(`nothing of ${dir} runs`);
   for (const [s, pid] of running.reverse()) {
-    process.kill(pid, 'SIGTERM');
+    signal(pid, 'SIGTERM');
     const deadline = Date.now() + 15_000;
     while (alive(pid) && Date.now() < deadline) await Bun.sleep(100);
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (alive(pid)) signal(pid, 'SIGKILL');
     console.log(`stopped ${s} (${pid})`);
   }
   rmSync(join(dir, 'pids'), { recursive: true, force: true });

@@ -23,7 +23,8 @@ const pidsOf = () =>
   ['upstream', 'proxy', 'platform', 'gateway'].map((s) =>
     Number(readFileSync(join(dir, 'pids', `${s}.pid`), 'utf8')),
   );
-const alive = (pid: number) => existsSync(`/proc/${pid}`);
+/** Running, not a zombie waiting for whoever adopted it (its command line is then empty). */
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
 
 describe.skipIf(!available)('bun run local', () => {
   beforeAll(async () => {

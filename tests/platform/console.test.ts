@@ -213,6 +213,18 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
     // As the proxy's usage answers give it: to the micro-dollar.
     webCost = Math.round(Number(call.headers.get('x-beacon-cost-usd')) * 1e6) / 1e6;
     expect(webCost).toBeGreaterThan(0);
+    // And one on a key of no container (a user's own key).
+    const own = await fetch(`${proxy.url}/api/keys`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ user: 'ann' }),
+    });
+    const ownKey = ((await own.json()) as { key: string }).key;
+    await fetch(`${proxy.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(openaiCall()),
+    });
 
     await page.goto(`${platform.url}/admin`);
     const row = (handle: string) => page.locator(`tr[data-handle="${handle}"]`);
@@ -266,18 +278,7 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
     await page.setViewportSize({ width: 1440, height: 900 });
 
     // Spend on a key of no listed container is in the header's cost, and named as such.
-    const own = await fetch(`${proxy.url}/api/keys`, {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ user: 'ann' }),
-    });
-    const ownKey = ((await own.json()) as { key: string }).key;
-    await fetch(`${proxy.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ownKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(openaiCall()),
-    });
-    await page.locator('#cost-unattributed').waitFor({ timeout: 30_000 });
+    await page.locator('#cost-unattributed').waitFor({ timeout: 15_000 });
 
     // One container: charts drawn with data, its dispatches and logs.
     await page.click(`a[href="#/c/${busy}"]`);

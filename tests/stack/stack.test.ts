@@ -240,7 +240,8 @@ ${fast}`,
     rmSync(`/dev/shm/${project}`, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
     fake.stop();
-  });
+    // Its own timeout: Bun's 5 s for a hook would leave the containers, network and volumes behind.
+  }, 120_000);
 
   test('every service is healthy and Prometheus scrapes the three services', async () => {
     await eventually(async () => {
