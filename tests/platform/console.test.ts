@@ -280,6 +280,11 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
     // Spend on a key of no listed container is in the header's cost, and named as such.
     await page.locator('#cost-unattributed').waitFor({ timeout: 15_000 });
 
+    // The OOM-killed one's timeline says so.
+    await page.click(`a[href="#/c/${oom}"]`);
+    await page.locator('#c-timeline li', { hasText: 'OOM-killed' }).first().waitFor({ timeout: 15_000 });
+    await page.click('header a[href="#/"]');
+
     // One container: charts drawn with data, its dispatches and logs.
     await page.click(`a[href="#/c/${busy}"]`);
     await page.locator('#chart-cpu canvas').waitFor();

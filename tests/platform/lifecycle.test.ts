@@ -167,6 +167,12 @@ describe.skipIf(!available)('container lifecycle on a real engine', () => {
       const view = await (await p.app.request(`/api/containers/${handle}`)).json();
       expect(view.restarts).toBeGreaterThanOrEqual(3);
       expect(view.lastExit).toMatchObject({ code: 3, oomKilled: false });
+      // Between a death and its restart, the view says when the restart is due (the console's countdown).
+      const due = await eventually(
+        async () => (await (await p.app.request(`/api/containers/${handle}`)).json()).nextRestartAt,
+        10_000,
+      );
+      expect(Math.abs(Date.parse(due) - Date.now())).toBeLessThan(10_000);
       expect(await p.registry.metrics()).toMatch(
         new RegExp(`platform_container_restarts_total\\{handle="${handle}"\\} [3-9]`),
       );

@@ -96,7 +96,7 @@ export function createApp(deps: PlatformDeps): Hono {
   const stats = deps.stats ?? { latest: () => undefined };
   app.route(
     '/api/containers',
-    containerRoutes({ containers, stats, audited, sessions: deps.sessions, adminToken }),
+    containerRoutes({ containers, stats, audited, sessions: deps.sessions, events, adminToken }),
   );
   if (logSearch) app.route('/api/logs', logRoutes({ logSearch, adminToken }));
   if (history) {

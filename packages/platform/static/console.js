@@ -371,6 +371,42 @@ async function loadDispatches(handle) {
   $('c-dispatches').tBodies[0].replaceChildren(...rows);
 }
 
+/** An event of the timeline in words: "died (code 137)", "OOM-killed", "recycled (unhealthy)". */
+function eventWords(e) {
+  const what = e.type.replace(/^container\./, '').replaceAll('_', ' ');
+  const d = e.detail ?? {};
+  if (what === 'oom') return 'OOM-killed';
+  if (d.exitCode !== undefined) return `${what} (code ${d.exitCode})`;
+  if (d.reason) return `${what} (${d.reason})`;
+  return what;
+}
+
+let countdown;
+async function loadTimeline(handle) {
+  const res = await fetch(`/api/containers/${handle}`);
+  const body = res.ok ? await res.json() : { timeline: [], nextRestartAt: null };
+  $('c-timeline').replaceChildren(
+    ...body.timeline.map((e) =>
+      el(
+        'li',
+        { 'data-type': e.type },
+        el('time', {}, e.at.slice(0, 19).replace('T', ' ')),
+        ' ',
+        eventWords(e),
+      ),
+    ),
+  );
+  if (!body.timeline.length) $('c-timeline').append(el('li', {}, 'no event kept for it'));
+  clearInterval(countdown);
+  const next = body.nextRestartAt ? Date.parse(body.nextRestartAt) : undefined;
+  const tick = () => {
+    const s = next ? Math.max(0, Math.round((next - Date.now()) / 1000)) : undefined;
+    $('c-next-restart').textContent = s === undefined ? '' : `next restart in ${s} s`;
+  };
+  tick();
+  if (next) countdown = setInterval(tick, 1000);
+}
+
 function renderSummary() {
   const handle = decodeURIComponent(location.hash.slice(4));
   const row = fleet?.containers.find((r) => r.handle === handle);
@@ -396,6 +432,7 @@ function showContainer(handle) {
   void loadCharts(handle);
   void loadLogs(handle);
   void loadDispatches(handle);
+  void loadTimeline(handle);
 }
 
 function route() {

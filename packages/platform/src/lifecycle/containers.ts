@@ -86,6 +86,8 @@ export function createContainerService({
     setState: records.setState,
     list: records.list,
     get: existing,
+    /** When the handle's next restart is due, if one is scheduled (ms since the epoch). */
+    restartDueAt: (handle: string) => exits.restartDueAt(handle),
 
     create: maker.create,
     recycle: maker.recycle,

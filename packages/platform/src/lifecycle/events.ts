@@ -1,5 +1,5 @@
 import { type ContainerEvent, type EventBus, type Logger, SseBroadcaster, subjects } from '@beacon/core';
-import { desc, lte } from 'drizzle-orm';
+import { desc, lte, sql } from 'drizzle-orm';
 import type { PlatformDb } from '../db';
 import { events as eventLog } from '../db/schema/events';
 
@@ -31,6 +31,18 @@ export function createPlatformEvents(bus: EventBus, log: Logger, db?: PlatformDb
   const listeners = new Set<(event: ContainerEvent) => void>();
   return {
     sse,
+    /** A container's events among the last ones kept, newest first (its timeline). */
+    timeline(handle: string, limit = 50): ContainerEvent[] {
+      if (!db) return [];
+      return db
+        .select({ data: eventLog.data })
+        .from(eventLog)
+        .where(sql`json_extract(${eventLog.data}, '$.handle') = ${handle}`)
+        .orderBy(desc(eventLog.id))
+        .limit(limit)
+        .all()
+        .map((r) => r.data as ContainerEvent);
+    },
     /** In-process listeners (the console refreshes on every container event). */
     listen(listener: (event: ContainerEvent) => void) {
       listeners.add(listener);

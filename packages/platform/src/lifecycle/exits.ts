@@ -131,6 +131,7 @@ export function createExits({
     markOwn: (id: string | null | undefined, ms = OWN_ACTION_MS) => ownActions.mark(id, ms),
     clearOwn: (id: string) => ownActions.clear(id),
     cancelRestart: (handle: string) => restarter.cancel(handle),
+    restartDueAt: (handle: string) => restarter.dueAt(handle),
 
     /**
      * Just provisioned (or recycled): an exit before the record said `running` was an event about a container

@@ -18,6 +18,8 @@ export interface RestarterDeps {
 export function createRestarter({ policy, log, restart, recall, remember }: RestarterDeps) {
   const pending = new Map<string, Timer>();
   const attempts = new Map<string, number>();
+  /** When each pending restart is due (the console's countdown). */
+  const due = new Map<string, number>();
 
   function schedule(handle: string, upMs: number) {
     if (pending.has(handle)) return;
@@ -26,7 +28,9 @@ export function createRestarter({ policy, log, restart, recall, remember }: Rest
     remember?.(handle, attempt);
     const delayMs = restartDelay(attempt, policy);
     log.info({ event: 'container.restart_scheduled', handle, attempt, delayMs }, `restart in ${delayMs} ms`);
+    due.set(handle, Date.now() + delayMs);
     const timer = setTimeout(async () => {
+      due.delete(handle);
       try {
         await restart(handle);
         pending.delete(handle);
@@ -43,16 +47,20 @@ export function createRestarter({ policy, log, restart, recall, remember }: Rest
     /** The container exited on its own after running `upMs`. */
     exited: schedule,
     isPending: (handle: string) => pending.has(handle),
+    /** When the handle's next restart is due (ms since the epoch), if one is scheduled. */
+    dueAt: (handle: string) => due.get(handle),
     /** Stopped by the operator or gone: no restart, and the count starts over. */
     cancel(handle: string) {
       clearTimeout(pending.get(handle));
       pending.delete(handle);
+      due.delete(handle);
       attempts.delete(handle);
       remember?.(handle, undefined);
     },
     stop() {
       for (const timer of pending.values()) clearTimeout(timer);
       pending.clear();
+      due.clear();
     },
   };
 }

@@ -16,6 +16,7 @@ import { containerViewSchema, toView } from '../domain/container-view';
 import { timeWindow } from '../domain/history';
 import { type ContainerSpec, createContainerSchema, envTooLarge, handleSchema } from '../domain/spec';
 import type { ContainerService } from '../lifecycle/containers';
+import type { PlatformEvents } from '../lifecycle/events';
 import type { LogSearch } from '../observe/log-search';
 import type { StatsCollector } from '../observe/stats-collector';
 
@@ -25,6 +26,8 @@ export interface ContainerRoutesDeps {
   audited: AuditTrail['audited'];
   /** With Langfuse configured: each container's session summary. */
   sessions?: SessionSummaries | undefined;
+  /** The container's timeline, from the events kept. */
+  events?: Pick<PlatformEvents, 'timeline'> | undefined;
   adminToken?: string | undefined;
 }
 
@@ -70,6 +73,15 @@ const one = createRoute({
           })
           .nullable(),
         stats: z.record(z.string(), z.unknown()).nullable(),
+        /** When the next restart (with backoff) is due, if one is scheduled. */
+        nextRestartAt: z.string().nullable(),
+        timeline: z.array(
+          z.object({
+            at: z.string(),
+            type: z.string(),
+            detail: z.record(z.string(), z.unknown()).optional(),
+          }),
+        ),
         langfuse: z.unknown().optional(),
         /** What the container's kernel asks of its HTTP callers (the gateway reads it here). */
         kernelToken: z.string().nullable(),
@@ -112,7 +124,16 @@ const logs = createRoute({
 });
 
 /** /api/containers: the operator's commands on containers and what they read (admin token). */
-export function containerRoutes({ containers, stats, audited, sessions, adminToken }: ContainerRoutesDeps) {
+const dueAt = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function containerRoutes({
+  containers,
+  stats,
+  audited,
+  sessions,
+  events,
+  adminToken,
+}: ContainerRoutesDeps) {
   const app = openRouter(adminAuth(adminToken));
   beforeRoute(app, create, audited('container.create'));
   app.openapi(create, async (c) => {
@@ -141,6 +162,13 @@ export function containerRoutes({ containers, stats, audited, sessions, adminTok
             }
           : null,
         stats: latest ? current : null,
+        nextRestartAt: dueAt(containers.restartDueAt(handle)),
+        // Created, died (with its code), OOM, restarted, stopped, recycled…: the last ones kept, newest first.
+        timeline: (events?.timeline(handle) ?? []).map(({ type, at, detail }) => ({
+          at,
+          type,
+          ...(detail ? { detail } : {}),
+        })),
         kernelToken: (row.spec as ContainerSpec).kernelToken ?? null,
         ...(sessions ? { langfuse: await sessions.summary(handle) } : {}),
       },
