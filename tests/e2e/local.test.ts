@@ -24,7 +24,8 @@ const pidsOf = () =>
     Number(readFileSync(join(dir, 'pids', `${s}.pid`), 'utf8')),
   );
 /** Running, not a zombie waiting for whoever adopted it (its command line is then empty). */
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
+const alive = (pid: number) =>
+  existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
 
 describe.skipIf(!available)('bun run local', () => {
   beforeAll(async () => {
