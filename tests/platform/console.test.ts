@@ -235,7 +235,7 @@ describe.skipIf(!available)('history and the console on a real engine, in real C
       async () => (await row(web).locator('td.cost').textContent()) === formatUsd(webCost),
       15_000,
     );
-    expect(await row(web).locator('td').nth(1).textContent()).toBe('running');
+    expect(await row(web).locator('td.state').textContent()).toBe('running');
     // Sparklines once there are two samples; the alert the gateway received is shown.
     await row(busy).locator('td.cpu svg polyline').waitFor({ timeout: 10_000 });
     await page.locator('[data-alert="ContainerOOMKilled"]').waitFor();

@@ -219,6 +219,24 @@ describe.skipIf(!available)('scale-out: one platform per Docker host, one fleet'
     }, 30_000);
     const { body } = await json(`${a.url}/api/containers`);
     expect((body.containers as View[]).find((v) => v.handle === `${prefix}-placed`)?.state).toBe('lost');
+    // Host A's console shows the whole fleet: host B lost, and its containers with it, in trouble.
+    const consoleView = await eventually(async () => {
+      const { body: view } = await json(`${a.url}/admin/api/fleet`);
+      return (
+        view.hosts?.some((h: { host: string; state: string }) => h.host === 'host-b' && h.state === 'lost') &&
+        view
+      );
+    }, 10_000);
+    expect(consoleView.containers).toContainEqual(
+      expect.objectContaining({
+        handle: `${prefix}-placed`,
+        host: 'host-b',
+        state: 'lost',
+        trouble: true,
+        health: 'its host is lost',
+      }),
+    );
+    expect(consoleView.totals.trouble).toBeGreaterThanOrEqual(1);
     // Back on its address: the gateway and the fleet know it there.
     b = await startService(
       'platform',

@@ -165,6 +165,7 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
         }
       : {}),
   });
+  const fleet = fleetStore && fleetOf(config, fleetStore, { log, metrics, containers, docker });
   const {
     start: startObservers,
     stopSteps: observerSteps,
@@ -179,8 +180,8 @@ export function createDeps(config: PlatformConfig, basics: ServiceBasics, overri
     db,
     proxy,
     gateway,
+    ...(fleet ? { fleet } : {}),
   });
-  const fleet = fleetStore && fleetOf(config, fleetStore, { log, metrics, containers, docker });
   // Required: the engine (app.ts) and the database; NATS only carries events out (SSE still has them).
   const probes: Probe[] = [
     databaseProbe(store),

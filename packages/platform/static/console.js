@@ -120,6 +120,25 @@ function renderFleet(data) {
   ].filter(Boolean);
   $('notice').textContent = problems.join(' ');
   $('notice').hidden = problems.length === 0;
+  // Several Docker hosts: a strip of them with their state, a banner for any not up, a host column.
+  const hosts = data.hosts ?? [];
+  document.body.classList.toggle('multihost', hosts.length > 1);
+  $('hosts').hidden = hosts.length <= 1;
+  $('hosts').replaceChildren(
+    ...hosts.map((h) =>
+      el('span', { class: `host ${h.state}`, 'data-host': h.host }, `${h.host} `, el('b', {}, h.state)),
+    ),
+  );
+  const down = hosts.filter((h) => h.state !== 'up');
+  const lostRows = (h) => data.containers.filter((r) => r.host === h.host).length;
+  $('hosts-banner').textContent = [
+    ...down.map(
+      (h) =>
+        `Host ${h.host} is ${h.state === 'lost' ? 'lost' : 'up but its Docker engine does not answer'} (last heard ${h.seenAt.slice(11, 19)} UTC): its ${lostRows(h)} containers are marked.`,
+    ),
+    data.hostsProblem ? `${data.hostsProblem}.` : '',
+  ].join(' ');
+  $('hosts-banner').hidden = !down.length && !data.hostsProblem;
   $('alerts').replaceChildren(
     ...data.alerts.firing.map((a) =>
       el(
@@ -144,7 +163,8 @@ function renderFleet(data) {
           el('a', { href: `#/c/${r.handle}` }, r.handle),
           el('div', { class: 'owner' }, r.pool ? `pool ${r.pool}` : r.owner === r.handle ? '' : r.owner),
         ),
-        el('td', {}, el('span', { class: `badge ${r.state}` }, r.state)),
+        el('td', { class: 'host-col' }, r.host ?? ''),
+        el('td', { class: 'state' }, el('span', { class: `badge ${r.state}` }, r.state)),
         healthCell(r),
         el('td', { class: 'num cost' }, r.text.cost),
         el('td', { class: 'cpu' }, spark(r.spark.cpu, COLORS.cpu, { width: 70 }), ' ', r.text.cpu),

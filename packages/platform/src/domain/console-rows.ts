@@ -18,6 +18,7 @@ export interface HealthInput {
 
 /** What the Health column says, and whether the row is trouble. Never "ok" after a recent OOM or crash. */
 export function healthOf(r: HealthInput, now = Date.now()): { label: string; trouble: boolean } {
+  if (r.state === 'lost') return { label: 'its host is lost', trouble: true };
   if (r.desired === 'stopped') return { label: 'stopped by operator', trouble: false };
   const exit = r.lastExit;
   const how = exit ? (exit.oomKilled ? 'OOM-killed' : `exited (code ${exit.code})`) : 'not running';

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { GatewayClient } from '../clients/gateway';
 import type { ProxyClient } from '../clients/proxy';
 import {
+  type FleetInput,
   firingNow,
   fleetRows,
   lastDays,
@@ -12,6 +13,7 @@ import {
   splitCosts,
 } from '../domain/console-rows';
 import type { ContainerSpec } from '../domain/spec';
+import type { Fleet, FleetHost } from '../fleet';
 import type { ContainerService } from '../lifecycle/containers';
 import type { History } from './history';
 import type { StatsCollector } from './stats-collector';
@@ -24,6 +26,8 @@ export interface ConsoleDeps {
   log: Logger;
   proxy?: Pick<ProxyClient, 'costByDay'>;
   gateway?: Pick<GatewayClient, 'alerts'>;
+  /** Several Docker hosts: every host's state, and the other hosts' containers beside this one's. */
+  fleet?: Pick<Fleet, 'host' | 'hosts' | 'list'> | undefined;
   pools: string[];
 }
 
@@ -91,6 +95,47 @@ export function createConsole(deps: ConsoleDeps) {
     return started.get(key) ?? null;
   }
 
+  /**
+   * The other hosts' containers as rows (what the fleet's store says of them: no figures of their own here),
+   * those of a host that is not up marked lost; and every host with its state.
+   */
+  async function otherHosts() {
+    const fleet = deps.fleet;
+    const none = { inputs: [] as FleetInput[], hostOf: new Map<string, string>(), hosts: [] as FleetHost[] };
+    if (!fleet) return { ...none, problem: undefined };
+    try {
+      const hosts = await fleet.hosts();
+      const views = (await fleet.list(hosts)).filter((v) => v.host !== fleet.host);
+      const down = new Set(hosts.filter((h) => h.state !== 'up').map((h) => h.host));
+      return {
+        hosts,
+        hostOf: new Map(views.map((v) => [v.handle, v.host])),
+        inputs: views.map(
+          (v): FleetInput => ({
+            handle: v.handle,
+            owner: v.owner,
+            image: v.image,
+            pool: null,
+            state: v.state,
+            desired: v.desired,
+            restarts: v.restarts,
+            lastExit: v.lastExit,
+            // A lost host's containers are trouble whatever they last said.
+            unhealthy: down.has(v.host),
+            startedAt: null,
+            stats: undefined,
+            recent: [],
+            costDays: undefined,
+          }),
+        ),
+        problem: undefined,
+      };
+    } catch (err) {
+      log.warn({ event: 'console.fleet_unavailable', err: String(err) }, 'the fleet did not answer');
+      return { ...none, problem: 'the fleet database did not answer: only this host is shown' };
+    }
+  }
+
   async function snapshot(now = Date.now()) {
     const days = lastDays(COST_DAYS, now);
     const [unhealthy, cost, alert] = await Promise.all([unhealthyHandles(registry), costs(), alerts()]);
@@ -121,7 +166,11 @@ export function createConsole(deps: ConsoleDeps) {
         costDays: cost.data ? (byHandle.get(r.handle) ?? {}) : undefined,
       })),
     );
-    const rows = fleetRows(inputs, days, now);
+    const elsewhere = await otherHosts();
+    const rows = [...fleetRows([...inputs, ...elsewhere.inputs], days, now)].map((r) => ({
+      ...r,
+      host: elsewhere.hostOf.get(r.handle) ?? deps.fleet?.host ?? null,
+    }));
     const split = splitCosts(costRows, pools);
     const firing = firingNow<GatewayAlert>(alert.data ?? []);
     return {
@@ -140,6 +189,8 @@ export function createConsole(deps: ConsoleDeps) {
           : null,
       },
       alerts: { firing, ...(alert.problem ? { problem: alert.problem } : {}) },
+      hosts: elsewhere.hosts,
+      ...(elsewhere.problem ? { hostsProblem: elsewhere.problem } : {}),
       costs: {
         days,
         tenants: split.tenants,

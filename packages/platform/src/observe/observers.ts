@@ -5,6 +5,7 @@ import type { GatewayClient } from '../clients/gateway';
 import type { ProxyClient } from '../clients/proxy';
 import type { PlatformConfig } from '../config';
 import type { PlatformDb } from '../db';
+import type { Fleet } from '../fleet';
 import type { ContainerService } from '../lifecycle/containers';
 import type { PlatformEvents } from '../lifecycle/events';
 import type { PlatformMetrics } from '../metrics';
@@ -24,6 +25,8 @@ export function createObservers(
     db: PlatformDb;
     proxy: ProxyClient | undefined;
     gateway: GatewayClient;
+    /** Several Docker hosts: the console shows the whole fleet. */
+    fleet?: Pick<Fleet, 'host' | 'hosts' | 'list'>;
   },
 ) {
   const { log, metrics, docker, containers, events, db } = deps;
