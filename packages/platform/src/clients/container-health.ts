@@ -1,6 +1,7 @@
 import { AppError } from '@beacon/core';
 import { type ContainerSpec, containerName } from '../domain/spec';
-import { addressOf, type ContainerDetail, type DockerClient, KERNEL_PORT } from './docker';
+import { addressOf, KERNEL_PORT } from './container-config';
+import type { ContainerDetail, DockerClient } from './docker';
 
 export type CheckOutcome = { ok: true } | { ok: false; reason: string };
 

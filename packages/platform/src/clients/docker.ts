@@ -2,6 +2,7 @@ import { AppError } from '@beacon/core';
 import Docker from 'dockerode';
 import type { ContainerExit } from '../domain/exits';
 import type { DockerStatsJson } from '../domain/stats';
+import { containerConfig, publishedPorts } from './container-config';
 import { demuxLogs, LineSplitter, type LogLine } from './engine-streams';
 import { ensureNetwork } from './tenant-network';
 
@@ -14,7 +15,6 @@ export const LABELS = {
   /** BEACON_INSTANCE: several platforms may share one engine; each sees only its own containers. */
   instance: 'beacon.instance',
 } as const;
-export const KERNEL_PORT = 7681;
 /** Containers labelled before instances existed belong to the default one. */
 export const DEFAULT_INSTANCE = 'default';
 
@@ -47,20 +47,6 @@ export interface ManagedContainer {
   image: string;
   /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
   state: string;
-}
-
-/** Where a container's port is reached: its published address, else its own address on its network. */
-export const addressOf = (detail: Pick<ContainerDetail, 'ip' | 'published'>, port: number) =>
-  detail.published?.[port] ?? (detail.ip ? `${detail.ip}:${port}` : undefined);
-
-function publishedPorts(ports: Record<string, { HostIp: string; HostPort: string }[] | null> | undefined) {
-  const found = Object.entries(ports ?? {}).flatMap(([key, bindings]) => {
-    const binding = bindings?.[0];
-    return binding?.HostPort
-      ? [[Number.parseInt(key, 10), `${binding.HostIp}:${binding.HostPort}`] as const]
-      : [];
-  });
-  return found.length ? Object.fromEntries(found) : undefined;
 }
 
 export interface ContainerDetail extends ManagedContainer {
@@ -216,35 +202,7 @@ export function createDockerClient(
           ...(req.command ? { Cmd: req.command } : {}),
           Env: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
           Labels: { ...req.labels, [MANAGED_LABEL]: 'true', [LABELS.instance]: instance },
-          ExposedPorts: Object.fromEntries(
-            [KERNEL_PORT, ...(req.publish?.ports ?? [])].map((p) => [`${p}/tcp`, {}]),
-          ),
-          HostConfig: {
-            Memory: req.memoryBytes,
-            NanoCpus: req.nanoCpus,
-            RestartPolicy: { Name: 'no' },
-            // Hardened by default: no capability, no privilege gained through setuid, a bounded process count.
-            CapDrop: ['ALL'],
-            ...(req.capAdd?.length ? { CapAdd: req.capAdd } : {}),
-            ...(req.readOnly
-              ? {
-                  ReadonlyRootfs: true,
-                  Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777,size=268435456' },
-                  Mounts: [{ Type: 'volume' as const, Source: '', Target: req.readOnly.workdir }],
-                }
-              : {}),
-            SecurityOpt: ['no-new-privileges:true'],
-            PidsLimit: req.pidsLimit,
-            ...(req.binds?.length ? { Binds: req.binds } : {}),
-            ...(req.network ? { NetworkMode: req.network } : {}),
-            ...(req.publish
-              ? {
-                  PortBindings: Object.fromEntries(
-                    req.publish.ports.map((p) => [`${p}/tcp`, [{ HostIp: req.publish?.on, HostPort: '' }]]),
-                  ),
-                }
-              : {}),
-          },
+          ...containerConfig(req),
         })
         .catch((err: DockerodeError) => {
           if (err.statusCode === 404 && /image/i.test(err.message)) throw noSuchImage(req.image);

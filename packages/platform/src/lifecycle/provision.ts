@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { KERNEL_TOKEN_FILE, type Logger, NATS_CREDS_FILE, PROXY_KEY_FILE } from '@beacon/core';
-import { type DockerClient, KERNEL_PORT, LABELS } from '../clients/docker';
+import { KERNEL_PORT } from '../clients/container-config';
+import { type DockerClient, LABELS } from '../clients/docker';
 import { fileOwner, type Secrets } from '../clients/secrets';
 import { type ContainerSpec, containerName, type SpecDefaults } from '../domain/spec';
 import type { PlatformMetrics } from '../metrics';

@@ -67,6 +67,46 @@ export async function unhealthyHandles(registry: Registry): Promise<Set<string>>
 }
 
 /**
+ * The other hosts' containers as rows (what the fleet's store says of them: no figures of their own here),
+ * those of a host that is not up marked lost; and every host with its state.
+ */
+async function otherHosts(fleet: ConsoleDeps['fleet'], log: Logger) {
+  const none = { inputs: [] as FleetInput[], hostOf: new Map<string, string>(), hosts: [] as FleetHost[] };
+  if (!fleet) return { ...none, problem: undefined };
+  try {
+    const hosts = await fleet.hosts();
+    const views = (await fleet.list(hosts)).filter((v) => v.host !== fleet.host);
+    const down = new Set(hosts.filter((h) => h.state !== 'up').map((h) => h.host));
+    return {
+      hosts,
+      hostOf: new Map(views.map((v) => [v.handle, v.host])),
+      inputs: views.map(
+        (v): FleetInput => ({
+          handle: v.handle,
+          owner: v.owner,
+          image: v.image,
+          pool: null,
+          state: v.state,
+          desired: v.desired,
+          restarts: v.restarts,
+          lastExit: v.lastExit,
+          // A lost host's containers are trouble whatever they last said.
+          unhealthy: down.has(v.host),
+          startedAt: null,
+          stats: undefined,
+          recent: [],
+          costDays: undefined,
+        }),
+      ),
+      problem: undefined,
+    };
+  } catch (err) {
+    log.warn({ event: 'console.fleet_unavailable', err: String(err) }, 'the fleet did not answer');
+    return { ...none, problem: 'the fleet database did not answer: only this host is shown' };
+  }
+}
+
+/**
  * The console's view of the fleet (GET /admin/api/fleet) and its live stream (GET /admin/stream): a fresh
  * snapshot after every stats cycle and container event, sent only while a console is open.
  */
@@ -93,47 +133,6 @@ export function createConsole(deps: ConsoleDeps) {
       if (started.size > 10_000) started.delete(started.keys().next().value ?? '');
     }
     return started.get(key) ?? null;
-  }
-
-  /**
-   * The other hosts' containers as rows (what the fleet's store says of them: no figures of their own here),
-   * those of a host that is not up marked lost; and every host with its state.
-   */
-  async function otherHosts() {
-    const fleet = deps.fleet;
-    const none = { inputs: [] as FleetInput[], hostOf: new Map<string, string>(), hosts: [] as FleetHost[] };
-    if (!fleet) return { ...none, problem: undefined };
-    try {
-      const hosts = await fleet.hosts();
-      const views = (await fleet.list(hosts)).filter((v) => v.host !== fleet.host);
-      const down = new Set(hosts.filter((h) => h.state !== 'up').map((h) => h.host));
-      return {
-        hosts,
-        hostOf: new Map(views.map((v) => [v.handle, v.host])),
-        inputs: views.map(
-          (v): FleetInput => ({
-            handle: v.handle,
-            owner: v.owner,
-            image: v.image,
-            pool: null,
-            state: v.state,
-            desired: v.desired,
-            restarts: v.restarts,
-            lastExit: v.lastExit,
-            // A lost host's containers are trouble whatever they last said.
-            unhealthy: down.has(v.host),
-            startedAt: null,
-            stats: undefined,
-            recent: [],
-            costDays: undefined,
-          }),
-        ),
-        problem: undefined,
-      };
-    } catch (err) {
-      log.warn({ event: 'console.fleet_unavailable', err: String(err) }, 'the fleet did not answer');
-      return { ...none, problem: 'the fleet database did not answer: only this host is shown' };
-    }
   }
 
   async function snapshot(now = Date.now()) {
@@ -166,7 +165,7 @@ export function createConsole(deps: ConsoleDeps) {
         costDays: cost.data ? (byHandle.get(r.handle) ?? {}) : undefined,
       })),
     );
-    const elsewhere = await otherHosts();
+    const elsewhere = await otherHosts(deps.fleet, log);
     const rows = [...fleetRows([...inputs, ...elsewhere.inputs], days, now)].map((r) => ({
       ...r,
       host: elsewhere.hostOf.get(r.handle) ?? deps.fleet?.host ?? null,

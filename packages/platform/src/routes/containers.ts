@@ -10,7 +10,7 @@ import {
   setAuditTarget,
 } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
-import { addressOf, KERNEL_PORT } from '../clients/docker';
+import { addressOf, KERNEL_PORT } from '../clients/container-config';
 import type { SessionSummaries } from '../clients/langfuse';
 import { containerViewSchema, toView } from '../domain/container-view';
 import { timeWindow } from '../domain/history';
