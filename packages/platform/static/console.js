@@ -235,7 +235,7 @@ function chart(id, series, data, yLabel, [from, to]) {
       height: 180,
       scales: {
         x: { time: true, range: () => [from, to] },
-        y: { range: (_u, lo, hi) => [0, Math.max(hi ?? 0, 1)] },
+        y: { range: (_u, _lo, hi) => [0, Math.max(hi ?? 0, 1)] },
       },
       series: [
         {},
