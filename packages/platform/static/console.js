@@ -224,7 +224,7 @@ const RANGES = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 };
 let range = '1h';
 const charts = {};
 
-/** A chart over the range asked for: with no sample or one, its time axis still spans that range. */
+/** A chart of the samples; with no sample or one, its time axis spans the range asked for. */
 function chart(id, series, data, yLabel, [from, to]) {
   charts[id]?.destroy();
   const box = $(id);
@@ -234,7 +234,8 @@ function chart(id, series, data, yLabel, [from, to]) {
       width: Math.max(box.clientWidth, 300),
       height: 180,
       scales: {
-        x: { time: true, range: () => [from, to] },
+        // Two samples or more span their own time; fewer would make uPlot invent years around them.
+        x: { time: true, ...(data[0].length < 2 ? { range: () => [from, to] } : {}) },
         y: { range: (_u, _lo, hi) => [0, Math.max(hi ?? 0, 1)] },
       },
       series: [
