@@ -55,7 +55,15 @@ export async function startEngine() {
     start: up,
     stop: down,
     async remove() {
+      // The networks it made (the platform's tenants bridge) leave their bridges on this host when it stops:
+      // each holds one of the engines' address pools until deleted, and the pools run out (~30).
+      const networks = await fetch('http://localhost/networks', { unix: socket } as RequestInit)
+        .then((r) => r.json() as Promise<{ Id: string; Name: string }[]>)
+        .catch(() => []);
       await down();
+      for (const n of networks)
+        if (!['bridge', 'host', 'none'].includes(n.Name))
+          Bun.spawnSync(['ip', 'link', 'delete', `br-${n.Id.slice(0, 12)}`]);
       Bun.spawnSync(['ip', 'link', 'delete', bridge]);
       rmSync(dir, { recursive: true, force: true });
     },
