@@ -23,10 +23,10 @@ describe('a budget that explains itself', () => {
     const res = await call(proxy, key, openaiCall('gpt-4o'));
     expect(res.status).toBe(429);
     const { error } = await res.json();
-    expect(error.message).toContain('dave has spent $0.0000 of a $0.01 daily budget');
+    expect(error.message).toContain('dave has spent $0.000000 of a $0.01 daily budget');
     expect(error.message).toContain('This call would reserve $0.04');
     expect(error.message).toContain(
-      "up to 4096 output tokens (the default for a call without max_tokens (BEACON_DEFAULT_MAX_TOKENS); send max_tokens, or set defaultMaxTokens on the user's quota)",
+      "up to 4096 output tokens (the default for a call without max_completion_tokens or max_tokens (BEACON_DEFAULT_MAX_TOKENS); send max_completion_tokens or max_tokens, or set defaultMaxTokens on the user's quota)",
     );
     expect(error.message).toContain('$0.010000 is left');
     const tomorrow = new Date(
@@ -46,7 +46,9 @@ describe('a budget that explains itself', () => {
 
     // Its own max_tokens: named as such.
     const own = await (await call(proxy, key, { ...openaiCall('gpt-4o'), max_tokens: 2000 })).json();
-    expect(own.error.message).toContain('up to 2000 output tokens (its max_tokens)');
+    expect(own.error.message).toContain(
+      'up to 2000 output tokens (its own limit, max_completion_tokens or max_tokens)',
+    );
     expect(own.error.budget.outputTokensFrom).toBe('request');
 
     // The quota's own default for calls that say nothing: the same call now fits.

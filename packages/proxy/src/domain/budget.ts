@@ -118,7 +118,7 @@ export function refusalOf(
   ): Refusal => ({
     reason,
     retryAfterSeconds: Math.ceil((resets.getTime() - t) / 1000),
-    message: `${user} has spent $${spentUsd.toFixed(4)} of a $${limitUsd} ${reason} budget`,
+    message: `${user} has spent $${spentUsd.toFixed(6)} of a $${limitUsd} ${reason} budget`,
     budget: {
       limitUsd,
       spentUsd: microUsd(spentUsd),

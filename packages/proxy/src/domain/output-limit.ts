@@ -23,8 +23,8 @@ function integerIn(body: Record<string, unknown>, field: string, max: number): n
   return value;
 }
 
-/** The field a caller sets an API's output limit with, for messages. */
-export const outputField = (api: Api) => FIELDS[api].at(-1) ?? 'max_tokens';
+/** The fields a caller sets an API's output limit with, for messages ("max_completion_tokens or max_tokens"). */
+export const outputField = (api: Api) => FIELDS[api].join(' or ') || 'max_tokens';
 
 /**
  * The most output tokens the caller allows (its max tokens field, times OpenAI's `n` choices), for the budget

@@ -23,7 +23,7 @@ export function budgetRefusal(
   if (!budget) return { message: refusal.message, detail: undefined };
   const field = outputField(api);
   const why: Record<OutputSource, string> = {
-    request: `its ${field}`,
+    request: `its own limit, ${field}`,
     quota: `the quota's defaultMaxTokens, for a call without ${field}`,
     default: `the default for a call without ${field} (BEACON_DEFAULT_MAX_TOKENS); send ${field}, or set defaultMaxTokens on the user's quota`,
     model: `the model's own output limit, for a call without ${field}; send ${field}, or set defaultMaxTokens on the user's quota`,
