@@ -248,7 +248,8 @@ async function reservationCost(databaseUrl?: string, n = 2000) {
   const quotas = createQuotaGuard(store, usage, createMetrics(new Registry()), log);
   await quotas.set('bench', { dailyUsd: 1_000_000 });
   const once = async () => {
-    const r = await quotas.reserve('bench', 'bench', 0.001);
+    // As the forwarder asks: the user's limits read first (the default reservation needs them).
+    const r = await quotas.reserve('bench', 'bench', 0.001, await quotas.limitsOf('bench'));
     if (!r.ok) throw new Error('refused');
     r.settle(0.0005);
   };

@@ -149,7 +149,9 @@ describe('faults: killed between a reservation and its pending row', () => {
     // What the store holds after a kill in that window: a reservation taken, no pending row written.
     const killed = await proxyParts(dir);
     await killed.quotas.set('lou', { dailyUsd: 1 });
-    expect((await killed.quotas.reserve('lou', 'lou', 0.4)).ok).toBe(true);
+    expect((await killed.quotas.reserve('lou', 'lou', 0.4, await killed.quotas.limitsOf('lou'))).ok).toBe(
+      true,
+    );
     expect((await killed.quotas.get('lou')).reservedUsd).toBeCloseTo(0.4, 9);
     await killed.store.close();
     const proxy = await startService('proxy', { BEACON_DATA_DIR: dir });
@@ -171,7 +173,7 @@ describe('faults: killed between a settle and its final row', () => {
     // the kill came before its final row (written up to 5 ms later).
     const killed = await proxyParts(dir);
     await killed.quotas.set('mo', { dailyUsd: 1 });
-    const reservation = await killed.quotas.reserve('mo', 'mo', 0.4);
+    const reservation = await killed.quotas.reserve('mo', 'mo', 0.4, await killed.quotas.limitsOf('mo'));
     if (!reservation.ok) throw new Error('not reserved');
     await killed.usage.begin(
       usageRow({

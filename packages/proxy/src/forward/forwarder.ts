@@ -104,7 +104,7 @@ export function createForwarder({
       output.tokens,
     );
     const reservation = await quotas
-      .reserve(owner.user, metricUser, worstCase)
+      .reserve(owner.user, metricUser, worstCase, quota)
       .catch((err: unknown) => away(c, provider, err));
     if (reservation instanceof Response) return reservation;
     const call = {

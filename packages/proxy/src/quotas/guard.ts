@@ -109,10 +109,15 @@ export function createQuotaGuard(
       };
     },
 
-    async reserve(user: string, metricUser: string, worstCase: number): Promise<Reservation> {
+    /** `limits`: the user's, as the caller read them with limitsOf (the call's default reservation needs them first). */
+    async reserve(
+      user: string,
+      metricUser: string,
+      worstCase: number,
+      limits: QuotaRow | undefined,
+    ): Promise<Reservation> {
       // Never a negative (or NaN) reservation: it would make room in the budget instead of taking it.
       const worstCaseUsd = Number.isFinite(worstCase) ? Math.max(0, worstCase) : Number.POSITIVE_INFINITY;
-      const limits = await limitsOf(user);
       if (!limits || (limits.dailyUsd == null && limits.monthlyUsd == null && !limits.requestsPerMinute))
         return { ok: true, settle: () => {} };
       const at = now();
