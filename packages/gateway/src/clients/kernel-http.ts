@@ -27,22 +27,24 @@ async function withRetry(call: () => Promise<Response>, signal: AbortSignal): Pr
 
 /** A kernel over HTTP (no NATS): POST http://<its address>/v1/dispatch, answered as an SSE stream. */
 export function createHttpTransport(platform: Pick<PlatformClient, 'resolve'>): KernelTransport {
+  /** Where a handle's kernel answers and the headers it asks for (its token); `running`: refused unless it runs. */
+  async function kernelOf(handle: string, traceparent: string, running = false) {
+    const kernel = await platform.resolve(handle);
+    if (!kernel.address || (running && kernel.state !== 'running'))
+      throw new AppError('unavailable', `${handle} is not running`);
+    const auth: Record<string, string> = kernel.token ? { authorization: `Bearer ${kernel.token}` } : {};
+    return { base: `http://${kernel.address}`, headers: { traceparent, ...auth } };
+  }
   return {
     name: 'http',
     /** Each message the kernel streams is handed on as (kind, data). */
     async send(handle, command, { traceparent, signal, accepted, message }): Promise<void> {
-      const kernel = await platform.resolve(handle);
-      if (!kernel.address || kernel.state !== 'running')
-        throw new AppError('unavailable', `${handle} is not running`);
+      const kernel = await kernelOf(handle, traceparent, true);
       const res = await withRetry(
         () =>
-          fetch(`http://${kernel.address}/v1/dispatch`, {
+          fetch(`${kernel.base}/v1/dispatch`, {
             method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              traceparent,
-              ...(kernel.token ? { authorization: `Bearer ${kernel.token}` } : {}),
-            },
+            headers: { 'content-type': 'application/json', ...kernel.headers },
             body: JSON.stringify(command),
             signal,
           }),
@@ -63,11 +65,10 @@ export function createHttpTransport(platform: Pick<PlatformClient, 'resolve'>): 
     },
     /** The kernel stops the task and ends its stream with `cancelled` (a dispatch past its deadline has ended it). */
     async cancel(handle, taskId, _traceId, traceparent) {
-      const kernel = await platform.resolve(handle);
-      if (!kernel.address) throw new AppError('unavailable', `${handle} is not running`);
-      const res = await fetch(`http://${kernel.address}/v1/tasks/${encodeURIComponent(taskId)}/cancel`, {
+      const kernel = await kernelOf(handle, traceparent);
+      const res = await fetch(`${kernel.base}/v1/tasks/${encodeURIComponent(taskId)}/cancel`, {
         method: 'POST',
-        headers: { traceparent, ...(kernel.token ? { authorization: `Bearer ${kernel.token}` } : {}) },
+        headers: kernel.headers,
         signal: AbortSignal.timeout(5000),
       });
       if (res.status === 404) throw new AppError('conflict', `task ${taskId} is not running in ${handle}`);
