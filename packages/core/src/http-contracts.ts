@@ -66,3 +66,16 @@ export const dispatchLine = z.looseObject({
 });
 export type DispatchLine = z.infer<typeof dispatchLine>;
 export const interactionsAnswer = z.object({ interactions: z.array(dispatchLine) });
+
+/** The proxy's GET /v1/usage?traceId= (a key's own user's calls of one trace, summed): what a kernel reports. */
+export const traceUsageAnswer = z.object({
+  traceId: z.string(),
+  calls: z.number(),
+  inFlight: z.number(),
+  costUsd: z.number(),
+  inputTokens: z.number(),
+  cacheReadTokens: z.number(),
+  cacheWriteTokens: z.number(),
+  outputTokens: z.number(),
+  models: z.array(z.object({ model: z.string(), calls: z.number(), costUsd: z.number() })),
+});

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Command, Logger } from '@beacon/core';
+import { type Command, createJsonClient, type Logger, traceUsageAnswer } from '@beacon/core';
 import { AgentError, type AgentRun } from '../agent';
 import type { CliDriver, RunContext } from './driver';
 import { runCli } from './process';
@@ -28,21 +28,14 @@ const NO_USAGE = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
 export function createCliAgent(opts: CliAgentOptions): AgentRun {
   const { driver, workspace, log } = opts;
   const sessions = createSessions(join(workspace, '.beacon', `${driver.name}-sessions.json`));
+  // Up to 5 s of it the proxy may wait for a call still being recorded.
+  const proxy = createJsonClient({ name: 'proxy', baseUrl: opts.proxyUrl, timeoutMs: 10_000 });
 
   /** What the proxy charged the key's user in this trace: what /api/usage and the interaction log show. */
   async function recorded(ctx: RunContext) {
-    const url = `${opts.proxyUrl.replace(/\/$/, '')}/v1/usage?traceId=${encodeURIComponent(ctx.traceId)}`;
+    const path = `/v1/usage?traceId=${encodeURIComponent(ctx.traceId)}`;
     try {
-      const res = await fetch(url, {
-        headers: { authorization: `Bearer ${ctx.key}` },
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (!res.ok) throw new Error(`the proxy answered ${res.status}`);
-      const u = (await res.json()) as typeof NO_USAGE & {
-        cacheReadTokens: number;
-        cacheWriteTokens: number;
-        models: { model: string; costUsd: number }[];
-      };
+      const u = await proxy.json(path, traceUsageAnswer, { token: ctx.key });
       const top = u.models.toSorted((a, b) => b.costUsd - a.costUsd)[0]?.model;
       // Input as the built-in agent reports it: every prompt token, cached or not.
       const inputTokens = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;

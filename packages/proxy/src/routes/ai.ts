@@ -1,4 +1,4 @@
-import { jsonAnswer, openRouter } from '@beacon/core';
+import { jsonAnswer, openRouter, traceUsageAnswer } from '@beacon/core';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { microUsd } from '../domain/budget';
@@ -46,20 +46,7 @@ const traceUsage = createRoute({
   path: '/usage',
   request: { query: z.object({ traceId: z.string().min(1).max(200) }) },
   responses: {
-    200: jsonAnswer(
-      z.object({
-        traceId: z.string(),
-        calls: z.number(),
-        inFlight: z.number(),
-        costUsd: z.number(),
-        inputTokens: z.number(),
-        cacheReadTokens: z.number(),
-        cacheWriteTokens: z.number(),
-        outputTokens: z.number(),
-        models: z.array(z.object({ model: z.string(), calls: z.number(), costUsd: z.number() })),
-      }),
-      "the key's user's calls of one trace (a dispatch), summed",
-    ),
+    200: jsonAnswer(traceUsageAnswer, "the key's user's calls of one trace (a dispatch), summed"),
   },
 });
 
