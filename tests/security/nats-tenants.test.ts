@@ -12,6 +12,7 @@ import {
   createLogger,
   createNatsBus,
   type EventBus,
+  kernelBusAuth,
   kernelInbox,
   natsAuthority,
   streams,
@@ -92,9 +93,7 @@ describe.skipIf(!available)('NATS with per-kernel credentials', () => {
       url: nats.url,
       name: 'kernel-alice',
       log,
-      credentials: () => aliceCreds,
-      inboxPrefix: kernelInbox('alice'),
-      manageStreams: false,
+      ...kernelBusAuth('alice', () => aliceCreds),
     });
     buses.push(kernel);
     const got: BusMessage[] = [];
@@ -179,9 +178,7 @@ describe.skipIf(!available)('NATS with per-kernel credentials', () => {
       url: nats.url,
       name: 'kernel-bob',
       log,
-      credentials: () => bobCreds,
-      inboxPrefix: kernelInbox('bob'),
-      manageStreams: false,
+      ...kernelBusAuth('bob', () => bobCreds),
     });
     buses.push(bob);
     const got: BusMessage[] = [];
@@ -221,9 +218,7 @@ describe.skipIf(!available)("a kernel's NATS credentials expire unless renewed",
       url: nats.url,
       name: 'kernel-carol',
       log,
-      credentials: () => readFileSync(file, 'utf8'),
-      inboxPrefix: kernelInbox('carol'),
-      manageStreams: false,
+      ...kernelBusAuth('carol', () => readFileSync(file, 'utf8')),
     });
     buses.push(gateway, kernel);
     const got: BusMessage[] = [];

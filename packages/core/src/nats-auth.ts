@@ -25,6 +25,16 @@ const AUTHORITY_FILE = 'authority.json';
 export const kernelInbox = (handle: string) => `_INBOX_${handle}`;
 
 /**
+ * A kernel's bus with the credentials Beacon gave it: replies on its own inbox (the only one they may read),
+ * and no stream managed (they may not; the gateway makes them).
+ */
+export const kernelBusAuth = (handle: string, credentials: () => string) => ({
+  credentials,
+  inboxPrefix: kernelInbox(handle),
+  manageStreams: false,
+});
+
+/**
  * What a kernel may do on the bus: read its own commands (core subject and its durable consumer of the
  * commands stream, made with its own filter) and answer on its own subjects; nothing of another handle's, and
  * no stream managed.
@@ -133,4 +143,8 @@ export function natsAuthority(dir: string, { kernelTtlSeconds = 3600 } = {}) {
 export type NatsAuthority = ReturnType<typeof natsAuthority>;
 
 /** A .creds file, read on every (re)connect so a renewed one is used; undefined without a path. */
-export const credsFile = (path: string | undefined) => (path ? () => readFileSync(path, 'utf8') : undefined);
+export function credsFile(path: string): () => string;
+export function credsFile(path: string | undefined): (() => string) | undefined;
+export function credsFile(path: string | undefined) {
+  return path ? () => readFileSync(path, 'utf8') : undefined;
+}

@@ -2,7 +2,7 @@ import {
   commandSchema,
   createNatsBus,
   credsFile,
-  kernelInbox,
+  kernelBusAuth,
   type Logger,
   type Probe,
   streams,
@@ -41,14 +41,11 @@ async function retryUntilStored(publish: () => Promise<void>) {
  * retried while NATS is away, so the gateway gets it once NATS is back.
  */
 export function startNatsSide({ url, credsPath, handle, runner, log }: NatsSideOptions) {
-  // With credentials, the kernel may read replies only on its own inbox and manages no stream.
   const bus = createNatsBus({
     url,
     name: `beacon-kernel-${handle}`,
     log,
-    ...(credsPath
-      ? { credentials: credsFile(credsPath), inboxPrefix: kernelInbox(handle), manageStreams: false }
-      : {}),
+    ...(credsPath ? kernelBusAuth(handle, credsFile(credsPath)) : {}),
   });
   const progress = (data: { traceId: string }) =>
     void bus.publish(subjects.kernel(handle, 'progress'), data, { traceId: data.traceId }).catch(() => {});
